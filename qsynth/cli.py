@@ -1,0 +1,100 @@
+"""The `qsynth` command: thin — parse arguments, call the library.
+
+  qsynth run [CONFIG.toml]   run strategies × seeds (the built-in default config without one)
+  qsynth plot RUN_DIR        redraw plots and the table from a run folder
+  qsynth list                the datasets, strategy kinds and uncertainty measures a config may name
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import tomllib
+from importlib import resources
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _default_config_path() -> Path:
+    return Path(str(resources.files("qsynth") / "configs" / "default.toml"))
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from qsynth.config import load_config
+    from qsynth.experiments.runner import print_table, run_experiment
+
+    config = load_config(args.config or _default_config_path())
+    if args.name:
+        config = dataclasses.replace(config, name=args.name)
+    if args.seeds:
+        config = dataclasses.replace(config, seeds=tuple(args.seeds))
+    print(f"qsynth run {config.name!r}: {config.data.name}, {len(config.strategies)} strategies × "
+          f"{len(config.seeds)} seeds, budget {config.loop.budget} labels", file=sys.stderr)
+    result = run_experiment(config, args.out, progress=not args.quiet)
+    print_table(result.summary)
+    print(f"\nrun folder: {result.path}  (plots in {result.path / 'plots'})")
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from qsynth.config import parse_config, strip_provenance
+    from qsynth.experiments.runner import load_histories, plot_run, print_table
+    from qsynth.experiments.summary import summarize
+
+    path = Path(args.run_dir)
+    cfg_path = path / "config.toml"
+    if not cfg_path.is_file():
+        raise FileNotFoundError(f"{path}: no config.toml; is this a qsynth run folder?")
+    config = parse_config(strip_provenance(tomllib.loads(cfg_path.read_text(encoding="utf-8"))))
+    histories = load_histories(path)
+    summary = summarize(histories, config.targets, config.at_labels)
+    (path / "summary.json").write_text(json.dumps({"name": config.name, "dataset": config.data.name,
+                                                   "seeds": list(config.seeds), "strategies": summary}, indent=1))
+    written = plot_run(path, config, histories)
+    print_table(summary)
+    print("\n" + "\n".join(str(p) for p in written))
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from qsynth.data.registry import DATASETS
+    from qsynth.strategies.registry import STRATEGY_KINDS
+    from qsynth.strategies.stream import POLICIES
+    from qsynth.uncertainty import MEASURES
+
+    print("datasets:   " + ", ".join(sorted(DATASETS)))
+    print("strategies: " + ", ".join(sorted(STRATEGY_KINDS)))
+    print("measures:   " + ", ".join(f"{k}{'' if m.differentiable else ' (not differentiable)'}"
+                                     for k, m in MEASURES.items()))
+    print("stream policies: " + ", ".join(POLICIES))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="qsynth", description="Active learning and query synthesis in JAX.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a config (strategies × seeds); the built-in default without one")
+    run.add_argument("config", nargs="?", help="a TOML config (default: the built-in moons comparison)")
+    run.add_argument("--out", default="runs", help="parent folder of run folders (default: runs)")
+    run.add_argument("--name", help="override the config's name (the run folder's name)")
+    run.add_argument("--seeds", type=int, nargs="+", help="override the config's seeds")
+    run.add_argument("--quiet", action="store_true", help="no progress output")
+    run.set_defaults(fn=_cmd_run)
+    plot = sub.add_parser("plot", help="redraw plots and the summary table from a run folder")
+    plot.add_argument("run_dir")
+    plot.set_defaults(fn=_cmd_plot)
+    lst = sub.add_parser("list", help="datasets, strategies and measures a config may name")
+    lst.set_defaults(fn=_cmd_list)
+    args = parser.parse_args(argv)
+    try:
+        return args.fn(args)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"qsynth: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

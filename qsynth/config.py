@@ -1,0 +1,224 @@
+"""Run configuration: frozen, keyword-only dataclasses loaded from TOML, validated by field.
+
+A config names a dataset (and its arguments), a learner, the loop's budget and stopping
+rules, the strategies to compare, and the seeds. Errors name the offending field
+(`learner.members: expected int, got str 'five'`) and are raised before any work starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import tomllib
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from qsynth.learners.learner import LearnerConfig
+from qsynth.loop import LoopConfig
+
+__all__ = ["DataConfig", "RunConfig", "SCHEMA_VERSION", "load_config", "parse_config", "to_toml"]
+
+SCHEMA_VERSION = 1
+
+
+class ConfigError(ValueError):
+    """A configuration problem, with the dotted path of the field in the message."""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DataConfig:
+    """Which dataset: `name` is a function of `qsynth.data` (moons, digits, ...) or "npz"/"idx".
+
+    `args` are passed to it as keyword arguments (for "npz": path=...; for "idx":
+    train_images=..., train_labels=..., ...). The run's seed is passed as `seed` unless
+    `args` fixes one.
+    """
+
+    name: str = "moons"
+    args: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        from qsynth.data.registry import DATASETS
+
+        if self.name not in DATASETS:
+            raise ConfigError(f"data.name: unknown dataset {self.name!r}; choose one of {sorted(DATASETS)}")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RunConfig:
+    """A whole experiment: strategies × seeds on one dataset with one learner.
+
+    `targets` are the test accuracies whose labels-to-reach the summary reports;
+    `at_labels` the label counts at which it reports accuracy.
+    """
+
+    name: str = "run"
+    seeds: tuple[int, ...] = (0, 1, 2)
+    data: DataConfig = DataConfig()
+    learner: LearnerConfig = LearnerConfig()
+    loop: LoopConfig = LoopConfig(budget=50)
+    strategies: tuple[dict[str, Any], ...] = ({"kind": "random"}, {"kind": "uncertainty"})
+    targets: tuple[float, ...] = (0.9,)
+    at_labels: tuple[int, ...] = ()
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        from qsynth.strategies.registry import build_strategy
+
+        if not self.seeds:
+            raise ConfigError("seeds: give at least one seed")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ConfigError(f"seeds: duplicates in {list(self.seeds)}")
+        if not self.strategies:
+            raise ConfigError("strategies: give at least one [[strategies]] table")
+        names = []
+        for i, spec in enumerate(self.strategies):
+            try:
+                names.append(build_strategy(spec).name)
+            except ValueError as exc:
+                raise ConfigError(f"strategies[{i}]: {exc}") from None
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ConfigError(f"strategies: names {dupes} appear twice; give one a distinct `label`")
+        for t in self.targets:
+            if not 0.0 < t <= 1.0:
+                raise ConfigError(f"targets: accuracy targets must be in (0, 1], got {t}")
+        if self.schema_version > SCHEMA_VERSION:
+            raise ConfigError(f"schema_version: this config is version {self.schema_version}, newer than this "
+                              f"qsynth understands ({SCHEMA_VERSION}); upgrade qsynth")
+        if any(c in self.name for c in "/\\") or self.name in ("", ".", ".."):
+            raise ConfigError(f"name: {self.name!r} is not a valid run folder name")
+
+
+def _check(value: Any, annotation: Any, path: str) -> Any:
+    """Coerce `value` to `annotation` or raise ConfigError naming `path`."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _check(value, arg, path)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0] if errors else f"{path}: unexpected value {value!r}")
+    if dataclasses.is_dataclass(annotation):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: expected a table, got {type(value).__name__} {value!r}")
+        return _build(annotation, value, path)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{path}: expected an array, got {type(value).__name__} {value!r}")
+        inner = args[0] if args else Any
+        return tuple(_check(v, inner, f"{path}[{i}]") for i, v in enumerate(value))
+    if origin is dict or annotation is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: expected a table, got {type(value).__name__} {value!r}")
+        return dict(value)
+    if annotation is Any:
+        return value
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path}: expected true or false, got {type(value).__name__} {value!r}")
+        return value
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{path}: expected an integer, got {type(value).__name__} {value!r}")
+        return value
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{path}: expected a number, got {type(value).__name__} {value!r}")
+        return float(value)
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}: expected a string, got {type(value).__name__} {value!r}")
+        return value
+    return value
+
+
+def _build(cls: type, table: dict[str, Any], path: str) -> Any:
+    hints = typing.get_type_hints(cls, vars(sys.modules[cls.__module__]))
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(table) - set(fields))
+    prefix = f"{path}." if path else ""
+    if unknown:
+        raise ConfigError(f"{prefix}{unknown[0]}: unknown field; {path or 'the top level'} takes {sorted(fields)}")
+    missing = [n for n, f in fields.items() if n not in table and f.default is dataclasses.MISSING
+               and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise ConfigError(f"{prefix}{missing[0]}: required field is missing")
+    kwargs = {name: _check(value, hints[name], f"{prefix}{name}") for name, value in table.items()}
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except ValueError as exc:
+        message = str(exc)
+        raise ConfigError(message if message.startswith(prefix) or not path else f"{path}: {message}") from None
+
+
+def parse_config(table: dict[str, Any]) -> RunConfig:
+    """A `RunConfig` from a parsed TOML table (raises ConfigError naming the field)."""
+    return _build(RunConfig, table, "")
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read and validate a TOML run config."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    return parse_config(table)
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + "}"
+    raise TypeError(f"cannot write {type(v).__name__} to TOML")
+
+
+def to_toml(config: RunConfig, header: dict[str, Any] | None = None) -> str:
+    """The resolved config as TOML (every default written out), with an optional [provenance] table."""
+    lines = []
+    tables = []
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value):
+            body = {g.name: getattr(value, g.name) for g in dataclasses.fields(value) if g.init}
+            tables.append((f.name, {k: v for k, v in body.items() if v is not None}))
+        elif f.name == "strategies":
+            continue
+        else:
+            lines.append(f"{f.name} = {_toml_value(value)}")
+    for name, body in tables:
+        lines.append(f"\n[{name}]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in body.items()]
+    for spec in config.strategies:
+        lines.append("\n[[strategies]]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in spec.items()]
+    if header:
+        lines.append("\n[provenance]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in header.items()]
+    return "\n".join(lines) + "\n"
+
+
+def strip_provenance(table: dict[str, Any]) -> dict[str, Any]:
+    """A written config table without its [provenance] (to re-read a run's config.toml)."""
+    return {k: v for k, v in table.items() if k != "provenance"}

@@ -1,0 +1,77 @@
+"""The labeled buffer: fixed capacity, a validity mask, capacity doubling in powers of two.
+
+The jitted train step sees arrays of the buffer's capacity, so it compiles once per
+capacity bucket (64, 128, 256, ...) however the labeled set grows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+__all__ = ["LabeledBuffer", "capacity_for"]
+
+
+def capacity_for(n: int, minimum: int = 64) -> int:
+    """The smallest power of two ≥ `n`, and at least `minimum` (64, 128, 256, ...)."""
+    return max(minimum, 1 << max(n - 1, 0).bit_length())
+
+
+@dataclasses.dataclass
+class LabeledBuffer:
+    """Labeled examples in arrays of a fixed capacity, with the round each arrived in.
+
+    Attributes:
+      x: [capacity, *feature_shape] float32 inputs (zeros where empty).
+      y: [capacity] int32 class *indices* (0..C-1, not raw labels).
+      round_added: [capacity] int32, the round of each label, -1 for an empty slot.
+      size: the number of filled slots (always a prefix).
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    round_added: np.ndarray
+    size: int = 0
+
+    @classmethod
+    def empty(cls, feature_shape: tuple[int, ...], minimum_capacity: int = 64) -> LabeledBuffer:
+        cap = capacity_for(1, minimum_capacity)
+        return cls(x=np.zeros((cap, *feature_shape), np.float32), y=np.zeros(cap, np.int32),
+                   round_added=np.full(cap, -1, np.int32))
+
+    @property
+    def capacity(self) -> int:
+        return len(self.y)
+
+    @property
+    def mask(self) -> np.ndarray:
+        """[capacity] float32, 1 for a filled slot."""
+        return (self.round_added >= 0).astype(np.float32)
+
+    def add(self, x: np.ndarray, y: np.ndarray, round_index: int) -> None:
+        """Append labeled examples, doubling capacity as needed.
+
+        Args:
+          x: [k, *feature_shape]. y: [k] class indices. round_index: the round they arrived in.
+        """
+        x = np.asarray(x, dtype=np.float32)
+        y = np.asarray(y, dtype=np.int32)
+        if x.shape[1:] != self.x.shape[1:]:
+            raise ValueError(f"LabeledBuffer.add: x has feature shape {x.shape[1:]}; the buffer holds {self.x.shape[1:]}")
+        if y.shape != (len(x),):
+            raise ValueError(f"LabeledBuffer.add: y has shape {y.shape}; expected ({len(x)},)")
+        need = self.size + len(x)
+        if need > self.capacity:
+            cap = capacity_for(need, self.capacity)
+            grow = cap - self.capacity
+            self.x = np.concatenate([self.x, np.zeros((grow, *self.x.shape[1:]), np.float32)])
+            self.y = np.concatenate([self.y, np.zeros(grow, np.int32)])
+            self.round_added = np.concatenate([self.round_added, np.full(grow, -1, np.int32)])
+        self.x[self.size:need] = x
+        self.y[self.size:need] = y
+        self.round_added[self.size:need] = round_index
+        self.size = need
+
+    def copy(self) -> LabeledBuffer:
+        return LabeledBuffer(self.x.copy(), self.y.copy(), self.round_added.copy(), self.size)

@@ -1,0 +1,207 @@
+"""Run a config over strategies × seeds, write the run folder, aggregate, plot.
+
+```
+runs/<name>/config.toml   summary.json   plots/   <strategy>/seed-<k>/{labels.jsonl, metrics.csv, checkpoint/}
+```
+Everything that could be wrong with the config, the data or their combination is checked
+for every (strategy, seed) before the first one starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+import jax
+import numpy as np
+
+from qsynth.config import RunConfig, to_toml
+from qsynth.data.datasets import Dataset
+from qsynth.data.registry import make_dataset
+from qsynth.experiments.summary import format_table, summarize
+from qsynth.loop import RunResult, run_loop
+from qsynth.oracles.dataset import DatasetOracle
+from qsynth.problem import Problem
+from qsynth.store import SeedStore, read_label_log, read_metrics
+from qsynth.strategies.registry import build_strategy
+
+__all__ = ["ExperimentResult", "load_histories", "plot_run", "run_experiment"]
+
+
+@dataclasses.dataclass
+class ExperimentResult:
+    """The run folder, the summary table (dict) and every (strategy, seed) result."""
+
+    path: Path
+    summary: dict[str, dict]
+    results: dict[str, dict[int, RunResult]]
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("qsynth", "jax", "jaxlib", "flax", "optax", "numpy"):
+        try:
+            out[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def _prepare(config: RunConfig) -> tuple[dict[int, Dataset], dict[int, Problem]]:
+    datasets, problems = {}, {}
+    for seed in config.seeds:
+        data = make_dataset(config.data.name, config.data.args, seed)
+        datasets[seed], problems[seed] = data, Problem.from_dataset(data)
+    probe = problems[config.seeds[0]]
+    learner = config.learner.build(probe.feature_shape, probe.num_classes)
+    if config.learner.model == "cnn" and len(probe.feature_shape) < 2:
+        raise ValueError(f"learner.model: 'cnn' needs image or sequence features, but {config.data.name!r} has "
+                         f"feature shape {probe.feature_shape}; set data.args.as_images = true or use 'mlp'")
+    for seed, problem in problems.items():
+        if problem.pool is not None and config.loop.seed_size > len(problem.pool):
+            raise ValueError(f"loop.seed_size ({config.loop.seed_size}) exceeds the pool of {problem.name!r} "
+                             f"({len(problem.pool)} points, seed {seed})")
+        for spec in config.strategies:
+            strategy = build_strategy(spec)
+            strategy.init(problem)  # raises if the problem lacks the stream/pool it needs
+    _ = learner
+    return datasets, problems
+
+
+class _Progress:
+    """A one-line progress bar on a terminal; a line per finished run otherwise."""
+
+    def __init__(self, total_runs: int, stream: TextIO = sys.stderr, enabled: bool = True):
+        self.total, self.done, self.stream, self.enabled = total_runs, 0, stream, enabled
+        self.tty = stream.isatty()
+        self.t0 = time.perf_counter()
+
+    def round(self, label: str, row: dict[str, float], budget: int) -> None:
+        if self.enabled and self.tty:
+            frac = (self.done + min(row["queries"] / budget, 1.0)) / self.total
+            bar = "#" * int(30 * frac)
+            self.stream.write(f"\r[{bar:<30}] {frac:5.1%} {label}: {int(row['queries'])} labels, "
+                              f"acc {row['accuracy']:.3f}   ")
+            self.stream.flush()
+
+    def finished(self, label: str, result: RunResult) -> None:
+        self.done += 1
+        if not self.enabled:
+            return
+        if self.tty:
+            self.stream.write("\r" + " " * 100 + "\r")
+        h = result.history[-1]
+        self.stream.write(f"[{self.done}/{self.total}] {label}: {int(h['queries'])} labels, accuracy "
+                          f"{h['accuracy']:.3f} ({result.stop_reason}), {time.perf_counter() - self.t0:.0f}s elapsed\n")
+        self.stream.flush()
+
+
+def run_experiment(config: RunConfig, out_dir: str | Path = "runs", *, progress: bool = True,
+                   plots: bool = True) -> ExperimentResult:
+    """Run every strategy of `config` on every seed; write `out_dir/<config.name>/`.
+
+    Raises:
+      ValueError: the config does not fit the data (raised before any run starts).
+    """
+    datasets, problems = _prepare(config)
+    path = Path(out_dir) / config.name
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "config.toml").write_text(to_toml(config, _versions()), encoding="utf-8")
+    bar = _Progress(len(config.strategies) * len(config.seeds), enabled=progress)
+    results: dict[str, dict[int, RunResult]] = {}
+    for spec in config.strategies:
+        for seed in config.seeds:
+            strategy = build_strategy(spec)
+            problem, data = problems[seed], datasets[seed]
+            learner = config.learner.build(problem.feature_shape, problem.num_classes)
+            store = SeedStore(path / strategy.name / f"seed-{seed}", fsync=config.loop.fsync)
+            label = f"{strategy.name} seed {seed}"
+            try:
+                result = run_loop(jax.random.key(seed), problem, learner, strategy, DatasetOracle(data.y, data.classes),
+                                  config.loop, store=store, on_round=lambda row: bar.round(label, row, config.loop.budget))
+            finally:
+                store.close()
+            results.setdefault(strategy.name, {})[seed] = result
+            bar.finished(label, result)
+    histories = {name: [r.history for r in by_seed.values()] for name, by_seed in results.items()}
+    summary = summarize(histories, config.targets, config.at_labels)
+    (path / "summary.json").write_text(json.dumps({"name": config.name, "dataset": config.data.name,
+                                                   "seeds": list(config.seeds), "strategies": summary}, indent=1),
+                                       encoding="utf-8")
+    if plots:
+        plot_run(path, config, histories, datasets)
+    return ExperimentResult(path=path, summary=summary, results=results)
+
+
+def load_histories(path: str | Path) -> dict[str, list[list[dict[str, float]]]]:
+    """Per strategy, the metrics of every seed found under a run folder."""
+    path = Path(path)
+    out: dict[str, list[list[dict[str, float]]]] = {}
+    for metrics in sorted(path.glob("*/seed-*/metrics.csv")):
+        rows = read_metrics(metrics)
+        if rows:
+            out.setdefault(metrics.parent.parent.name, []).append(rows)
+    if not out:
+        raise FileNotFoundError(f"{path}: no <strategy>/seed-<k>/metrics.csv found; is this a qsynth run folder?")
+    return out
+
+
+def plot_run(path: str | Path, config: RunConfig, histories: dict[str, list[list[dict[str, float]]]] | None = None,
+             datasets: dict[int, Dataset] | None = None) -> list[Path]:
+    """Draw the run's plots into `path/plots/`: learning curves and, for 2-D data, decision boundaries."""
+    from qsynth import plotting
+    from qsynth.loop import load_params
+
+    path = Path(path)
+    plots = path / "plots"
+    plots.mkdir(exist_ok=True)
+    histories = histories or load_histories(path)
+    written = []
+    ax = plotting.plot_learning_curves(histories, targets=config.targets,
+                                       title=f"{config.name}: {config.data.name}, {len(config.seeds)} seeds")
+    plotting.save(ax, str(plots / "learning_curves.png"))
+    written.append(plots / "learning_curves.png")
+    seed = config.seeds[0]
+    data = (datasets or {}).get(seed) or make_dataset(config.data.name, config.data.args, seed)
+    if data.feature_shape == (2,):
+        learner = config.learner.build(data.feature_shape, data.num_classes)
+        low = np.minimum(data.x.min(0), data.x_test.min(0)) - 0.3
+        high = np.maximum(data.x.max(0), data.x_test.max(0)) + 0.3
+        for name in histories:
+            seed_dir = path / name / f"seed-{seed}"
+            if not (seed_dir / "checkpoint" / "state.npz").exists():
+                continue
+            params = load_params(learner, str(seed_dir / "checkpoint"))
+            queried, qy = _queried_points(seed_dir / "labels.jsonl", data.classes)
+            acc = histories[name][0][-1]["accuracy"]
+            ax = plotting.plot_decision_boundary(lambda x: learner.predict_proba(params, x), bounds=(low, high),
+                                                 x=data.x, y=data.y, queried=queried, queried_y=qy,
+                                                 title=f"{name}, seed {seed}: accuracy {acc:.3f}")
+            out = plots / f"boundary-{name}.png"
+            plotting.save(ax, str(out))
+            written.append(out)
+    return written
+
+
+def _queried_points(log: Path, classes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    records = read_label_log(log)
+    xs = {r["query_id"]: r["x"] for r in records if r["kind"] == "query"}
+    ys = {r["query_id"]: (classes.index(r["label"]) if r["status"] == "ok" else -1)
+          for r in records if r["kind"] == "answer"}
+    ids = [q for q in xs if q in ys]
+    if not ids:
+        return np.zeros((0, 2)), np.zeros(0)
+    return np.asarray([xs[q] for q in ids]), np.asarray([ys[q] for q in ids])
+
+
+def print_table(summary: dict[str, Any], stream: TextIO = sys.stdout) -> None:
+    stream.write(format_table(summary) + "\n")
+
+
+__all__ += ["print_table"]

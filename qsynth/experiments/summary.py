@@ -1,0 +1,107 @@
+"""Aggregating per-seed histories: labels to reach a target, accuracy at label counts, tables."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = ["accuracy_at", "curve_on_grid", "format_table", "labels_to_reach", "mean_std", "summarize"]
+
+
+def labels_to_reach(history: Sequence[dict[str, float]], target: float) -> float | None:
+    """Queries used when test accuracy first reached `target` (None if it never did)."""
+    for row in history:
+        if row["accuracy"] >= target:
+            return row["queries"]
+    return None
+
+
+def accuracy_at(history: Sequence[dict[str, float]], labels: int) -> float:
+    """Test accuracy of the last round that had used at most `labels` queries (NaN if the run ended before)."""
+    if history[-1]["queries"] < labels:
+        return float("nan")
+    best = float("nan")
+    for row in history:
+        if row["queries"] <= labels:
+            best = row["accuracy"]
+    return best
+
+
+def curve_on_grid(history: Sequence[dict[str, float]], grid: np.ndarray, key: str = "accuracy") -> np.ndarray:
+    """`key` as a step function of queries used, read at `grid` (NaN before the first round and past the last)."""
+    q = np.asarray([row["queries"] for row in history], dtype=np.float64)
+    v = np.asarray([row[key] for row in history], dtype=np.float64)
+    idx = np.searchsorted(q, grid, side="right") - 1
+    out = np.where(idx >= 0, v[np.clip(idx, 0, len(v) - 1)], np.nan)
+    return np.where(grid > q[-1], np.nan, out)
+
+
+def mean_std(values: Sequence[float | None]) -> dict[str, float | int | None]:
+    """Mean and (population) std of the values that are not None/NaN, and how many those are."""
+    vals = [float(v) for v in values if v is not None and not math.isnan(float(v))]
+    if not vals:
+        return {"mean": None, "std": None, "n": 0}
+    return {"mean": float(np.mean(vals)), "std": float(np.std(vals)), "n": len(vals)}
+
+
+def summarize(histories: dict[str, list[list[dict[str, float]]]], targets: Sequence[float],
+              at_labels: Sequence[int]) -> dict[str, dict]:
+    """Per strategy: final accuracy, labels to each target, accuracy at label counts, round time.
+
+    Args:
+      histories: strategy name -> one history per seed.
+    """
+    out = {}
+    for name, runs in histories.items():
+        entry: dict = {
+            "seeds": len(runs),
+            "final_accuracy": mean_std([h[-1]["accuracy"] for h in runs]),
+            "final_queries": mean_std([h[-1]["queries"] for h in runs]),
+            "labels_to_target": {},
+            "accuracy_at": {},
+            "round_seconds_median": float(np.median([r["select_s"] + r["train_s"] for h in runs for r in h[1:]
+                                                     if not r.get("compiled")] or [float("nan")])),
+        }
+        for t in targets:
+            vals = [labels_to_reach(h, t) for h in runs]
+            entry["labels_to_target"][f"{t:g}"] = {**mean_std(vals), "reached": sum(v is not None for v in vals)}
+        for n in at_labels:
+            entry["accuracy_at"][str(n)] = mean_std([accuracy_at(h, n) for h in runs])
+        out[name] = entry
+    return out
+
+
+def _fmt(ms: dict, digits: int = 3, scale: float = 1.0) -> str:
+    if ms["mean"] is None:
+        return "—"
+    return f"{ms['mean'] * scale:.{digits}f} ± {ms['std'] * scale:.{digits}f}"
+
+
+def format_table(summary: dict[str, dict], markdown: bool = False) -> str:
+    """A text (or Markdown) table: final accuracy and labels to each target per strategy."""
+    first = next(iter(summary.values()))
+    targets = list(first["labels_to_target"])
+    ats = list(first["accuracy_at"])
+    header = ["strategy", "final accuracy"] + [f"labels to {float(t):.0%}" for t in targets] + \
+             [f"acc @ {n}" for n in ats] + ["s/round"]
+    rows = []
+    for name, e in summary.items():
+        row = [name, _fmt(e["final_accuracy"])]
+        for t in targets:
+            lt = e["labels_to_target"][t]
+            cell = _fmt(lt, 1)
+            if lt["reached"] < e["seeds"]:
+                cell += f" ({lt['reached']}/{e['seeds']} reached)"
+            row.append(cell)
+        row += [_fmt(e["accuracy_at"][n]) for n in ats]
+        row.append(f"{e['round_seconds_median']:.4f}")
+        rows.append(row)
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+        return "\n".join(lines)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join([fmt.format(*header), fmt.format(*("-" * w for w in widths))] + [fmt.format(*r) for r in rows])

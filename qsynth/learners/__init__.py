@@ -1,0 +1,6 @@
+"""Classifiers in Flax NNX: logistic regression, MLP, CNN; deep ensembles and MC dropout."""
+
+from qsynth.learners.learner import TRACE_COUNTS, Learner, LearnerConfig, TrainState
+from qsynth.learners.models import CNN, MLP, LogisticRegression, build_model
+
+__all__ = ["CNN", "MLP", "TRACE_COUNTS", "Learner", "LearnerConfig", "LogisticRegression", "TrainState", "build_model"]

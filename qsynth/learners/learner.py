@@ -1,0 +1,238 @@
+"""A learner: K networks as one stacked parameter tree, trained by one vmapped, jitted program.
+
+`Learner.probs(params, x) -> [members, n, classes]` is the pure function every strategy
+sees (and differentiates, for synthesis). Two posteriors:
+
+* "ensemble": a deep ensemble of `members` independently initialized networks (optionally
+  on bootstrap weights), trained together — forward, loss, gradient and the optax update
+  are all vmapped over the member axis, so members never couple (a global-norm clip over the
+  stack would couple them);
+* "mc_dropout": one network trained with dropout; `members` dropout masks, drawn from a key
+  refreshed at every fit and kept in `params["mc_key"]`, form the committee, so `probs`
+  stays a deterministic function of `params` (a fixed committee per round).
+
+Training is full-batch AdamW on the labeled buffer's fixed-capacity arrays with a validity
+mask, inside one `lax.fori_loop` whose step count is a runtime value: one compilation per
+capacity bucket, for both warm-start and from-scratch fits.
+
+References:
+  Lakshminarayanan, Pritzel & Blundell (2017). Simple and Scalable Predictive Uncertainty
+    Estimation using Deep Ensembles.
+  Gal & Ghahramani (2016). Dropout as a Bayesian Approximation.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import functools
+import math
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+from jax import Array
+
+from qsynth._chunks import map_in_chunks
+from qsynth.data.buffer import LabeledBuffer
+from qsynth.learners.models import build_model
+
+__all__ = ["Learner", "LearnerConfig", "TrainState", "TRACE_COUNTS"]
+
+#: How many times each jitted learner program was traced (= compiled), by name. Tests read it.
+TRACE_COUNTS: collections.Counter[str] = collections.Counter()
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LearnerConfig:
+    """How to build and train a learner.
+
+    Attributes:
+      model: "logreg", "mlp" or "cnn".
+      hidden: hidden layer widths (MLP), or (dense width,) for the CNN.
+      posterior: "ensemble" (deep ensemble) or "mc_dropout".
+      members: ensemble size, or the number of MC-dropout samples.
+      dropout: dropout rate while training (must be > 0 for "mc_dropout").
+      learning_rate, weight_decay: AdamW settings.
+      steps: full-batch optimizer steps for a fit from scratch.
+      warm_steps: steps per round when warm-starting from the previous round's parameters.
+      warm_start: continue from the last round's parameters (True) or retrain from scratch.
+      bootstrap: weight each member's examples by Poisson(1) draws (online bagging).
+    """
+
+    model: str = "mlp"
+    hidden: tuple[int, ...] = (128,)
+    posterior: str = "ensemble"
+    members: int = 5
+    dropout: float = 0.0
+    learning_rate: float = 0.01
+    weight_decay: float = 1e-4
+    steps: int = 300
+    warm_steps: int = 50
+    warm_start: bool = True
+    bootstrap: bool = False
+
+    def __post_init__(self) -> None:
+        if self.model not in ("logreg", "mlp", "cnn"):
+            raise ValueError(f"learner.model must be 'logreg', 'mlp' or 'cnn', got {self.model!r}")
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        if any(h < 1 for h in self.hidden) or (self.model == "mlp" and not self.hidden):
+            raise ValueError(f"learner.hidden must be positive widths (at least one for an MLP), got {self.hidden}")
+        if self.posterior not in ("ensemble", "mc_dropout"):
+            raise ValueError(f"learner.posterior must be 'ensemble' or 'mc_dropout', got {self.posterior!r}")
+        if self.members < 1:
+            raise ValueError(f"learner.members must be >= 1, got {self.members}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"learner.dropout must be in [0, 1), got {self.dropout}")
+        if self.posterior == "mc_dropout" and self.dropout == 0.0:
+            raise ValueError("learner.dropout must be > 0 when learner.posterior is 'mc_dropout'")
+        for name in ("learning_rate", "weight_decay"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0) or (name == "learning_rate" and value == 0):
+                raise ValueError(f"learner.{name} must be a finite {'positive' if name == 'learning_rate' else 'non-negative'} number, got {value}")
+        for name in ("steps", "warm_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"learner.{name} must be >= 1, got {getattr(self, name)}")
+
+    def build(self, feature_shape: tuple[int, ...], num_classes: int) -> Learner:
+        return Learner(config=self, feature_shape=tuple(int(s) for s in feature_shape), num_classes=int(num_classes))
+
+
+class TrainState(NamedTuple):
+    """What a learner carries between rounds (a pytree; checkpointed as is).
+
+    params: {"net": stacked network params [nets, ...], "mc_key": uint32 key data}.
+    opt_state: the optax state, stacked like the params.
+    """
+
+    params: dict[str, Any]
+    opt_state: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class Learner:
+    """A configured learner for one problem (hashable: the jitted programs key on it)."""
+
+    config: LearnerConfig
+    feature_shape: tuple[int, ...]
+    num_classes: int
+
+    @property
+    def members(self) -> int:
+        """The committee size seen by `probs` (ensemble members or dropout samples)."""
+        return self.config.members
+
+    @property
+    def nets(self) -> int:
+        """How many parameter sets are stacked (1 for MC dropout)."""
+        return self.config.members if self.config.posterior == "ensemble" else 1
+
+    @functools.cached_property
+    def graphdef(self) -> Any:
+        abstract = nnx.eval_shape(lambda: self._build(nnx.Rngs(0)))
+        return nnx.split(abstract, nnx.Param)[0]
+
+    @functools.cached_property
+    def optimizer(self) -> optax.GradientTransformation:
+        return optax.adamw(self.config.learning_rate, weight_decay=self.config.weight_decay)
+
+    def _build(self, rngs: nnx.Rngs) -> nnx.Module:
+        return build_model(self.config.model, self.feature_shape, self.num_classes, self.config.hidden, rngs)
+
+    # ---- pure functions -------------------------------------------------------------------
+    def net_logits(self, net: Any, x: Array, dropout_key: Array | None = None) -> Array:
+        """Logits `[n, classes]` of one network's params `net` (no member axis)."""
+        model = nnx.merge(self.graphdef, net)
+        return model(x, dropout_rate=self.config.dropout, dropout_key=dropout_key)
+
+    def probs(self, params: dict[str, Any], x: Array) -> Array:
+        """Member class probabilities `[members, n, classes]` for inputs `x: [n, *feature_shape]`."""
+        x = jnp.asarray(x, jnp.float32)
+        if self.config.posterior == "ensemble":
+            logits = jax.vmap(lambda net: self.net_logits(net, x))(params["net"])
+        else:
+            net = jax.tree.map(lambda a: a[0], params["net"])
+            keys = jax.random.split(jax.random.wrap_key_data(params["mc_key"]), self.members)
+            logits = jax.vmap(lambda k: self.net_logits(net, x, k))(keys)
+        return jax.nn.softmax(logits, axis=-1)
+
+    # ---- jitted programs ------------------------------------------------------------------
+    def init(self, key: Array) -> TrainState:
+        """Fresh parameters for every member and a fresh optimizer state."""
+        return _init(self, key)
+
+    def fit(self, key: Array, state: TrainState | None, buffer: LabeledBuffer) -> TrainState:
+        """Train on the buffer: warm-start from `state` if configured and given, else from scratch.
+
+        Args:
+          key: drives initialization (from scratch), bootstrap weights, dropout and the MC key.
+          state: the previous round's state, or None.
+          buffer: the labeled set (y holds class indices).
+        """
+        k_init, k_fit = jax.random.split(key)
+        if state is None or not self.config.warm_start:
+            state, steps = self.init(k_init), self.config.steps
+        else:
+            steps = self.config.warm_steps
+        return _fit(self, state, buffer.x, buffer.y, buffer.mask, k_fit, jnp.int32(steps))
+
+    def predict_proba(self, params: dict[str, Any], x: np.ndarray, chunk_size: int = 4096) -> np.ndarray:
+        """Committee-mean class probabilities `[n, classes]` (NumPy), in fixed-size chunks."""
+        return map_in_chunks(lambda c: _mean_probs(self, params, c), np.asarray(x, np.float32), chunk_size)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _init(learner: Learner, key: Array) -> TrainState:
+    TRACE_COUNTS["init"] += 1
+    k_nets, k_mc = jax.random.split(key)
+
+    def one(k: Array) -> Any:
+        return nnx.split(learner._build(nnx.Rngs(params=k)), nnx.Param)[1]
+
+    net = jax.vmap(one)(jax.random.split(k_nets, learner.nets))
+    opt_state = jax.vmap(learner.optimizer.init)(net)
+    return TrainState({"net": net, "mc_key": jax.random.key_data(k_mc)}, opt_state)
+
+
+def _masked_cross_entropy(logits: Array, y: Array, weights: Array) -> Array:
+    """Mean cross-entropy over examples weighted by `weights` [n] (0 for empty buffer slots)."""
+    ce = optax.softmax_cross_entropy_with_integer_labels(logits, y)
+    return jnp.sum(weights * ce) / jnp.maximum(jnp.sum(weights), 1.0)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _fit(learner: Learner, state: TrainState, x: Array, y: Array, mask: Array, key: Array, steps: Array) -> TrainState:
+    TRACE_COUNTS["fit"] += 1
+    k_boot, k_drop, k_mc = jax.random.split(key, 3)
+    nets = learner.nets
+    if learner.config.bootstrap:
+        weights = jax.random.poisson(k_boot, 1.0, (nets, mask.shape[0])).astype(jnp.float32) * mask
+    else:
+        weights = jnp.broadcast_to(mask, (nets, mask.shape[0]))
+    use_dropout = learner.config.dropout > 0.0
+
+    def loss_fn(net: Any, w: Array, drop_key: Array) -> Array:
+        logits = learner.net_logits(net, x, drop_key if use_dropout else None)
+        return _masked_cross_entropy(logits, y, w)
+
+    def member_step(net: Any, opt_state: Any, w: Array, drop_key: Array) -> tuple[Any, Any]:
+        grads = jax.grad(loss_fn)(net, w, drop_key)
+        with jax.numpy_dtype_promotion("standard"):  # optax mixes its int32 step count with floats
+            updates, opt_state = learner.optimizer.update(grads, opt_state, net)
+        return optax.apply_updates(net, updates), opt_state
+
+    def body(i: Array, carry: tuple[Any, Any]) -> tuple[Any, Any]:
+        drop_keys = jax.random.split(jax.random.fold_in(k_drop, i), nets)
+        return jax.vmap(member_step)(*carry, weights, drop_keys)
+
+    net, opt_state = jax.lax.fori_loop(0, steps, body, (state.params["net"], state.opt_state))
+    return TrainState({"net": net, "mc_key": jax.random.key_data(k_mc)}, opt_state)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _mean_probs(learner: Learner, params: dict[str, Any], x: Array) -> Array:
+    TRACE_COUNTS["mean_probs"] += 1
+    return jnp.mean(learner.probs(params, x), axis=0)

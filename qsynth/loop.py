@@ -1,0 +1,293 @@
+"""The active-learning loop: seed set, then select → label → retrain → evaluate, until a stop.
+
+The loop knows no concrete strategy or oracle: it talks to the `Strategy` and `Oracle`
+protocols. Every query and every answer goes to the label log, and the log is synced to
+disk before any answer is used. The budget counts every query asked — abstentions and
+failures included — and may also be given in oracle cost units.
+
+Keys: the seed set uses `fold_in(key, 0)`; round r uses `fold_in(key, r)` split into
+(fit, select) keys, so a round's randomness does not depend on how earlier rounds went.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import numpy as np
+
+from qsynth.data.buffer import LabeledBuffer
+from qsynth.learners.learner import TRACE_COUNTS, Learner, TrainState
+from qsynth.oracles.base import AsyncOracle, Oracle, ask
+from qsynth.problem import Problem
+from qsynth.records import Answer, Queries, Status
+from qsynth.store import SeedStore
+from qsynth.strategies.base import RoundContext, Strategy
+
+__all__ = ["LoopConfig", "RunResult", "run_loop", "seed_queries"]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LoopConfig:
+    """When to stop and how to start.
+
+    Attributes:
+      budget: queries that may be asked in all, the seed set included (abstained and failed count).
+      seed_size: queries in the initial seed set.
+      seed_strategy: "random" or "stratified" (one per class first; needs pool labels).
+      batch_size: queries per round.
+      cost_budget: optional cap on the summed oracle cost.
+      target_accuracy: optional: stop once test accuracy reaches it (when `stop_at_target`).
+      stop_at_target: stop at the target (else only report when it was reached).
+      min_acquisition: optional: stop when the best acquisition score of `patience`
+        consecutive rounds stays below it (the learner is no longer uncertain anywhere).
+      patience: rounds for the plateau rule.
+      fsync: fsync the label log at every sync (keep on for real labelers).
+      checkpoint_every: rounds between checkpoints (0: only at the end).
+    """
+
+    budget: int
+    seed_size: int = 2
+    seed_strategy: str = "random"
+    batch_size: int = 1
+    cost_budget: float | None = None
+    target_accuracy: float | None = None
+    stop_at_target: bool = False
+    min_acquisition: float | None = None
+    patience: int = 5
+    fsync: bool = True
+    checkpoint_every: int = 0
+
+    def __post_init__(self) -> None:
+        if self.seed_size < 1:
+            raise ValueError(f"loop.seed_size must be >= 1, got {self.seed_size}")
+        if self.budget < self.seed_size:
+            raise ValueError(f"loop.budget ({self.budget}) is smaller than loop.seed_size ({self.seed_size}): "
+                             "the seed set alone would exceed it")
+        if self.seed_strategy not in ("random", "stratified"):
+            raise ValueError(f"loop.seed_strategy must be 'random' or 'stratified', got {self.seed_strategy!r}")
+        if self.batch_size < 1:
+            raise ValueError(f"loop.batch_size must be >= 1, got {self.batch_size}")
+        if self.cost_budget is not None and not self.cost_budget > 0:
+            raise ValueError(f"loop.cost_budget must be > 0, got {self.cost_budget}")
+        if self.target_accuracy is not None and not 0.0 < self.target_accuracy <= 1.0:
+            raise ValueError(f"loop.target_accuracy must be in (0, 1], got {self.target_accuracy}")
+        if self.patience < 1:
+            raise ValueError(f"loop.patience must be >= 1, got {self.patience}")
+        if self.checkpoint_every < 0:
+            raise ValueError(f"loop.checkpoint_every must be >= 0, got {self.checkpoint_every}")
+
+
+@dataclasses.dataclass
+class RunResult:
+    """What a finished loop leaves in memory.
+
+    history: one dict per round (the rows of metrics.csv). state: the final learner state.
+    buffer: the labeled set. answers: every answer, in order. stop_reason: why it stopped.
+    labels_to_target: queries used when test accuracy first reached the target (None if never).
+    """
+
+    history: list[dict[str, float]]
+    state: TrainState
+    buffer: LabeledBuffer
+    answers: list[Answer]
+    strategy_state: Any
+    stop_reason: str
+    labels_to_target: int | None
+
+
+def seed_queries(key: jax.Array, problem: Problem, n: int, stratified: bool) -> Queries:
+    """The initial queries: pool points (random, or one per class first), else uniform in the bounds."""
+    rng = np.random.default_rng(np.asarray(jax.random.key_data(key)))
+    ids = tuple(f"seed-q{i:02d}" for i in range(n))
+    if problem.pool is not None:
+        if n > len(problem.pool):
+            raise ValueError(f"loop.seed_size ({n}) exceeds the pool ({len(problem.pool)} points)")
+        if stratified:
+            if problem.pool_y is None:
+                raise ValueError("loop.seed_strategy 'stratified' needs a problem with pool labels")
+            per_class = [rng.permutation(np.flatnonzero(problem.pool_y == c)) for c in problem.classes]
+            order: list[int] = []
+            depth = 0
+            while len(order) < n:
+                order += [int(p[depth]) for p in per_class if depth < len(p)]
+                depth += 1
+            idx = np.asarray(order[:n], np.int64)
+        else:
+            idx = rng.choice(len(problem.pool), size=n, replace=False)
+        return Queries(ids, problem.pool[idx], np.full(n, np.nan), pool_index=idx)
+    if problem.bounds is None:
+        raise ValueError(f"problem {problem.name!r} has neither a pool nor bounds to draw a seed set from")
+    low, high = problem.bounds
+    x = rng.uniform(low, high, (n, low.size)).astype(np.float32).reshape(n, *problem.feature_shape)
+    return Queries(ids, x, np.full(n, np.nan))
+
+
+def run_loop(key: jax.Array, problem: Problem, learner: Learner, strategy: Strategy,
+             oracle: Oracle | AsyncOracle, config: LoopConfig, *, store: SeedStore | None = None,
+             on_round: Callable[[dict[str, float]], None] | None = None) -> RunResult:
+    """Run active learning until the budget, the cost budget, a stopping rule or the source runs dry.
+
+    Args:
+      key: the run's root key.
+      problem, learner, strategy, oracle: the parts.
+      config: budget, seed set, batch size, stopping rules.
+      store: where to log queries, answers, metrics and checkpoints (None: memory only).
+      on_round: called with each round's metrics row (progress bars).
+    """
+    if learner.feature_shape != problem.feature_shape:
+        raise ValueError(f"learner feature shape {learner.feature_shape} does not match problem "
+                         f"{problem.name!r} ({problem.feature_shape})")
+    if learner.num_classes != problem.num_classes:
+        raise ValueError(f"learner has {learner.num_classes} classes; problem {problem.name!r} has {problem.num_classes}")
+    buffer = LabeledBuffer.empty(problem.feature_shape)
+    available = None if problem.pool is None else np.ones(len(problem.pool), dtype=bool)
+    strategy_state = strategy.init(problem)
+    answers: list[Answer] = []
+    history: list[dict[str, float]] = []
+    spent = {"queries": 0, "cost": 0.0, "abstained": 0, "failed": 0}
+
+    def label(round_index: int, queries: Queries) -> None:
+        if store is not None:
+            for i in range(len(queries)):
+                store.append({"kind": "query", "round": round_index, **queries.record(i)})
+            store.sync()
+
+        def log(answer: Answer) -> None:
+            if store is not None:
+                store.append({"kind": "answer", "round": round_index, **answer.record()})
+
+        got = ask(oracle, queries, problem.classes, on_answer=log)
+        if store is not None:
+            store.sync()  # every answer is on disk before any is used
+        if available is not None and queries.pool_index is not None:
+            available[queries.pool_index] = False
+        ok = [i for i, a in enumerate(got) if a.status is Status.OK]
+        if ok:
+            buffer.add(queries.x[ok], np.asarray([problem.class_index(got[i].label) for i in ok]), round_index)
+        spent["queries"] += len(got)
+        spent["cost"] += sum(a.cost for a in got)
+        spent["abstained"] += sum(a.status is Status.ABSTAIN for a in got)
+        spent["failed"] += sum(a.status is Status.FAILED for a in got)
+        answers.extend(got)
+
+    def fit(round_index: int, state: TrainState | None) -> tuple[TrainState, float, bool]:
+        k_fit = jax.random.split(jax.random.fold_in(key, round_index))[0]
+        before = TRACE_COUNTS["fit"]
+        t0 = time.perf_counter()
+        if buffer.size == 0:
+            new_state = state if state is not None else learner.init(k_fit)
+        else:
+            new_state = learner.fit(k_fit, state, buffer)
+        jax.block_until_ready(new_state)
+        return new_state, time.perf_counter() - t0, TRACE_COUNTS["fit"] > before
+
+    def progress() -> float:
+        if problem.stream is None or not hasattr(strategy_state, "position"):
+            return 1.0
+        return strategy_state.position / max(len(problem.stream), 1)
+
+    # ---- round 0: the seed set -------------------------------------------------------------
+    t0 = time.perf_counter()
+    seed = seed_queries(jax.random.fold_in(key, 0), problem, config.seed_size, config.seed_strategy == "stratified")
+    select_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    label(0, seed)
+    label_s = time.perf_counter() - t0
+    state, train_s, compiled = fit(0, None)
+    acquisition = float("nan")
+    round_index = 0
+    stop_reason = "budget"
+    labels_to_target = None
+    low_acquisition_rounds = 0
+    while True:
+        metrics = problem.evaluator.evaluate(lambda x: learner.predict_proba(state.params, x), progress())
+        row = {"round": round_index, "queries": spent["queries"], "labels": buffer.size,
+               "abstained": spent["abstained"], "failed": spent["failed"], "cost": spent["cost"], **metrics,
+               "acquisition": acquisition, "select_s": select_s, "label_s": label_s, "train_s": train_s,
+               "compiled": int(compiled)}
+        if problem.stream is not None and hasattr(strategy_state, "position"):
+            row["stream_position"] = strategy_state.position
+        history.append(row)
+        if store is not None:
+            store.write_metrics(row)
+            if config.checkpoint_every and round_index % config.checkpoint_every == 0:
+                _checkpoint(store, round_index, state, buffer, strategy_state, key)
+        if on_round is not None:
+            on_round(row)
+        target = config.target_accuracy
+        if target is not None and labels_to_target is None and metrics["accuracy"] >= target:
+            labels_to_target = spent["queries"]
+        # ---- stopping rules ----
+        remaining = config.budget - spent["queries"]
+        if target is not None and config.stop_at_target and labels_to_target is not None:
+            stop_reason = "target accuracy reached"
+            break
+        if remaining <= 0:
+            stop_reason = "budget"
+            break
+        if config.cost_budget is not None and spent["cost"] >= config.cost_budget:
+            stop_reason = "cost budget"
+            break
+        if config.min_acquisition is not None and round_index > 0:
+            low_acquisition_rounds = low_acquisition_rounds + 1 if acquisition < config.min_acquisition else 0
+            if low_acquisition_rounds >= config.patience:
+                stop_reason = "acquisition plateau"
+                break
+        # ---- next round ----
+        round_index += 1
+        k_select = jax.random.split(jax.random.fold_in(key, round_index))[1]
+        ctx = RoundContext(round_index=round_index, learner=learner, params=state.params, problem=problem,
+                           available=available, buffer=buffer)
+        t0 = time.perf_counter()
+        queries, strategy_state = strategy.select(k_select, ctx, min(config.batch_size, remaining), strategy_state)
+        select_s = time.perf_counter() - t0
+        if len(queries) == 0:
+            stop_reason = "source exhausted"
+            break
+        if len(queries) > min(config.batch_size, remaining):
+            raise RuntimeError(f"strategy {strategy.name!r} returned {len(queries)} queries; "
+                               f"at most {min(config.batch_size, remaining)} were asked for")
+        finite = queries.scores[np.isfinite(queries.scores)]
+        acquisition = float(finite.max()) if finite.size else float("nan")
+        t0 = time.perf_counter()
+        label(round_index, queries)
+        label_s = time.perf_counter() - t0
+        state, train_s, compiled = fit(round_index, state)
+    if store is not None:
+        _checkpoint(store, round_index, state, buffer, strategy_state, key)
+        store.sync()
+    return RunResult(history=history, state=state, buffer=buffer, answers=answers, strategy_state=strategy_state,
+                     stop_reason=stop_reason, labels_to_target=labels_to_target)
+
+
+def _checkpoint(store: SeedStore, round_index: int, state: TrainState, buffer: LabeledBuffer,
+                strategy_state: Any, key: jax.Array) -> None:
+    leaves = jax.tree.leaves(state)
+    arrays = {f"state_{i:04d}": np.asarray(leaf) for i, leaf in enumerate(leaves)}
+    arrays.update(buffer_x=buffer.x[:buffer.size], buffer_y=buffer.y[:buffer.size],
+                  buffer_round=buffer.round_added[:buffer.size], key=np.asarray(jax.random.key_data(key)))
+    meta = {"round": round_index, "labels": buffer.size, "state_leaves": len(leaves),
+            "strategy_state": dataclasses.asdict(strategy_state) if dataclasses.is_dataclass(strategy_state) else None}
+    store.save_checkpoint(arrays, meta)
+
+
+def load_params(learner: Learner, checkpoint: str, key: jax.Array | None = None) -> dict[str, Any]:
+    """The learner parameters saved in a checkpoint folder (its `state.npz`)."""
+    template = learner.init(jax.random.key(0) if key is None else key)
+    treedef = jax.tree.structure(template)
+    with np.load(f"{checkpoint}/state.npz") as f:
+        names = sorted(k for k in f.files if k.startswith("state_"))
+        leaves = [f[k] for k in names]
+    if len(leaves) != treedef.num_leaves:
+        raise ValueError(f"{checkpoint}: holds {len(leaves)} learner arrays; this learner has {treedef.num_leaves} "
+                         "(was the run made with another learner config?)")
+    return jax.tree.unflatten(treedef, leaves).params
+
+
+__all__ += ["load_params"]
+_ = math

@@ -1,0 +1,87 @@
+"""The oracle contract: `label(queries) -> list[Answer]`, or submit/collect for slow oracles.
+
+Answers are never trusted: `ask` validates every one (label in the class set, finite
+value, the right query id), turns a missing or malformed answer — or an exception — into a
+FAILED answer that names the query, and hands each answer to a callback as it arrives
+(the loop logs it there before using it). Imports no JAX.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+from qsynth.records import Answer, Queries, Status, validate_answer
+
+__all__ = ["AsyncOracle", "Oracle", "ask"]
+
+
+@runtime_checkable
+class Oracle(Protocol):
+    """Answers queries at once. `classes`: the labels it may give."""
+
+    classes: tuple[int, ...]
+
+    def label(self, queries: Queries) -> list[Answer]: ...
+
+
+@runtime_checkable
+class AsyncOracle(Protocol):
+    """Answers may arrive later and in any order (simulators in parallel, people)."""
+
+    classes: tuple[int, ...]
+
+    def submit(self, queries: Queries) -> None: ...
+
+    def collect(self, timeout: float | None = None) -> list[Answer]:
+        """Answers that arrived (waiting up to `timeout` seconds for at least one; None = block)."""
+        ...
+
+
+def ask(oracle: Oracle | AsyncOracle, queries: Queries, classes: tuple[int, ...],
+        on_answer: Callable[[Answer], None] | None = None, poll_seconds: float = 1.0) -> list[Answer]:
+    """Put `queries` to `oracle` and return one validated answer per query, in query order.
+
+    Uses submit/collect when the oracle offers it, else `label`. Each validated answer is
+    passed to `on_answer` as soon as it is known (before this function returns).
+
+    Args:
+      classes: the run's class set; labels outside it become FAILED.
+      poll_seconds: how long each `collect` may wait.
+    """
+    wanted = list(queries.query_id)
+    got: dict[str, Answer] = {}
+
+    def accept(raw: object, qid: str) -> None:
+        if qid in got:
+            return
+        answer = validate_answer(raw, qid, classes)
+        got[qid] = answer
+        if on_answer is not None:
+            on_answer(answer)
+
+    if isinstance(oracle, AsyncOracle) and hasattr(oracle, "submit") and hasattr(oracle, "collect"):
+        oracle.submit(queries)
+        while len(got) < len(wanted):
+            for raw in oracle.collect(timeout=poll_seconds):
+                qid = getattr(raw, "query_id", None)
+                if qid in wanted:
+                    accept(raw, qid)
+            time.sleep(0)
+    else:
+        try:
+            raws = list(oracle.label(queries))
+        except Exception as exc:  # the whole batch failed: every query gets the reason
+            reason = f"oracle raised {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
+            raws = [Answer(q, Status.FAILED, error=reason) for q in wanted]
+        by_id = {getattr(a, "query_id", None): a for a in raws}
+        for i, qid in enumerate(wanted):
+            raw = by_id.get(qid)
+            if raw is None and len(raws) == len(wanted) and getattr(raws[i], "query_id", None) is None:
+                raw = raws[i]
+            if raw is None:
+                raw = Answer(qid, Status.FAILED, error=f"query {qid}: the oracle gave no answer")
+            accept(raw, qid)
+    return [got[q] for q in wanted]

@@ -1,0 +1,97 @@
+"""Plots: learning curves with mean ± std bands, and 2-D decision boundaries with queried points.
+
+Every function takes `ax=None` (a new figure then) and returns the `Axes`, so tests can
+inspect the artists and callers can compose figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # noqa: E402  (no display needed; set before pyplot loads)
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+
+from qsynth.experiments.summary import curve_on_grid  # noqa: E402
+
+__all__ = ["plot_decision_boundary", "plot_learning_curves", "save"]
+
+
+def plot_learning_curves(histories: dict[str, list[list[dict[str, float]]]], *, key: str = "accuracy",
+                         targets: Sequence[float] = (), ax: Axes | None = None, title: str | None = None) -> Axes:
+    """Mean ± std of `key` against queries used, one line and band per strategy.
+
+    Args:
+      histories: strategy name -> one history (list of round rows) per seed.
+      targets: horizontal reference lines (accuracy targets).
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4.5))
+    top = max(h[-1]["queries"] for runs in histories.values() for h in runs)
+    bottom = min(h[0]["queries"] for runs in histories.values() for h in runs)
+    grid = np.arange(bottom, top + 1, dtype=np.float64)
+    for name, runs in histories.items():
+        curves = np.stack([curve_on_grid(h, grid, key) for h in runs])
+        with np.errstate(all="ignore"):
+            valid = np.isfinite(curves).sum(axis=0) > 0
+            mean = np.nanmean(np.where(np.isfinite(curves), curves, np.nan), axis=0, where=np.isfinite(curves))
+            std = np.nanstd(curves, axis=0)
+        (line,) = ax.plot(grid[valid], mean[valid], label=f"{name} (n={len(runs)})", lw=1.6)
+        ax.fill_between(grid[valid], (mean - std)[valid], (mean + std)[valid], color=line.get_color(), alpha=0.15)
+    for t in targets:
+        ax.axhline(t, color="0.5", lw=0.8, ls="--")
+    ax.set_xlabel("labels queried (seed set included)")
+    ax.set_ylabel(f"test {key}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_decision_boundary(predict_proba: Callable[[np.ndarray], np.ndarray], *, bounds: tuple[np.ndarray, np.ndarray],
+                           x: np.ndarray | None = None, y: np.ndarray | None = None,
+                           queried: np.ndarray | None = None, queried_y: np.ndarray | None = None,
+                           resolution: int = 150, ax: Axes | None = None, title: str | None = None) -> Axes:
+    """A 2-D learner's P(class 1) as a colour map, its 0.5 contour, data and queried points.
+
+    Args:
+      predict_proba: [n, 2] -> [n, classes] mean probabilities.
+      bounds: ([2] low, [2] high) of the plotted box.
+      x, y: background data (drawn faint). queried, queried_y: the points the strategy asked for
+        (numbered in order; y < 0 marks abstained/failed).
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 5))
+    low, high = (np.asarray(b, dtype=np.float64) for b in bounds)
+    g0, g1 = np.meshgrid(np.linspace(low[0], high[0], resolution), np.linspace(low[1], high[1], resolution))
+    grid = np.stack([g0.ravel(), g1.ravel()], axis=1).astype(np.float32)
+    probs = predict_proba(grid)
+    p1 = probs[:, -1].reshape(g0.shape)
+    ax.contourf(g0, g1, p1, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.35)
+    ax.contour(g0, g1, p1, levels=[0.5], colors="k", linewidths=1.2)
+    if x is not None:
+        ax.scatter(x[:, 0], x[:, 1], c=y, cmap="RdBu_r", s=6, alpha=0.25, linewidths=0)
+    if queried is not None and len(queried):
+        colors = np.where(queried_y is None, 0, queried_y) if queried_y is not None else "k"
+        ax.scatter(queried[:, 0], queried[:, 1], c=colors, cmap="RdBu_r", vmin=0, vmax=1, s=30,
+                   edgecolors="k", linewidths=0.8, zorder=3, label=f"{len(queried)} queried")
+        ax.legend(fontsize=8, loc="upper right")
+    ax.set_xlim(low[0], high[0])
+    ax.set_ylim(low[1], high[1])
+    ax.set_xlabel("x₀")
+    ax.set_ylabel("x₁")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax
+
+
+def save(ax: Axes, path: str) -> None:
+    """Save the axes' figure as PNG and close it."""
+    fig = ax.figure
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

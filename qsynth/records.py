@@ -1,0 +1,200 @@
+"""The records every part shares: `Queries`, `Answer`, `Status` (the ground floor).
+
+The store, the oracles, the strategies and the loop all import these downward; this
+module imports nothing of qsynth's own and no JAX, so oracle worker processes start fast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import math
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Answer", "Queries", "Status", "validate_answer"]
+
+
+class Status(str, enum.Enum):
+    """What an oracle said about one query."""
+
+    OK = "ok"  # a label (and maybe a raw value)
+    ABSTAIN = "abstain"  # "can't tell": the query was answerable in principle, not by this oracle
+    FAILED = "failed"  # an error, a timeout, a crash, or an answer that failed validation
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Queries:
+    """A batch of queries: what a strategy asks an oracle.
+
+    Attributes:
+      query_id: [n] unique string ids within a run (``"r0003-q01"``).
+      x: [n, *feature_shape] float32 query points.
+      scores: [n] the acquisition value of each query (NaN where none applies).
+      pool_index: [n] int index into the problem's pool or stream, or None for synthesized queries.
+      z: [n, latent] latent codes for generator-based queries, or None.
+      extra: per-batch metadata (for example ``{"acquisition_before": [n]}``), JSON-serializable
+        or NumPy arrays with a leading axis n.
+    """
+
+    query_id: tuple[str, ...]
+    x: np.ndarray
+    scores: np.ndarray
+    pool_index: np.ndarray | None = None
+    z: np.ndarray | None = None
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.query_id)
+        if len(set(self.query_id)) != n:
+            raise ValueError(f"Queries.query_id has duplicates: {self.query_id}")
+        x = np.asarray(self.x)
+        if x.ndim < 1 or x.shape[0] != n:
+            raise ValueError(f"Queries.x has shape {x.shape}; expected a leading axis of {n} (one row per query_id)")
+        object.__setattr__(self, "x", x)
+        scores = np.asarray(self.scores, dtype=np.float64)
+        if scores.shape != (n,):
+            raise ValueError(f"Queries.scores has shape {scores.shape}; expected ({n},)")
+        object.__setattr__(self, "scores", scores)
+        if self.pool_index is not None:
+            idx = np.asarray(self.pool_index, dtype=np.int64)
+            if idx.shape != (n,):
+                raise ValueError(f"Queries.pool_index has shape {idx.shape}; expected ({n},)")
+            object.__setattr__(self, "pool_index", idx)
+        if self.z is not None:
+            z = np.asarray(self.z)
+            if z.shape[0] != n:
+                raise ValueError(f"Queries.z has shape {z.shape}; expected a leading axis of {n}")
+            object.__setattr__(self, "z", z)
+
+    def __len__(self) -> int:
+        return len(self.query_id)
+
+    def take(self, rows: np.ndarray | list[int]) -> Queries:
+        """The sub-batch at `rows` (same fields, same order as `rows`)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        extra = {k: (v[rows] if isinstance(v, np.ndarray) and v.shape[:1] == (len(self),) else v)
+                 for k, v in self.extra.items()}
+        return Queries(
+            query_id=tuple(self.query_id[i] for i in rows),
+            x=self.x[rows],
+            scores=self.scores[rows],
+            pool_index=None if self.pool_index is None else self.pool_index[rows],
+            z=None if self.z is None else self.z[rows],
+            extra=extra,
+        )
+
+    def record(self, i: int) -> dict[str, Any]:
+        """Query `i` as a JSON-serializable dict (for the label log)."""
+        out: dict[str, Any] = {
+            "query_id": self.query_id[i],
+            "x": np.asarray(self.x[i], dtype=np.float64).tolist(),
+            "score": _finite_or_none(float(self.scores[i])),
+        }
+        if self.pool_index is not None:
+            out["pool_index"] = int(self.pool_index[i])
+        if self.z is not None:
+            out["z"] = np.asarray(self.z[i], dtype=np.float64).tolist()
+        for k, v in self.extra.items():
+            if isinstance(v, np.ndarray) and v.shape[:1] == (len(self),):
+                item = v[i]
+                out[k] = item.tolist() if isinstance(item, np.ndarray) else item.item()
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Answer:
+    """An oracle's answer to one query.
+
+    Attributes:
+      query_id: the id of the query answered.
+      status: OK, ABSTAIN or FAILED.
+      label: the class label when status is OK, else None.
+      value: an optional raw output (a simulator's continuous margin, say), for level-set work.
+      cost: what the answer cost, in the oracle's units (1.0 per query unless the oracle says).
+      error: the reason, when status is FAILED (or ABSTAIN, if the oracle gives one).
+    """
+
+    query_id: str
+    status: Status
+    label: int | None = None
+    value: float | None = None
+    cost: float = 1.0
+    error: str | None = None
+
+    def record(self) -> dict[str, Any]:
+        """This answer as a JSON-serializable dict (for the label log)."""
+        return {
+            "query_id": self.query_id,
+            "status": self.status.value,
+            "label": self.label,
+            "value": _finite_or_none(self.value) if self.value is not None else None,
+            "cost": self.cost,
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_record(cls, rec: dict[str, Any]) -> Answer:
+        return cls(query_id=rec["query_id"], status=Status(rec["status"]), label=rec.get("label"),
+                   value=rec.get("value"), cost=float(rec.get("cost", 1.0)), error=rec.get("error"))
+
+
+def _finite_or_none(v: float | None) -> float | None:
+    return v if v is not None and math.isfinite(v) else None
+
+
+def validate_answer(answer: Any, query_id: str, classes: tuple[int, ...]) -> Answer:
+    """Never trust an oracle blindly: turn anything malformed into a FAILED answer.
+
+    Checks that `answer` is an `Answer` for `query_id`, that an OK label is an integer in
+    `classes`, that `value` (if any) is a finite number and `cost` a finite non-negative one.
+
+    Returns:
+      `answer` unchanged when it is valid, else a FAILED `Answer` naming the query and the reason.
+    """
+
+    def failed(reason: str) -> Answer:
+        cost = getattr(answer, "cost", 1.0)
+        try:
+            cost = float(cost)
+        except (TypeError, ValueError):
+            cost = 1.0
+        if not math.isfinite(cost) or cost < 0:
+            cost = 1.0
+        return Answer(query_id=query_id, status=Status.FAILED, cost=cost,
+                      error=f"query {query_id}: {reason}")
+
+    if not isinstance(answer, Answer):
+        return failed(f"oracle returned {type(answer).__name__}, not an Answer")
+    if answer.query_id != query_id:
+        return failed(f"answer is for query {answer.query_id!r}")
+    try:
+        status = Status(answer.status)
+    except ValueError:
+        return failed(f"unknown status {answer.status!r}")
+    try:
+        cost = float(answer.cost)
+    except (TypeError, ValueError):
+        return failed(f"cost {answer.cost!r} is not a number")
+    if not math.isfinite(cost) or cost < 0:
+        return failed(f"cost {answer.cost!r} is not a finite non-negative number")
+    if answer.value is not None:
+        try:
+            value = float(answer.value)
+        except (TypeError, ValueError):
+            return failed(f"value {answer.value!r} is not a number")
+        if not math.isfinite(value):
+            return failed(f"non-finite output value {value}")
+    if status is Status.OK:
+        label = answer.label
+        if isinstance(label, (bool, np.bool_)) or not isinstance(label, (int, np.integer)):
+            if isinstance(label, (float, np.floating)) and not math.isfinite(float(label)):
+                return failed(f"non-finite label {label}")
+            if not (isinstance(label, (float, np.floating)) and float(label).is_integer()):
+                return failed(f"label {label!r} is not an integer class")
+        label = int(label)
+        if label not in classes:
+            return failed(f"label {label} is outside the class set {list(classes)}")
+        return dataclasses.replace(answer, status=status, label=label, cost=cost)
+    return dataclasses.replace(answer, status=status, label=None, cost=cost)

@@ -1,0 +1,70 @@
+"""Strategies by name, for configs: `build_strategy({"kind": "uncertainty", "measure": "margin"})`."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from qsynth.strategies.base import Strategy
+from qsynth.strategies.pool import PoolSampling, RandomSampling
+from qsynth.strategies.stream import StreamPolicy, StreamSampling
+
+__all__ = ["STRATEGY_KINDS", "build_strategy"]
+
+
+def _fields(cls: type, spec: dict[str, Any], kind: str, allowed: set[str] | None = None) -> dict[str, Any]:
+    names = {f.name for f in dataclasses.fields(cls) if f.init} if allowed is None else allowed
+    unknown = sorted(set(spec) - names)
+    if unknown:
+        raise ValueError(f"strategy {kind!r}: unknown field(s) {unknown}; allowed: {sorted(names)}")
+    return spec
+
+
+def _pool(default_measure: str, measures: tuple[str, ...] | None = None) -> Callable[[str, dict[str, Any]], Strategy]:
+    def build(kind: str, spec: dict[str, Any]) -> Strategy:
+        spec = dict(_fields(PoolSampling, spec, kind))
+        spec.setdefault("measure", default_measure)
+        if measures is not None and spec["measure"] not in measures:
+            raise ValueError(f"strategy {kind!r}: measure must be one of {list(measures)}, got {spec['measure']!r}")
+        return PoolSampling(**spec)
+
+    return build
+
+
+def _stream(kind: str, spec: dict[str, Any]) -> Strategy:
+    policy_fields = {f.name for f in dataclasses.fields(StreamPolicy)}
+    _fields(StreamSampling, spec, kind, allowed=(policy_fields - {"kind"}) | {"policy", "label", "window"})
+    spec = dict(spec)
+    outer = {k: spec.pop(k) for k in ("label", "window") if k in spec}
+    if "policy" in spec:
+        spec["kind"] = spec.pop("policy")
+    return StreamSampling(policy=StreamPolicy(**spec), **outer)
+
+
+STRATEGY_KINDS: dict[str, Callable[[str, dict[str, Any]], Strategy]] = {
+    "random": lambda kind, spec: RandomSampling(**_fields(RandomSampling, spec, kind)),
+    "uncertainty": _pool("entropy"),
+    "qbc": _pool("vote_entropy", ("vote_entropy", "kl_to_consensus", "soft_vote_entropy")),
+    "bald": _pool("bald", ("bald",)),
+    "egl": _pool("expected_gradient_length", ("expected_gradient_length",)),
+    "stream": _stream,
+}
+
+
+def register_strategy(kind: str, build: Callable[[str, dict[str, Any]], Strategy]) -> None:
+    """Make a strategy kind available to configs (later issues add synthesis this way)."""
+    STRATEGY_KINDS[kind] = build
+
+
+def build_strategy(spec: dict[str, Any]) -> Strategy:
+    """A strategy from a config table: `kind` plus that kind's fields.
+
+    Raises:
+      ValueError: unknown kind or field, or a bad value, named in the message.
+    """
+    spec = dict(spec)
+    kind = spec.pop("kind", None)
+    if kind not in STRATEGY_KINDS:
+        raise ValueError(f"unknown strategy kind {kind!r}; choose one of {sorted(STRATEGY_KINDS)}")
+    return STRATEGY_KINDS[kind](kind, spec)

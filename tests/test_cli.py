@@ -1,0 +1,92 @@
+import json
+import os
+import subprocess
+import sys
+
+import matplotlib
+import numpy as np
+import pytest
+
+from qsynth.cli import main
+from qsynth.plotting import plot_decision_boundary, plot_learning_curves
+
+TINY_CONFIG = """
+name = "tiny"
+seeds = [0, 1]
+targets = [0.8]
+at_labels = [6]
+[data]
+name = "moons"
+args = {n = 80, n_test = 100}
+[learner]
+hidden = [8]
+members = 2
+steps = 20
+warm_steps = 5
+[loop]
+budget = 8
+seed_size = 2
+fsync = false
+[[strategies]]
+kind = "random"
+[[strategies]]
+kind = "uncertainty"
+measure = "margin"
+[[strategies]]
+kind = "stream"
+budget = 0.5
+"""
+
+
+def _run(args, cwd):
+    return subprocess.run([sys.executable, "-m", "qsynth.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=240, env={**os.environ})
+
+
+@pytest.mark.slow
+def test_run_then_plot_from_the_command_line(tmp_path):
+    (tmp_path / "tiny.toml").write_text(TINY_CONFIG)
+    done = _run(["run", "tiny.toml", "--out", "runs", "--quiet"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "final accuracy" in done.stdout and "margin" in done.stdout and "labels to 80%" in done.stdout
+    run = tmp_path / "runs" / "tiny"
+    assert (run / "config.toml").read_text().count("[[strategies]]") == 3
+    assert "[provenance]" in (run / "config.toml").read_text()
+    summary = json.loads((run / "summary.json").read_text())
+    assert set(summary["strategies"]) == {"random", "margin", "stream-variable_uncertainty-0.5"}
+    for name in summary["strategies"]:
+        for seed in (0, 1):
+            folder = run / name / f"seed-{seed}"
+            assert (folder / "labels.jsonl").stat().st_size > 0 and (folder / "metrics.csv").exists()
+    assert (run / "plots" / "learning_curves.png").exists() and (run / "plots" / "boundary-margin.png").exists()
+    (run / "plots" / "learning_curves.png").unlink()
+    again = _run(["plot", "runs/tiny"], tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert (run / "plots" / "learning_curves.png").exists()
+
+
+def test_cli_errors_are_clear(tmp_path, capsys):
+    (tmp_path / "bad.toml").write_text('[learner]\nmembers = "five"\n')
+    assert main(["run", str(tmp_path / "bad.toml")]) == 2
+    assert "learner.members: expected an integer" in capsys.readouterr().err
+    assert main(["plot", str(tmp_path)]) == 2
+    assert "no config.toml" in capsys.readouterr().err
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "digits" in out and "bald" in out and "vote_entropy (not differentiable)" in out
+
+
+def test_plots_draw_what_they_should():
+    rows = lambda acc: [{"queries": q, "accuracy": a} for q, a in zip([2, 3, 4], acc)]  # noqa: E731
+    ax = plot_learning_curves({"a": [rows([0.5, 0.6, 0.7]), rows([0.5, 0.8, 0.9])], "b": [rows([0.5, 0.5, 0.6])]},
+                              targets=[0.9])
+    lines = [ln for ln in ax.get_lines() if ln.get_label() in ("a (n=2)", "b (n=2)", "b (n=1)")]
+    assert {ln.get_label() for ln in lines} == {"a (n=2)", "b (n=1)"}
+    a = next(ln for ln in lines if ln.get_label() == "a (n=2)")
+    np.testing.assert_allclose(a.get_ydata(), [0.5, 0.7, 0.8])
+    assert len(ax.collections) == 2  # one band per strategy
+    ax = plot_decision_boundary(lambda x: np.stack([1 - (x[:, 0] > 0), x[:, 0] > 0], 1).astype(float),
+                                bounds=(np.array([-1, -1]), np.array([1, 1])), queried=np.zeros((3, 2)),
+                                queried_y=np.array([0, 1, 1]), resolution=20)
+    assert ax.get_legend().get_texts()[0].get_text() == "3 queried"
+    matplotlib.pyplot.close("all")

@@ -1,0 +1,151 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from qsynth.data import LabeledBuffer, capacity_for
+from qsynth.learners import TRACE_COUNTS, LearnerConfig
+from qsynth.learners.learner import _masked_cross_entropy
+from tests.helpers import TINY, tiny_moons
+
+
+def _buffer(data, n):
+    buf = LabeledBuffer.empty(data.feature_shape)
+    buf.add(data.x[:n], data.y[:n], 0)
+    return buf
+
+
+def test_probs_shape_and_normalization(key):
+    data = tiny_moons()
+    learner = TINY.build(data.feature_shape, 2)
+    state = learner.fit(key, None, _buffer(data, 20))
+    p = learner.probs(state.params, data.x_test[:7])
+    assert p.shape == (3, 7, 2)
+    np.testing.assert_allclose(p.sum(-1), 1.0, atol=1e-6)
+    assert not np.allclose(p[0], p[1])  # members differ
+    mean = learner.predict_proba(state.params, data.x_test)
+    np.testing.assert_allclose(mean, np.asarray(p.mean(0)) if len(data.x_test) == 7 else mean, atol=1e-6)
+    assert mean.shape == (len(data.x_test), 2)
+
+
+def test_compiles_once_per_capacity_bucket_as_labels_grow(key):
+    """Labeled set growing 2 -> 300: at most one fit compilation per capacity bucket (64, 128, 256, 512)."""
+    data = tiny_moons(0, n=320)
+    learner = LearnerConfig(model="mlp", hidden=(4,), members=2, steps=3, warm_steps=2).build((2,), 2)
+    buf = LabeledBuffer.empty((2,))
+    state = None
+    before = TRACE_COUNTS["fit"]
+    buf.add(data.x[:2], data.y[:2], 0)
+    buckets = {buf.capacity}
+    state = learner.fit(key, state, buf)
+    for n in range(3, 301):
+        buf.add(data.x[n - 1:n], data.y[n - 1:n], n)
+        buckets.add(buf.capacity)
+        state = learner.fit(jax.random.fold_in(key, n), state, buf)
+    assert buckets == {64, 128, 256, 512}
+    assert TRACE_COUNTS["fit"] - before <= len(buckets)
+
+
+def test_masked_loss_equals_loss_on_sliced_data():
+    rng = np.random.default_rng(0)
+    logits = jnp.asarray(rng.normal(size=(64, 3)).astype(np.float32))
+    y = jnp.asarray(rng.integers(0, 3, 64).astype(np.int32))
+    mask = jnp.asarray((np.arange(64) < 23).astype(np.float32))
+    sliced = optax.softmax_cross_entropy_with_integer_labels(logits[:23], y[:23]).mean()
+    np.testing.assert_allclose(_masked_cross_entropy(logits, y, mask), sliced, rtol=1e-6)
+
+
+def test_padding_does_not_change_the_fit(key):
+    """Training on a buffer padded to 64 or to 128 slots gives the same parameters."""
+    data = tiny_moons()
+    learner = TINY.build((2,), 2)
+    small = _buffer(data, 30)
+    big = LabeledBuffer.empty((2,), minimum_capacity=128)
+    big.add(data.x[:30], data.y[:30], 0)
+    a = learner.fit(key, None, small)
+    b = learner.fit(key, None, big)
+    for u, v in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params)):
+        np.testing.assert_allclose(u, v, atol=1e-5)
+
+
+def test_members_train_independently(key):
+    """A member trained inside the stack equals the same member trained alone (vmapped optimizer)."""
+    data = tiny_moons()
+    cfg = LearnerConfig(model="mlp", hidden=(8,), members=3, steps=15, learning_rate=0.05)
+    stack = cfg.build((2,), 2)
+    buf = _buffer(data, 25)
+    k_init, k_fit = jax.random.split(key)
+    init = stack.init(k_init)
+    from qsynth.learners.learner import _fit
+    trained = _fit(stack, init, buf.x, buf.y, buf.mask, k_fit, jnp.int32(15))
+    solo = LearnerConfig(model="mlp", hidden=(8,), members=1, steps=15, learning_rate=0.05).build((2,), 2)
+    take = lambda tree, i: jax.tree.map(lambda a: a[i:i + 1], tree)  # noqa: E731
+    for i in range(3):
+        alone = _fit(solo, type(init)({"net": take(init.params["net"], i), "mc_key": init.params["mc_key"]},
+                                      take(init.opt_state, i)), buf.x, buf.y, buf.mask, k_fit, jnp.int32(15))
+        for u, v in zip(jax.tree.leaves(alone.params["net"]), jax.tree.leaves(take(trained.params["net"], i))):
+            np.testing.assert_allclose(u, v, atol=1e-5)
+
+
+def test_learners_fit_separable_data(key):
+    data = tiny_moons(0, n=200)
+    for cfg in (TINY, LearnerConfig(model="logreg", members=2, steps=100, learning_rate=0.1),
+                LearnerConfig(model="mlp", hidden=(16,), posterior="mc_dropout", dropout=0.1, members=4, steps=150,
+                              learning_rate=0.05)):
+        learner = cfg.build((2,), 2)
+        state = learner.fit(key, None, _buffer(data, 200))
+        acc = np.mean(learner.predict_proba(state.params, data.x_test).argmax(1) == data.y_test)
+        assert acc > 0.8, cfg
+
+
+def test_mc_dropout_committee_is_a_fixed_function_of_params(key):
+    data = tiny_moons()
+    learner = LearnerConfig(model="mlp", hidden=(16,), posterior="mc_dropout", dropout=0.3, members=6,
+                            steps=20).build((2,), 2)
+    state = learner.fit(key, None, _buffer(data, 30))
+    p1, p2 = learner.probs(state.params, data.x_test[:5]), learner.probs(state.params, data.x_test[:5])
+    np.testing.assert_array_equal(p1, p2)
+    assert p1.shape == (6, 5, 2) and not np.allclose(p1[0], p1[1])
+
+
+def test_cnn_on_images(key):
+    learner = LearnerConfig(model="cnn", hidden=(16,), members=2, steps=5).build((8, 8, 1), 3)
+    buf = LabeledBuffer.empty((8, 8, 1))
+    buf.add(np.random.default_rng(0).normal(size=(10, 8, 8, 1)), np.arange(10) % 3, 0)
+    state = learner.fit(key, None, buf)
+    assert learner.probs(state.params, np.zeros((4, 8, 8, 1), np.float32)).shape == (2, 4, 3)
+    seq = LearnerConfig(model="cnn", hidden=(16,), members=1, steps=2).build((40, 1), 10)
+    assert seq.probs(seq.init(key).params, np.zeros((3, 40, 1), np.float32)).shape == (1, 3, 10)
+
+
+def test_warm_start_continues_and_scratch_restarts(key):
+    data = tiny_moons()
+    buf = _buffer(data, 20)
+    warm = TINY.build((2,), 2)
+    cold = LearnerConfig(**{**TINY.__dict__, "warm_start": False}).build((2,), 2)
+    s1 = warm.fit(key, None, buf)
+    s2 = warm.fit(key, s1, buf)
+    assert not np.allclose(jax.tree.leaves(s1.params["net"])[0], jax.tree.leaves(s2.params["net"])[0])
+    c1 = cold.fit(key, s1, buf)
+    c2 = cold.fit(key, None, buf)
+    for u, v in zip(jax.tree.leaves(c1.params), jax.tree.leaves(c2.params)):
+        np.testing.assert_array_equal(u, v)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("model", "svm", "learner.model"), ("members", 0, "learner.members"), ("dropout", 1.0, "learner.dropout"),
+    ("posterior", "laplace", "learner.posterior"), ("learning_rate", float("nan"), "learner.learning_rate"),
+    ("steps", 0, "learner.steps"), ("hidden", (), "learner.hidden"),
+])
+def test_learner_config_errors_name_the_field(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        LearnerConfig(**{field: value})
+    with pytest.raises(ValueError, match="mc_dropout"):
+        LearnerConfig(posterior="mc_dropout")
+
+
+def test_capacity_for_is_a_power_of_two():
+    for n in range(1, 2000, 37):
+        c = capacity_for(n)
+        assert c >= n and c & (c - 1) == 0 and (c == 64 or c // 2 < n)
