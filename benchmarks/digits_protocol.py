@@ -11,6 +11,6 @@ from qsynth.loop import LoopConfig
 
 #: The one learner configuration used for both the label-efficiency and the speed figures.
 LEARNER = LearnerConfig(model="mlp", hidden=(128,), members=5, dropout=0.4, learning_rate=0.01,
-                        weight_decay=1e-4, steps=500, warm_steps=20)
+                        weight_decay=1e-4, steps=500, warm_steps=20, batch_size=64)
 LOOP = LoopConfig(budget=300, seed_size=10, seed_strategy="stratified", batch_size=1, fsync=False)
 SEEDS = (0, 1, 2, 3, 4)

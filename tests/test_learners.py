@@ -149,3 +149,24 @@ def test_capacity_for_is_a_power_of_two():
     for n in range(1, 2000, 37):
         c = capacity_for(n)
         assert c >= n and c & (c - 1) == 0 and (c == 64 or c // 2 < n)
+
+
+def test_minibatch_training_samples_only_filled_slots(key):
+    """With batch_size set, a step costs the same at any capacity and never trains on empty slots."""
+    data = tiny_moons(0, n=200)
+    cfg = LearnerConfig(model="mlp", hidden=(16,), members=2, steps=200, learning_rate=0.05, batch_size=16)
+    learner = cfg.build((2,), 2)
+    buf = _buffer(data, 200)
+    state = learner.fit(key, None, buf)
+    acc = np.mean(learner.predict_proba(state.params, data.x_test).argmax(1) == data.y_test)
+    assert acc > 0.8
+    # empty slots hold garbage labels: a minibatch drawn from them would be visible in the fit
+    poisoned = _buffer(data, 3)
+    poisoned.x[3:] = 100.0
+    poisoned.y[3:] = 1 - data.y[0]
+    clean = _buffer(data, 3)
+    a, b = learner.fit(key, None, poisoned), learner.fit(key, None, clean)
+    for u, v in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params)):
+        np.testing.assert_allclose(u, v, atol=1e-6)
+    with pytest.raises(ValueError, match="learner.batch_size"):
+        LearnerConfig(batch_size=0)

@@ -61,6 +61,9 @@ class LearnerConfig:
       warm_steps: steps per round when warm-starting from the previous round's parameters.
       warm_start: continue from the last round's parameters (True) or retrain from scratch.
       bootstrap: weight each member's examples by Poisson(1) draws (online bagging).
+      batch_size: examples per optimizer step, drawn with replacement from the labeled set
+        (independently per member); None trains full-batch. A fixed batch makes a step cost
+        the same however large the labeled set grows.
     """
 
     model: str = "mlp"
@@ -74,6 +77,7 @@ class LearnerConfig:
     warm_steps: int = 50
     warm_start: bool = True
     bootstrap: bool = False
+    batch_size: int | None = None
 
     def __post_init__(self) -> None:
         if self.model not in ("logreg", "mlp", "cnn"):
@@ -93,6 +97,8 @@ class LearnerConfig:
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0) or (name == "learning_rate" and value == 0):
                 raise ValueError(f"learner.{name} must be a finite {'positive' if name == 'learning_rate' else 'non-negative'} number, got {value}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ValueError(f"learner.batch_size must be >= 1 (or absent for full batch), got {self.batch_size}")
         for name in ("steps", "warm_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"learner.{name} must be >= 1, got {getattr(self, name)}")
@@ -206,27 +212,33 @@ def _masked_cross_entropy(logits: Array, y: Array, weights: Array) -> Array:
 @functools.partial(jax.jit, static_argnums=0)
 def _fit(learner: Learner, state: TrainState, x: Array, y: Array, mask: Array, key: Array, steps: Array) -> TrainState:
     TRACE_COUNTS["fit"] += 1
-    k_boot, k_drop, k_mc = jax.random.split(key, 3)
+    k_boot, k_drop, k_batch, k_mc = jax.random.split(key, 4)
     nets = learner.nets
     if learner.config.bootstrap:
         weights = jax.random.poisson(k_boot, 1.0, (nets, mask.shape[0])).astype(jnp.float32) * mask
     else:
         weights = jnp.broadcast_to(mask, (nets, mask.shape[0]))
     use_dropout = learner.config.dropout > 0.0
+    batch = learner.config.batch_size
 
-    def loss_fn(net: Any, w: Array, drop_key: Array) -> Array:
-        logits = learner.net_logits(net, x, drop_key if use_dropout else None)
-        return _masked_cross_entropy(logits, y, w)
+    def loss_fn(net: Any, w: Array, drop_key: Array, batch_key: Array) -> Array:
+        xb, yb, wb = x, y, w
+        if batch is not None:  # a minibatch drawn from the filled slots, with replacement
+            idx = jax.random.choice(batch_key, mask.shape[0], (batch,), p=mask / jnp.maximum(jnp.sum(mask), 1.0))
+            xb, yb, wb = x[idx], y[idx], w[idx]
+        logits = learner.net_logits(net, xb, drop_key if use_dropout else None)
+        return _masked_cross_entropy(logits, yb, wb)
 
-    def member_step(net: Any, opt_state: Any, w: Array, drop_key: Array) -> tuple[Any, Any]:
-        grads = jax.grad(loss_fn)(net, w, drop_key)
+    def member_step(net: Any, opt_state: Any, w: Array, drop_key: Array, batch_key: Array) -> tuple[Any, Any]:
+        grads = jax.grad(loss_fn)(net, w, drop_key, batch_key)
         with jax.numpy_dtype_promotion("standard"):  # optax mixes its int32 step count with floats
             updates, opt_state = learner.optimizer.update(grads, opt_state, net)
         return optax.apply_updates(net, updates), opt_state
 
     def body(i: Array, carry: tuple[Any, Any]) -> tuple[Any, Any]:
         drop_keys = jax.random.split(jax.random.fold_in(k_drop, i), nets)
-        return jax.vmap(member_step)(*carry, weights, drop_keys)
+        batch_keys = jax.random.split(jax.random.fold_in(k_batch, i), nets)
+        return jax.vmap(member_step)(*carry, weights, drop_keys, batch_keys)
 
     net, opt_state = jax.lax.fori_loop(0, steps, body, (state.params["net"], state.opt_state))
     return TrainState({"net": net, "mc_key": jax.random.key_data(k_mc)}, opt_state)

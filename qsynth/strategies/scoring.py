@@ -23,6 +23,7 @@ import optax
 from jax import Array
 
 from qsynth._chunks import map_in_chunks
+from qsynth.data.buffer import capacity_for
 from qsynth.learners.learner import Learner
 from qsynth.uncertainty import get_measure
 
@@ -84,7 +85,12 @@ def _score_chunk(learner: Learner, scorer: Scorer, params: dict[str, Any], x: Ar
 
 def score_points(learner: Learner, scorer: Scorer, params: dict[str, Any], x: np.ndarray,
                  chunk_size: int | None = None) -> np.ndarray:
-    """Scores `[n]` (NumPy float64) of `x: [n, *feature_shape]`, computed chunk by chunk."""
-    size = chunk_size or scorer.chunk_size
+    """Scores `[n]` (NumPy float64) of `x: [n, *feature_shape]`, computed chunk by chunk.
+
+    With no `chunk_size`, the scorer's default (4,096 points; 64 for expected gradient
+    length) is used, shrunk to the next power of two ≥ n for small inputs, so a pool of any
+    size compiles at most once per power-of-two bucket below the default and once above it.
+    """
+    size = chunk_size or min(scorer.chunk_size, capacity_for(len(x), 16))
     out = map_in_chunks(lambda c: _score_chunk(learner, scorer, params, c), np.asarray(x, np.float32), size)
     return out.astype(np.float64)
