@@ -12,7 +12,6 @@ Keys: the seed set uses `fold_in(key, 0)`; round r uses `fold_in(key, r)` split 
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -28,7 +27,7 @@ from qsynth.records import Answer, Queries, Status
 from qsynth.store import SeedStore
 from qsynth.strategies.base import RoundContext, Strategy
 
-__all__ = ["LoopConfig", "RunResult", "run_loop", "seed_queries"]
+__all__ = ["LoopConfig", "RunResult", "load_params", "run_loop", "seed_queries"]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -288,6 +287,3 @@ def load_params(learner: Learner, checkpoint: str, key: jax.Array | None = None)
                          "(was the run made with another learner config?)")
     return jax.tree.unflatten(treedef, leaves).params
 
-
-__all__ += ["load_params"]
-_ = math
