@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 import tomllib
 from importlib import resources
@@ -41,8 +40,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_plot(args: argparse.Namespace) -> int:
     from qsynth.config import parse_config, strip_provenance
-    from qsynth.experiments.runner import load_histories, plot_run, print_table
-    from qsynth.experiments.summary import summarize
+    from qsynth.experiments.runner import load_histories, plot_run, print_table, write_summary
 
     path = Path(args.run_dir)
     cfg_path = path / "config.toml"
@@ -50,9 +48,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"{path}: no config.toml; is this a qsynth run folder?")
     config = parse_config(strip_provenance(tomllib.loads(cfg_path.read_text(encoding="utf-8"))))
     histories = load_histories(path)
-    summary = summarize(histories, config.targets, config.at_labels)
-    (path / "summary.json").write_text(json.dumps({"name": config.name, "dataset": config.data.name,
-                                                   "seeds": list(config.seeds), "strategies": summary}, indent=1))
+    summary = write_summary(path, config, histories)
     written = plot_run(path, config, histories)
     print_table(summary)
     print("\n" + "\n".join(str(p) for p in written))

@@ -31,7 +31,7 @@ from qsynth.problem import Problem
 from qsynth.store import SeedStore, read_label_log, read_metrics
 from qsynth.strategies.registry import build_strategy
 
-__all__ = ["ExperimentResult", "load_histories", "plot_run", "run_experiment"]
+__all__ = ["ExperimentResult", "load_histories", "plot_run", "run_experiment", "write_summary"]
 
 
 @dataclasses.dataclass
@@ -59,7 +59,6 @@ def _prepare(config: RunConfig) -> tuple[dict[int, Dataset], dict[int, Problem]]
         data = make_dataset(config.data.name, config.data.args, seed)
         datasets[seed], problems[seed] = data, Problem.from_dataset(data)
     probe = problems[config.seeds[0]]
-    learner = config.learner.build(probe.feature_shape, probe.num_classes)
     if config.learner.model == "cnn" and len(probe.feature_shape) < 2:
         raise ValueError(f"learner.model: 'cnn' needs image or sequence features, but {config.data.name!r} has "
                          f"feature shape {probe.feature_shape}; set data.args.as_images = true or use 'mlp'")
@@ -70,7 +69,6 @@ def _prepare(config: RunConfig) -> tuple[dict[int, Dataset], dict[int, Problem]]
         for spec in config.strategies:
             strategy = build_strategy(spec)
             strategy.init(problem)  # raises if the problem lacks the stream/pool it needs
-    _ = learner
     return datasets, problems
 
 
@@ -130,13 +128,19 @@ def run_experiment(config: RunConfig, out_dir: str | Path = "runs", *, progress:
             results.setdefault(strategy.name, {})[seed] = result
             bar.finished(label, result)
     histories = {name: [r.history for r in by_seed.values()] for name, by_seed in results.items()}
+    summary = write_summary(path, config, histories)
+    if plots:
+        plot_run(path, config, histories, datasets)
+    return ExperimentResult(path=path, summary=summary, results=results)
+
+
+def write_summary(path: Path, config: RunConfig, histories: dict[str, list[list[dict[str, float]]]]) -> dict:
+    """Aggregate the histories and write `path/summary.json`; returns the per-strategy summary."""
     summary = summarize(histories, config.targets, config.at_labels)
     (path / "summary.json").write_text(json.dumps({"name": config.name, "dataset": config.data.name,
                                                    "seeds": list(config.seeds), "strategies": summary}, indent=1),
                                        encoding="utf-8")
-    if plots:
-        plot_run(path, config, histories, datasets)
-    return ExperimentResult(path=path, summary=summary, results=results)
+    return summary
 
 
 def load_histories(path: str | Path) -> dict[str, list[list[dict[str, float]]]]:
