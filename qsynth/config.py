@@ -15,10 +15,11 @@ import typing
 from pathlib import Path
 from typing import Any
 
+from qsynth.generators.train import GeneratorConfig
 from qsynth.learners.learner import LearnerConfig
 from qsynth.loop import LoopConfig
 
-__all__ = ["DataConfig", "RunConfig", "SCHEMA_VERSION", "load_config", "parse_config", "to_toml"]
+__all__ = ["DataConfig", "OracleConfig", "RunConfig", "SCHEMA_VERSION", "load_config", "parse_config", "to_toml"]
 
 SCHEMA_VERSION = 1
 
@@ -47,17 +48,43 @@ class DataConfig:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class OracleConfig:
+    """Who answers: "dataset" (held labels of pool points) or "teacher".
+
+    The teacher is a classifier trained on all of a task's labeled data (pool and test); it
+    answers any input, synthesized ones included, and abstains when its confidence is below
+    `threshold`. Synthesis strategies that create new points need it.
+    """
+
+    kind: str = "dataset"
+    threshold: float = 0.0
+    cost: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("dataset", "teacher"):
+            raise ConfigError(f"oracle.kind must be 'dataset' or 'teacher', got {self.kind!r}")
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ConfigError(f"oracle.threshold must be in [0, 1], got {self.threshold}")
+        if not self.cost >= 0:
+            raise ConfigError(f"oracle.cost must be >= 0, got {self.cost}")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class RunConfig:
     """A whole experiment: strategies × seeds on one dataset with one learner.
 
     `targets` are the test accuracies whose labels-to-reach the summary reports;
-    `at_labels` the label counts at which it reports accuracy.
+    `at_labels` the label counts at which it reports accuracy. `generator` is the VAE that
+    latent-synthesis strategies search (trained once per seed on the unlabeled pool, only
+    when a strategy needs it).
     """
 
     name: str = "run"
     seeds: tuple[int, ...] = (0, 1, 2)
     data: DataConfig = DataConfig()
     learner: LearnerConfig = LearnerConfig()
+    generator: GeneratorConfig = GeneratorConfig()
+    oracle: OracleConfig = OracleConfig()
     loop: LoopConfig = LoopConfig(budget=50)
     strategies: tuple[dict[str, Any], ...] = ({"kind": "random"}, {"kind": "uncertainty"})
     targets: tuple[float, ...] = (0.9,)
@@ -76,9 +103,14 @@ class RunConfig:
         names = []
         for i, spec in enumerate(self.strategies):
             try:
-                names.append(build_strategy(spec).name)
+                strategy = build_strategy(spec)
             except ValueError as exc:
                 raise ConfigError(f"strategies[{i}]: {exc}") from None
+            names.append(strategy.name)
+            if creates_points(strategy) and self.oracle.kind == "dataset":
+                raise ConfigError(f"strategies[{i}]: {strategy.name!r} synthesizes new points, which the dataset "
+                                  "oracle cannot label; set [oracle] kind = \"teacher\" (or match = \"latent\" "
+                                  "to query real pool points)")
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ConfigError(f"strategies: names {dupes} appear twice; give one a distinct `label`")
@@ -90,6 +122,11 @@ class RunConfig:
                               f"qsynth understands ({SCHEMA_VERSION}); upgrade qsynth")
         if any(c in self.name for c in "/\\") or self.name in ("", ".", ".."):
             raise ConfigError(f"name: {self.name!r} is not a valid run folder name")
+
+
+def creates_points(strategy: Any) -> bool:
+    """Whether a strategy asks about points that are in no dataset (synthesis without matching)."""
+    return strategy.scenario == "synthesis" and getattr(strategy, "match", None) is None
 
 
 def _check(value: Any, annotation: Any, path: str) -> Any:

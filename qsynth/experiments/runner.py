@@ -25,6 +25,7 @@ from qsynth.config import RunConfig, to_toml
 from qsynth.data.datasets import Dataset
 from qsynth.data.registry import make_dataset
 from qsynth.experiments.summary import format_table, summarize
+from qsynth.generators.train import Generator, TrainedGenerator, fit_generator
 from qsynth.loop import RunResult, run_loop
 from qsynth.oracles.dataset import DatasetOracle
 from qsynth.problem import Problem
@@ -68,7 +69,14 @@ def _prepare(config: RunConfig) -> tuple[dict[int, Dataset], dict[int, Problem]]
                              f"({len(problem.pool)} points, seed {seed})")
         for spec in config.strategies:
             strategy = build_strategy(spec)
-            strategy.init(problem)  # raises if the problem lacks the stream/pool it needs
+            if getattr(strategy, "needs_generator", False):
+                generator = Generator(config.generator, problem.feature_shape)
+                try:
+                    generator.graphdef  # noqa: B018 (builds the VAE abstractly: a model that cannot fit the data raises)
+                except ValueError as exc:
+                    raise ValueError(f"generator: {exc}") from None
+                strategy = dataclasses.replace(strategy, generator=TrainedGenerator(generator, params=None))
+            strategy.init(problem)  # raises if the problem lacks the stream/pool/bounds it needs
     return datasets, problems
 
 
@@ -112,16 +120,20 @@ def run_experiment(config: RunConfig, out_dir: str | Path = "runs", *, progress:
     path.mkdir(parents=True, exist_ok=True)
     (path / "config.toml").write_text(to_toml(config, _versions()), encoding="utf-8")
     bar = _Progress(len(config.strategies) * len(config.seeds), enabled=progress)
+    generators = _generators(config, datasets, path, progress)
+    oracles = {seed: _oracle(config, data, seed) for seed, data in datasets.items()}
     results: dict[str, dict[int, RunResult]] = {}
     for spec in config.strategies:
         for seed in config.seeds:
             strategy = build_strategy(spec)
-            problem, data = problems[seed], datasets[seed]
+            if getattr(strategy, "needs_generator", False):
+                strategy = dataclasses.replace(strategy, generator=generators[seed])
+            problem = problems[seed]
             learner = config.learner.build(problem.feature_shape, problem.num_classes)
             store = SeedStore(path / strategy.name / f"seed-{seed}", fsync=config.loop.fsync)
             label = f"{strategy.name} seed {seed}"
             try:
-                result = run_loop(jax.random.key(seed), problem, learner, strategy, DatasetOracle(data.y, data.classes),
+                result = run_loop(jax.random.key(seed), problem, learner, strategy, oracles[seed],
                                   config.loop, store=store, on_round=lambda row: bar.round(label, row, config.loop.budget))
             finally:
                 store.close()
@@ -132,6 +144,41 @@ def run_experiment(config: RunConfig, out_dir: str | Path = "runs", *, progress:
     if plots:
         plot_run(path, config, histories, datasets)
     return ExperimentResult(path=path, summary=summary, results=results)
+
+
+def _generators(config: RunConfig, datasets: dict[int, Dataset], path: Path,
+                progress: bool) -> dict[int, TrainedGenerator]:
+    """One VAE per seed, trained on that seed's unlabeled pool, saved under `generator/seed-<k>/`."""
+    if not any(getattr(build_strategy(s), "needs_generator", False) for s in config.strategies):
+        return {}
+    out = {}
+    for seed, data in datasets.items():
+        t0 = time.perf_counter()
+        key = jax.random.fold_in(jax.random.key(seed), 1_000_003 + config.generator.seed)
+        gen = fit_generator(key, config.generator, data.x)
+        folder = path / "generator" / f"seed-{seed}"
+        gen.save(folder)
+        recon = gen.reconstruction_error(data.x_test)
+        (folder / "quality.json").write_text(json.dumps({
+            "test_reconstruction_mse": recon, "test_feature_variance": float(np.var(data.x_test)),
+            "train_seconds": time.perf_counter() - t0}, indent=1))
+        if progress:
+            print(f"generator seed {seed}: trained in {time.perf_counter() - t0:.1f} s, held-out reconstruction "
+                  f"MSE {recon:.3f} (feature variance {np.var(data.x_test):.3f})", file=sys.stderr)
+        out[seed] = gen
+    return out
+
+
+def _oracle(config: RunConfig, data: Dataset, seed: int) -> Any:
+    """The run's oracle for one seed: held labels, or a teacher trained on all of the data."""
+    if config.oracle.kind == "dataset":
+        return DatasetOracle(data.y, data.classes, cost=config.oracle.cost)
+    from qsynth.oracles.teacher import TeacherOracle
+
+    x = np.concatenate([data.x, data.x_test])
+    y = np.concatenate([data.y, data.y_test])
+    key = jax.random.fold_in(jax.random.key(seed), 2_000_003)
+    return TeacherOracle.fit(key, x, y, data.classes, threshold=config.oracle.threshold, cost=config.oracle.cost)
 
 
 def write_summary(path: Path, config: RunConfig, histories: dict[str, list[list[dict[str, float]]]]) -> dict:

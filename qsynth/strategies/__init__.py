@@ -1,4 +1,4 @@
-"""Strategies: pool-based, stream-based (and, from `synthesis`, query synthesis)."""
+"""Strategies: pool-based, stream-based, and query synthesis (latent, input space, matched, baselines)."""
 
 from qsynth.strategies.base import RoundContext, Strategy, empty_queries, query_ids
 from qsynth.strategies.batch import kcenter_batch, top_k
@@ -6,9 +6,14 @@ from qsynth.strategies.pool import PoolSampling, RandomSampling
 from qsynth.strategies.registry import STRATEGY_KINDS, build_strategy, register_strategy
 from qsynth.strategies.scoring import Scorer, expected_gradient_length, score_points
 from qsynth.strategies.stream import POLICIES, StreamPolicy, StreamSampling, StreamState
+from qsynth.strategies.synthesis import BestOfPrior, InputSynthesis, LatentSynthesis, PriorSampling, diverse_top
 
 __all__ = [
+    "BestOfPrior",
+    "InputSynthesis",
+    "LatentSynthesis",
     "POLICIES",
+    "PriorSampling",
     "STRATEGY_KINDS",
     "PoolSampling",
     "RandomSampling",
@@ -19,6 +24,7 @@ __all__ = [
     "StreamSampling",
     "StreamState",
     "build_strategy",
+    "diverse_top",
     "empty_queries",
     "expected_gradient_length",
     "kcenter_batch",

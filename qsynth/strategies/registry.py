@@ -9,12 +9,13 @@ from typing import Any
 from qsynth.strategies.base import Strategy
 from qsynth.strategies.pool import PoolSampling, RandomSampling
 from qsynth.strategies.stream import StreamPolicy, StreamSampling
+from qsynth.strategies.synthesis import BestOfPrior, InputSynthesis, LatentSynthesis, PriorSampling
 
 __all__ = ["STRATEGY_KINDS", "build_strategy"]
 
 
 def _fields(cls: type, spec: dict[str, Any], kind: str, allowed: set[str] | None = None) -> dict[str, Any]:
-    names = {f.name for f in dataclasses.fields(cls) if f.init} if allowed is None else allowed
+    names = {f.name for f in dataclasses.fields(cls) if f.init} - {"generator"} if allowed is None else allowed
     unknown = sorted(set(spec) - names)
     if unknown:
         raise ValueError(f"strategy {kind!r}: unknown field(s) {unknown}; allowed: {sorted(names)}")
@@ -49,6 +50,10 @@ STRATEGY_KINDS: dict[str, Callable[[str, dict[str, Any]], Strategy]] = {
     "bald": _pool("bald", ("bald",)),
     "egl": _pool("expected_gradient_length", ("expected_gradient_length",)),
     "stream": _stream,
+    "synthesis": lambda kind, spec: LatentSynthesis(**_fields(LatentSynthesis, spec, kind)),
+    "input_synthesis": lambda kind, spec: InputSynthesis(**_fields(InputSynthesis, spec, kind)),
+    "prior_random": lambda kind, spec: PriorSampling(**_fields(PriorSampling, spec, kind)),
+    "prior_best": lambda kind, spec: BestOfPrior(**_fields(BestOfPrior, spec, kind)),
 }
 
 

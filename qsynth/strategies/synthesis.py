@@ -1,0 +1,331 @@
+"""Membership query synthesis: the learner creates its queries by gradient ascent on uncertainty.
+
+* `LatentSynthesis` searches a VAE's latent space: many starts (prior draws or encodings of
+  pool points) climb a differentiable acquisition of the decoded point, with a realism term
+  that keeps z where the prior has mass; the best `batch_size` are kept, no two closer than
+  `min_distance` in latent space.
+* `InputSynthesis` climbs in the raw input box (a simulator's parameters): projected
+  gradient ascent inside the problem's bounds.
+* `match = "latent" | "input"` on either turns it into *synthesize, then match* (ASAL): each
+  synthesized query is snapped to its nearest unqueried pool point, for oracles that can
+  only answer real samples.
+* `PriorSampling` (random decoded prior draws, no ascent) and `BestOfPrior` (decode many
+  prior draws, keep the most uncertain, no gradient) are the baselines that show what the
+  gradient buys.
+
+Every query records `z`, the acquisition before and after the ascent and the step count.
+
+References:
+  Angluin (1988). Queries and Concept Learning. (membership queries)
+  Zhu & Bento (2017). Generative Adversarial Active Learning.
+  Mayer & Timofte (2020). Adversarial Sampling for Active Learning (ASAL).
+  Kingma & Welling (2014). Auto-Encoding Variational Bayes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import jax
+import numpy as np
+
+from qsynth.generators.train import TrainedGenerator
+from qsynth.problem import Problem
+from qsynth.records import Queries
+from qsynth.strategies.ascent import AscentSpec, ascend
+from qsynth.strategies.base import RoundContext, empty_queries, query_ids
+from qsynth.strategies.scoring import Scorer, score_points
+from qsynth.uncertainty import get_measure
+
+__all__ = ["BestOfPrior", "InputSynthesis", "LatentSynthesis", "PriorSampling", "diverse_top"]
+
+#: Inputs of at most this many features keep their ascent paths (for 2-D boundary plots).
+PATH_MAX_FEATURES = 3
+
+
+def diverse_top(scores: np.ndarray, points: np.ndarray, k: int, min_distance: float) -> np.ndarray:
+    """Up to `k` indices, best score first, no two closer than `min_distance` (Euclidean).
+
+    Greedy: walk the points by descending score and keep one if it is at least
+    `min_distance` from all kept so far. If fewer than `k` pass, the best of the rest fill
+    the batch (so a batch is always full when there are `k` points).
+
+    Args:
+      scores: [n] (NaN counts as worst). points: [n, ...] flattened for distances.
+    """
+    scores = np.where(np.isfinite(scores), scores, -np.inf)
+    order = np.lexsort((np.arange(len(scores)), -scores))
+    pts = np.asarray(points, np.float64).reshape(len(scores), -1)
+    kept: list[int] = []
+    for i in order:
+        if len(kept) == k:
+            break
+        if not kept or np.min(np.linalg.norm(pts[kept] - pts[i], axis=1)) >= min_distance:
+            kept.append(int(i))
+    if len(kept) < k:
+        rest = [int(i) for i in order if int(i) not in set(kept)]
+        kept += rest[:k - len(kept)]
+    return np.asarray(kept, np.int64)
+
+
+def _rng(key: jax.Array) -> np.random.Generator:
+    return np.random.default_rng(np.asarray(jax.random.key_data(key)))
+
+
+def _check_generator(name: str, generator: TrainedGenerator | None, problem: Problem) -> TrainedGenerator:
+    if generator is None:
+        raise ValueError(f"strategy {name!r} needs a trained generator; the experiment runner trains one from the "
+                         "config's [generator] table (in Python: dataclasses.replace(strategy, generator=...))")
+    if generator.generator.feature_shape != problem.feature_shape:
+        raise ValueError(f"strategy {name!r}: the generator makes inputs of shape {generator.generator.feature_shape}, "
+                         f"problem {problem.name!r} has {problem.feature_shape}")
+    return generator
+
+
+def _match(ctx: RoundContext, targets: np.ndarray, space_points: np.ndarray, batch_size: int) -> np.ndarray:
+    """For each target in order, the nearest unqueried pool point not already taken: [<= batch_size]."""
+    available = np.flatnonzero(ctx.available)
+    taken: list[int] = []
+    free = np.ones(len(available), bool)
+    flat = space_points.reshape(len(space_points), -1)
+    for t in targets.reshape(len(targets), -1):
+        if len(taken) == batch_size or not free.any():
+            break
+        d = np.linalg.norm(flat - t, axis=1)
+        d[~free] = np.inf
+        j = int(np.argmin(d))
+        free[j] = False
+        taken.append(int(available[j]))
+    return np.asarray(taken, np.int64)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _Ascent:
+    """What latent and input synthesis share: the ascent settings and the batch rule."""
+
+    measure: str = "entropy"
+    starts: int = 256
+    steps: int = 100
+    learning_rate: float = 0.05
+    min_distance: float = 0.5
+    match: str | None = None
+    label: str | None = None
+    scenario: str = dataclasses.field(default="synthesis", init=False)
+
+    def __post_init__(self) -> None:
+        get_measure(self.measure, differentiable=True)
+        if self.starts < 1 or self.steps < 0:
+            raise ValueError(f"strategy {self._kind}: starts must be >= 1 and steps >= 0, got {self.starts}, {self.steps}")
+        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
+            raise ValueError(f"strategy {self._kind}: learning_rate must be a finite positive number, "
+                             f"got {self.learning_rate}")
+        if self.min_distance < 0:
+            raise ValueError(f"strategy {self._kind}: min_distance must be >= 0, got {self.min_distance}")
+        if self.match not in (None, "latent", "input"):
+            raise ValueError(f"strategy {self._kind}: match must be 'latent', 'input' or absent, got {self.match!r}")
+
+    _kind = "synthesis"
+
+    @property
+    def name(self) -> str:
+        if self.label:
+            return self.label
+        return f"{self._kind}-{self.measure}" + ("+match" if self.match else "")
+
+    def _queries(self, ctx: RoundContext, batch_size: int, z: np.ndarray, before: np.ndarray, after: np.ndarray,
+                 x_of: Any, path_x: np.ndarray | None, match_points: Any) -> Queries:
+        """Pick the batch from finished starts, then (optionally) match it to the pool."""
+        chosen = diverse_top(after, z, batch_size, self._distance_scale(ctx) * self.min_distance)
+        extra: dict[str, Any] = {"acquisition_before": before[chosen], "acquisition_after": after[chosen],
+                                 "ascent_steps": np.full(len(chosen), self.steps, np.int64)}
+        if path_x is not None:
+            extra["path"] = path_x[:, chosen].transpose(1, 0, 2)
+        if self.match is None:
+            return Queries(query_ids(ctx.round_index, len(chosen)), x_of(z[chosen]), after[chosen],
+                           z=z[chosen], extra=extra)
+        if ctx.problem.pool is None or ctx.available is None:
+            raise ValueError(f"strategy {self.name!r} matches to a pool, but problem {ctx.problem.name!r} has none")
+        if not ctx.available.any():
+            return empty_queries(ctx.problem.feature_shape)
+        synth_points, pool_points = match_points(z[chosen])
+        idx = _match(ctx, synth_points, pool_points, batch_size)
+        pool_x = ctx.problem.pool[idx]
+        scores = score_points(ctx.learner, Scorer(self.measure), ctx.params, pool_x)
+        extra = {k: v[:len(idx)] for k, v in extra.items()}
+        extra["synthesized_x"] = np.asarray(x_of(z[chosen][:len(idx)])).reshape(len(idx), -1)
+        return Queries(query_ids(ctx.round_index, len(idx)), pool_x, scores, pool_index=idx, extra=extra)
+
+    def _distance_scale(self, ctx: RoundContext) -> float:
+        return 1.0
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LatentSynthesis(_Ascent):
+    """Gradient ascent on the acquisition in a VAE's latent space.
+
+    Attributes:
+      measure: a differentiable measure (entropy, smooth_margin, bald, soft_vote_entropy, ...).
+      starts, steps, learning_rate: the ascent (Adam) — all starts climb together.
+      realism: weight of ½‖z‖² (the standard-normal prior's negative log density).
+      start_from: "prior" (standard-normal draws) or "pool" (posterior means of unqueried pool points).
+      min_distance: least latent distance between two queries of a batch.
+      match: None, or "latent"/"input" to snap queries to the nearest unqueried pool point.
+      generator: the trained VAE (the runner fits it once per run and seed).
+    """
+
+    realism: float = 0.05
+    start_from: str = "prior"
+    generator: TrainedGenerator | None = dataclasses.field(default=None, compare=False, repr=False)
+    needs_generator = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.realism < 0:
+            raise ValueError(f"strategy synthesis: realism must be >= 0, got {self.realism}")
+        if self.start_from not in ("prior", "pool"):
+            raise ValueError(f"strategy synthesis: start_from must be 'prior' or 'pool', got {self.start_from!r}")
+
+    def init(self, problem: Problem) -> Any:  # type: ignore[override]
+        _check_generator(self.name, self.generator, problem)
+        if (self.match or self.start_from == "pool") and problem.pool is None:
+            raise ValueError(f"strategy {self.name!r} (start_from={self.start_from!r}, match={self.match!r}) needs a pool; "
+                             f"problem {problem.name!r} has none")
+        return None
+
+    def _starts(self, key: jax.Array, ctx: RoundContext, gen: TrainedGenerator) -> np.ndarray:
+        z = np.array(gen.generator.prior(key, self.starts), np.float32)
+        if self.start_from == "pool" and ctx.available is not None:
+            cand = np.flatnonzero(ctx.available)
+            take = _rng(key).choice(cand, size=min(self.starts, len(cand)), replace=False)
+            z[:len(take)] = gen.encode(ctx.problem.pool[take])
+        return z
+
+    def select(self, key: jax.Array, ctx: RoundContext, batch_size: int, state: Any) -> tuple[Queries, Any]:
+        gen = _check_generator(self.name, self.generator, ctx.problem)
+        z0 = self._starts(key, ctx, gen)
+        keep_path = math.prod(ctx.problem.feature_shape) <= PATH_MAX_FEATURES
+        spec = AscentSpec(ctx.learner, gen.generator, self.measure, self.steps, self.learning_rate,
+                          realism=self.realism, keep_path=keep_path)
+        res = ascend(spec, ctx.params, gen.params, z0)
+        z, before, after = np.asarray(res.z), np.asarray(res.before), np.asarray(res.after)
+        path_x = None
+        if res.path is not None:
+            path = np.asarray(res.path)
+            path_x = gen.decode(path.reshape(-1, gen.latent)).reshape(path.shape[0], path.shape[1], -1)
+
+        def match_points(zc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            pool = ctx.problem.pool[np.flatnonzero(ctx.available)]
+            if self.match == "latent":
+                return zc, gen.encode(pool)
+            return gen.decode(zc), pool
+
+        return self._queries(ctx, batch_size, z, before, after, gen.decode, path_x, match_points), state
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class InputSynthesis(_Ascent):
+    """Projected gradient ascent on the acquisition inside the problem's input box (no generator).
+
+    `min_distance` is a fraction of the box diagonal. Starts are uniform in the box.
+    """
+
+    _kind = "input_synthesis"
+    min_distance: float = 0.05
+
+    def init(self, problem: Problem) -> Any:
+        if problem.bounds is None:
+            raise ValueError(f"strategy {self.name!r} needs input bounds; problem {problem.name!r} has none")
+        if self.match == "latent":
+            raise ValueError(f"strategy {self.name!r}: input synthesis has no latent space; use match = 'input'")
+        if self.match and problem.pool is None:
+            raise ValueError(f"strategy {self.name!r} matches to a pool; problem {problem.name!r} has none")
+        return None
+
+    def _distance_scale(self, ctx: RoundContext) -> float:
+        low, high = ctx.problem.bounds
+        return float(np.linalg.norm(high - low))
+
+    def select(self, key: jax.Array, ctx: RoundContext, batch_size: int, state: Any) -> tuple[Queries, Any]:
+        if ctx.problem.bounds is None:
+            raise ValueError(f"strategy {self.name!r} needs input bounds; problem {ctx.problem.name!r} has none")
+        low, high = ctx.problem.bounds
+        z0 = _rng(key).uniform(low, high, (self.starts, low.size)).astype(np.float32)
+        keep_path = low.size <= PATH_MAX_FEATURES
+        spec = AscentSpec(ctx.learner, None, self.measure, self.steps, self.learning_rate, bounded=True,
+                          keep_path=keep_path)
+        res = ascend(spec, ctx.params, None, z0, low, high)
+        z, before, after = np.asarray(res.z), np.asarray(res.before), np.asarray(res.after)
+        path_x = np.asarray(res.path) if res.path is not None else None
+        shape = ctx.problem.feature_shape
+
+        def x_of(zc: np.ndarray) -> np.ndarray:
+            return zc.reshape(len(zc), *shape)
+
+        def match_points(zc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return zc, ctx.problem.pool[np.flatnonzero(ctx.available)]
+
+        return self._queries(ctx, batch_size, z, before, after, x_of, path_x, match_points), state
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PriorSampling:
+    """Baseline: decoded random prior draws, no ascent (what a generator alone would ask)."""
+
+    measure: str = "entropy"
+    label: str | None = None
+    generator: TrainedGenerator | None = dataclasses.field(default=None, compare=False, repr=False)
+    scenario: str = dataclasses.field(default="synthesis", init=False)
+    needs_generator = True
+
+    @property
+    def name(self) -> str:
+        return self.label or "prior-random"
+
+    def init(self, problem: Problem) -> Any:
+        _check_generator(self.name, self.generator, problem)
+        return None
+
+    def select(self, key: jax.Array, ctx: RoundContext, batch_size: int, state: Any) -> tuple[Queries, Any]:
+        gen = _check_generator(self.name, self.generator, ctx.problem)
+        z, x = gen.sample(key, batch_size)
+        scores = score_points(ctx.learner, Scorer(self.measure), ctx.params, x)
+        return Queries(query_ids(ctx.round_index, batch_size), x, scores, z=z), state
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class BestOfPrior:
+    """Baseline: decode `candidates` prior draws, keep the most uncertain (no gradient).
+
+    With `candidates = starts · (steps + 1)` it spends as many decoder evaluations as a
+    latent ascent does forward passes.
+    """
+
+    measure: str = "entropy"
+    candidates: int = 4096
+    min_distance: float = 0.5
+    label: str | None = None
+    generator: TrainedGenerator | None = dataclasses.field(default=None, compare=False, repr=False)
+    scenario: str = dataclasses.field(default="synthesis", init=False)
+    needs_generator = True
+
+    def __post_init__(self) -> None:
+        Scorer(self.measure)
+        if self.candidates < 1:
+            raise ValueError(f"strategy prior_best: candidates must be >= 1, got {self.candidates}")
+
+    @property
+    def name(self) -> str:
+        return self.label or f"prior-best-{self.measure}"
+
+    def init(self, problem: Problem) -> Any:
+        _check_generator(self.name, self.generator, problem)
+        return None
+
+    def select(self, key: jax.Array, ctx: RoundContext, batch_size: int, state: Any) -> tuple[Queries, Any]:
+        gen = _check_generator(self.name, self.generator, ctx.problem)
+        z, x = gen.sample(key, self.candidates)
+        scores = score_points(ctx.learner, Scorer(self.measure), ctx.params, x)
+        chosen = diverse_top(scores, z, batch_size, self.min_distance)
+        return Queries(query_ids(ctx.round_index, len(chosen)), x[chosen], scores[chosen], z=z[chosen]), state
