@@ -32,7 +32,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         config = dataclasses.replace(config, seeds=tuple(args.seeds))
     print(f"qsynth run {config.name!r}: {config.data.name}, {len(config.strategies)} strategies × "
           f"{len(config.seeds)} seeds, budget {config.loop.budget} labels", file=sys.stderr)
-    result = run_experiment(config, args.out, progress=not args.quiet)
+    result = run_experiment(config, args.out, progress=not args.quiet, overwrite=args.overwrite)
     print_table(result.summary)
     print(f"\nrun folder: {result.path}  (plots in {result.path / 'plots'})")
     return 0
@@ -78,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--name", help="override the config's name (the run folder's name)")
     run.add_argument("--seeds", type=int, nargs="+", help="override the config's seeds")
     run.add_argument("--quiet", action="store_true", help="no progress output")
+    run.add_argument("--overwrite", action="store_true",
+                     help="if the run folder already holds a run, move it aside to <name>.replaced-<time> first")
     run.set_defaults(fn=_cmd_run)
     plot = sub.add_parser("plot", help="redraw plots and the summary table from a run folder")
     plot.add_argument("run_dir")
@@ -87,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.fn(args)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, FileExistsError) as exc:
         print(f"qsynth: error: {exc}", file=sys.stderr)
         return 2
 

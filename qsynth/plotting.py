@@ -1,4 +1,5 @@
-"""Plots: learning curves with mean ± std bands, and 2-D decision boundaries with queried points.
+"""Plots: learning curves with mean ± std bands, 2-D decision boundaries with queried points and
+ascent paths, grids of (synthesized) images, and 2-D latent spaces.
 
 Every function takes `ax=None` (a new figure then) and returns the `Axes`, so tests can
 inspect the artists and callers can compose figures.
@@ -17,7 +18,8 @@ from matplotlib.axes import Axes  # noqa: E402
 
 from qsynth.experiments.summary import curve_on_grid  # noqa: E402
 
-__all__ = ["plot_decision_boundary", "plot_learning_curves", "save"]
+__all__ = ["as_images", "plot_ascent_paths", "plot_decision_boundary", "plot_image_grid", "plot_latent_space",
+           "plot_learning_curves", "save"]
 
 
 def plot_learning_curves(histories: dict[str, list[list[dict[str, float]]]], *, key: str = "accuracy",
@@ -95,3 +97,67 @@ def save(ax: Axes, path: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def as_images(x: np.ndarray, feature_shape: tuple[int, ...]) -> np.ndarray | None:
+    """`[n, H, W]` grayscale images for image-like features (`[H, W, 1]`, or a square number such
+    as 64 or 784 of flat pixels); None when the features are not images."""
+    x = np.asarray(x)
+    if len(feature_shape) == 3 and feature_shape[-1] == 1:
+        return x.reshape(len(x), *feature_shape[:2])
+    if len(feature_shape) == 2:
+        return x.reshape(len(x), *feature_shape)
+    d = int(np.prod(feature_shape))
+    side = int(round(d ** 0.5))
+    if len(feature_shape) == 1 and side * side == d and d >= 16:
+        return x.reshape(len(x), side, side)
+    return None
+
+
+def plot_image_grid(images: np.ndarray, titles: Sequence[str] | None = None, *, ncols: int = 8,
+                    title: str | None = None) -> Axes:
+    """Images `[n, H, W]` in a grid, each with an optional caption (acquisition value, answer).
+
+    Returns the first axes (its figure holds the grid).
+    """
+    n = len(images)
+    nrows = max(1, -(-n // ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.25 * ncols, 1.4 * nrows + (0.3 if title else 0)),
+                             squeeze=False)
+    for i, ax in enumerate(axes.ravel()):
+        ax.set_axis_off()
+        if i < n:
+            ax.imshow(images[i], cmap="gray_r", interpolation="nearest")
+            if titles is not None:
+                ax.set_title(titles[i], fontsize=6.5)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    return axes[0, 0]
+
+
+def plot_ascent_paths(ax: Axes, paths: np.ndarray) -> Axes:
+    """Draw ascent paths `[n, steps + 1, 2]` (input space) onto a 2-D plot: start ○, end at the query."""
+    for path in np.asarray(paths):
+        ax.plot(path[:, 0], path[:, 1], color="k", lw=0.6, alpha=0.6, zorder=2)
+        ax.scatter(path[:1, 0], path[:1, 1], s=10, facecolors="none", edgecolors="k", linewidths=0.6, zorder=2)
+    return ax
+
+
+def plot_latent_space(z: np.ndarray, y: np.ndarray | None = None, *, queried: np.ndarray | None = None,
+                      ax: Axes | None = None, title: str | None = None) -> Axes:
+    """A 2-D latent space: encodings `z [n, 2]` of the data (coloured by `y`) and queried codes."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 5))
+    ax.scatter(z[:, 0], z[:, 1], c=y, cmap="RdBu_r", s=6, alpha=0.35, linewidths=0)
+    if queried is not None and len(queried):
+        ax.scatter(queried[:, 0], queried[:, 1], marker="x", c="k", s=25, label=f"{len(queried)} queried codes")
+        ax.legend(fontsize=8)
+    t = np.linspace(0, 2 * np.pi, 200)
+    for r in (1, 2):
+        ax.plot(r * np.cos(t), r * np.sin(t), color="0.6", lw=0.6, ls="--")  # prior's 1σ and 2σ circles
+    ax.set_xlabel("z₀")
+    ax.set_ylabel("z₁")
+    ax.set_aspect("equal")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax

@@ -32,6 +32,13 @@ def test_round_trip_through_toml():
     ({"schema_version": 99}, "schema_version"),
     ({"targets": [90]}, "targets"),
     ({"colour": "red"}, "colour: unknown field"),
+    ({"strategies": [{"kind": "synthesis"}]}, r"strategies\[0\]: 'synthesis-entropy' synthesizes new points.*teacher"),
+    ({"strategies": [{"kind": "synthesis", "measure": "vote_entropy"}], "oracle": {"kind": "teacher"}},
+     "not differentiable"),
+    ({"generator": {"latent": 0}}, "generator.latent must be >= 1"),
+    ({"generator": {"model": "gan"}}, "generator.model"),
+    ({"oracle": {"kind": "human"}}, "oracle.kind"),
+    ({"oracle": {"kind": "teacher", "threshold": 1.5}}, "oracle.threshold"),
 ])
 def test_config_errors_name_the_field(table, message):
     with pytest.raises(ConfigError, match=message):

@@ -109,14 +109,27 @@ class _Progress:
 
 
 def run_experiment(config: RunConfig, out_dir: str | Path = "runs", *, progress: bool = True,
-                   plots: bool = True) -> ExperimentResult:
+                   plots: bool = True, overwrite: bool = False) -> ExperimentResult:
     """Run every strategy of `config` on every seed; write `out_dir/<config.name>/`.
+
+    A folder that already holds a run is never appended to or deleted: it is an error, or
+    with `overwrite` it is first renamed to `<name>.replaced-<UTC time>` (no label is lost).
 
     Raises:
       ValueError: the config does not fit the data (raised before any run starts).
+      FileExistsError: the run folder already holds a run and `overwrite` is False.
     """
     datasets, problems = _prepare(config)
     path = Path(out_dir) / config.name
+    if any(path.glob("*/seed-*/labels.jsonl")):
+        if not overwrite:
+            raise FileExistsError(f"{path} already holds a run; choose another name (--name), or pass --overwrite "
+                                  "to move the old run aside")
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        backup = path.with_name(f"{path.name}.replaced-{stamp}")
+        path.rename(backup)
+        if progress:
+            print(f"moved the previous run to {backup}", file=sys.stderr)
     path.mkdir(parents=True, exist_ok=True)
     (path / "config.toml").write_text(to_toml(config, _versions()), encoding="utf-8")
     bar = _Progress(len(config.strategies) * len(config.seeds), enabled=progress)
@@ -165,6 +178,15 @@ def _generators(config: RunConfig, datasets: dict[int, Dataset], path: Path,
         if progress:
             print(f"generator seed {seed}: trained in {time.perf_counter() - t0:.1f} s, held-out reconstruction "
                   f"MSE {recon:.3f} (feature variance {np.var(data.x_test):.3f})", file=sys.stderr)
+        if seed == config.seeds[0]:
+            from qsynth import plotting
+
+            images = plotting.as_images(gen.sample(jax.random.key(seed), 32)[1], data.x.shape[1:])
+            if images is not None:
+                (path / "plots").mkdir(exist_ok=True)
+                ax = plotting.plot_image_grid(images, title=f"32 decoded prior samples (generator, seed {seed}); "
+                                              f"held-out reconstruction MSE {recon:.3f}")
+                plotting.save(ax, str(path / "plots" / "generator_prior_samples.png"))
         out[seed] = gen
     return out
 
@@ -234,7 +256,54 @@ def plot_run(path: str | Path, config: RunConfig, histories: dict[str, list[list
             ax = plotting.plot_decision_boundary(lambda x: learner.predict_proba(params, x), bounds=(low, high),
                                                  x=data.x, y=data.y, queried=queried, queried_y=qy,
                                                  title=f"{name}, seed {seed}: accuracy {acc:.3f}")
+            paths = [r["path"] for r in read_label_log(seed_dir / "labels.jsonl")
+                     if r["kind"] == "query" and "path" in r]
+            if paths:
+                plotting.plot_ascent_paths(ax, np.asarray(paths[:12]))
             out = plots / f"boundary-{name}.png"
+            plotting.save(ax, str(out))
+            written.append(out)
+    written += _plot_synthesis(path, plots, histories, data, seed)
+    return written
+
+
+def _plot_synthesis(path: Path, plots: Path, histories: dict[str, Any], data: Dataset, seed: int) -> list[Path]:
+    """Query grids (image data) and latent views (2-D latents) for strategies whose queries carry codes."""
+    from qsynth import plotting
+    from qsynth.generators.train import load_generator
+
+    written = []
+    gen_dir = path / "generator" / f"seed-{seed}"
+    generator = load_generator(gen_dir) if (gen_dir / "generator.json").exists() else None
+    for name in histories:
+        log = path / name / f"seed-{seed}" / "labels.jsonl"
+        if not log.exists():
+            continue
+        records = read_label_log(log)
+        answers = {r["query_id"]: r for r in records if r["kind"] == "answer"}
+        queries = [r for r in records if r["kind"] == "query" and not r["query_id"].startswith("seed")
+                   and ("z" in r or "synthesized_x" in r)]
+        if not queries:
+            continue
+        shown = queries[:32]
+        images = plotting.as_images(np.asarray([q["x"] for q in shown]), data.feature_shape)
+        if images is not None:
+            titles = []
+            for q in shown:
+                a = answers.get(q["query_id"], {})
+                said = a.get("label") if a.get("status") == "ok" else a.get("status", "?")
+                score = q.get("score")
+                titles.append(f"{q['query_id'][1:5].lstrip('0')}: {score:.2f}→{said}" if score is not None else str(said))
+            ax = plotting.plot_image_grid(images, titles, title=f"{name}, seed {seed}: the first {len(shown)} queries "
+                                          "(round: acquisition → answer)")
+            out = plots / f"queries-{name}.png"
+            plotting.save(ax, str(out))
+            written.append(out)
+        if generator is not None and generator.latent == 2 and all("z" in q for q in queries):
+            ax = plotting.plot_latent_space(generator.encode(data.x), data.y,
+                                            queried=np.asarray([q["z"] for q in queries]),
+                                            title=f"{name}, seed {seed}: latent space (pool encodings) and queries")
+            out = plots / f"latent-{name}.png"
             plotting.save(ax, str(out))
             written.append(out)
     return written

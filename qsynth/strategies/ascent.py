@@ -11,7 +11,8 @@ are arguments, not constants, so every round of a run reuses one compilation.
 Objective for start s:  acquisition(probs(decode(z_s)))  −  realism · ½‖z_s‖²
 (the second term is the log prior density of a standard-normal latent up to a constant: it
 keeps z where the generator was trained). In input space `decode` is the identity and each
-step is projected back into the box [low, high].
+step is projected back into the box [low, high]. Each start returns its best iterate (by the
+objective), so a step that overshoots a narrow ridge of the acquisition loses nothing.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from jax import Array
 from qsynth.generators.train import Generator
 from qsynth.uncertainty import get_measure
 
-__all__ = ["AscentResult", "AscentSpec", "TRACE_COUNTS", "ascend", "acquisition"]
+__all__ = ["AscentResult", "AscentSpec", "TRACE_COUNTS", "ascend", "acquisition", "best_starts"]
 
 #: How many times the ascent program was traced (compiled). Tests read it.
 TRACE_COUNTS: collections.Counter[str] = collections.Counter()
@@ -93,6 +94,23 @@ def acquisition(spec: AscentSpec, params: Any, gen_params: Any, z: Array) -> Arr
     return get_measure(spec.measure).fn(spec.learner.probs(params, spec.to_x(gen_params, z)))
 
 
+def best_starts(spec: AscentSpec, params: Any, gen_params: Any, candidates: Array, starts: int) -> Array:
+    """The `starts` candidates `[starts, latent]` with the highest acquisition (screening before ascent).
+
+    Where the learner is confident almost everywhere (a sharp committee late in a run), the
+    acquisition is flat — its gradient underflows to zero — except in a thin band around
+    the boundary; screening many cheap candidates puts the ascent's starts in that band.
+    """
+    return _best_starts(spec, params, gen_params, jnp.asarray(candidates, jnp.float32), starts)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 4))
+def _best_starts(spec: AscentSpec, params: Any, gen_params: Any, candidates: Array, starts: int) -> Array:
+    TRACE_COUNTS["best_starts"] += 1
+    _, idx = jax.lax.top_k(acquisition(spec, params, gen_params, candidates), starts)
+    return candidates[idx]
+
+
 def ascend(spec: AscentSpec, params: Any, gen_params: Any, z0: Array, low: Array | None = None,
            high: Array | None = None) -> AscentResult:
     """Run the ascent from starts `z0: [starts, latent]` (box `low`/`high`: [latent] when bounded)."""
@@ -118,20 +136,27 @@ def _ascend(spec: AscentSpec, params: Any, gen_params: Any, z0: Array, low: Arra
     def objective(z: Array) -> tuple[Array, Array]:
         acq = acquisition(spec, params, gen_params, z)
         prior = 0.5 * jnp.sum(z * z, axis=-1) if spec.generator is not None else jnp.zeros_like(acq)
-        return jnp.sum(acq - spec.realism * prior), acq
+        value = acq - spec.realism * prior
+        return jnp.sum(value), value
 
-    def step(carry: tuple[Array, Any], _: None) -> tuple[tuple[Array, Any], Array]:
-        z, opt_state = carry
-        grad, _ = jax.grad(objective, has_aux=True)(z)
+    def step(carry: tuple[Array, Any, Array, Array], _: None) -> tuple[tuple[Array, Any, Array, Array], Array]:
+        z, opt_state, best_z, best_value = carry
+        grad, value = jax.grad(objective, has_aux=True)(z)
+        better = value > best_value  # the objective at z, before this step moves it
+        best_z = jnp.where(better[:, None], z, best_z)
+        best_value = jnp.where(better, value, best_value)
         with jax.numpy_dtype_promotion("standard"):
             updates, opt_state = tx.update(-grad, opt_state, z)  # ascent: minimize the negative
         z = optax.apply_updates(z, updates)
         if spec.bounded:
             z = jnp.clip(z, low[None, :], high[None, :])
-        return (z, opt_state), z
+        return (z, opt_state, best_z, best_value), z
 
     z_start = jnp.clip(z0, low[None, :], high[None, :]) if spec.bounded else z0
-    (z, _), path = jax.lax.scan(step, (z_start, tx.init(z_start)), None, length=spec.steps)
+    init = (z_start, tx.init(z_start), z_start, jnp.full(z_start.shape[:1], -jnp.inf, jnp.float32))
+    (z_last, _, best_z, best_value), path = jax.lax.scan(step, init, None, length=spec.steps)
+    _, last_value = objective(z_last)
+    z = jnp.where((last_value >= best_value)[:, None], z_last, best_z)  # the best iterate, not the last
     before = acquisition(spec, params, gen_params, z_start)
     after = acquisition(spec, params, gen_params, z)
     path = jnp.concatenate([z_start[None], path], axis=0) if spec.keep_path else jnp.zeros((0,))

@@ -34,7 +34,7 @@ import numpy as np
 from qsynth.generators.train import TrainedGenerator
 from qsynth.problem import Problem
 from qsynth.records import Queries
-from qsynth.strategies.ascent import AscentSpec, ascend
+from qsynth.strategies.ascent import AscentSpec, ascend, best_starts
 from qsynth.strategies.base import RoundContext, empty_queries, query_ids
 from qsynth.strategies.scoring import Scorer, score_points
 from qsynth.uncertainty import get_measure
@@ -111,11 +111,14 @@ class _Ascent:
     learning_rate: float = 0.05
     min_distance: float = 0.5
     match: str | None = None
+    screen: int = 1
     label: str | None = None
     scenario: str = dataclasses.field(default="synthesis", init=False)
 
     def __post_init__(self) -> None:
         get_measure(self.measure, differentiable=True)
+        if self.screen < 1:
+            raise ValueError(f"strategy {self._kind}: screen must be >= 1, got {self.screen}")
         if self.starts < 1 or self.steps < 0:
             raise ValueError(f"strategy {self._kind}: starts must be >= 1 and steps >= 0, got {self.starts}, {self.steps}")
         if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
@@ -170,6 +173,7 @@ class LatentSynthesis(_Ascent):
       starts, steps, learning_rate: the ascent (Adam) — all starts climb together.
       realism: weight of ½‖z‖² (the standard-normal prior's negative log density).
       start_from: "prior" (standard-normal draws) or "pool" (posterior means of unqueried pool points).
+      screen: draw `starts · screen` candidate starts and climb from the `starts` most uncertain.
       min_distance: least latent distance between two queries of a batch.
       match: None, or "latent"/"input" to snap queries to the nearest unqueried pool point.
       generator: the trained VAE (the runner fits it once per run and seed).
@@ -195,7 +199,7 @@ class LatentSynthesis(_Ascent):
         return None
 
     def _starts(self, key: jax.Array, ctx: RoundContext, gen: TrainedGenerator) -> np.ndarray:
-        z = np.array(gen.generator.prior(key, self.starts), np.float32)
+        z = np.array(gen.generator.prior(key, self.starts * self.screen), np.float32)
         if self.start_from == "pool" and ctx.available is not None:
             cand = np.flatnonzero(ctx.available)
             take = _rng(key).choice(cand, size=min(self.starts, len(cand)), replace=False)
@@ -208,6 +212,8 @@ class LatentSynthesis(_Ascent):
         keep_path = math.prod(ctx.problem.feature_shape) <= PATH_MAX_FEATURES
         spec = AscentSpec(ctx.learner, gen.generator, self.measure, self.steps, self.learning_rate,
                           realism=self.realism, keep_path=keep_path)
+        if self.screen > 1:
+            z0 = best_starts(spec, ctx.params, gen.params, z0, self.starts)
         res = ascend(spec, ctx.params, gen.params, z0)
         z, before, after = np.asarray(res.z), np.asarray(res.before), np.asarray(res.after)
         path_x = None
@@ -228,7 +234,8 @@ class LatentSynthesis(_Ascent):
 class InputSynthesis(_Ascent):
     """Projected gradient ascent on the acquisition inside the problem's input box (no generator).
 
-    `min_distance` is a fraction of the box diagonal. Starts are uniform in the box.
+    `min_distance` is a fraction of the box diagonal. Starts are uniform in the box (the best
+    `starts` of `starts · screen` uniform draws when `screen` > 1).
     """
 
     _kind = "input_synthesis"
@@ -251,10 +258,12 @@ class InputSynthesis(_Ascent):
         if ctx.problem.bounds is None:
             raise ValueError(f"strategy {self.name!r} needs input bounds; problem {ctx.problem.name!r} has none")
         low, high = ctx.problem.bounds
-        z0 = _rng(key).uniform(low, high, (self.starts, low.size)).astype(np.float32)
+        z0 = _rng(key).uniform(low, high, (self.starts * self.screen, low.size)).astype(np.float32)
         keep_path = low.size <= PATH_MAX_FEATURES
         spec = AscentSpec(ctx.learner, None, self.measure, self.steps, self.learning_rate, bounded=True,
                           keep_path=keep_path)
+        if self.screen > 1:
+            z0 = best_starts(spec, ctx.params, None, z0, self.starts)
         res = ascend(spec, ctx.params, None, z0, low, high)
         z, before, after = np.asarray(res.z), np.asarray(res.before), np.asarray(res.after)
         path_x = np.asarray(res.path) if res.path is not None else None
