@@ -1,6 +1,7 @@
 import jax
 import numpy as np
 import pytest
+from flax import nnx
 
 from qsynth.data import digits
 from qsynth.generators import Generator, GeneratorConfig, fit_generator, load_generator
@@ -73,3 +74,14 @@ def test_bad_generator_input_is_named():
 def test_decode_rejects_a_latent_of_the_wrong_size(moons_vae):
     with pytest.raises(ValueError, match=r"needs \[n, 2\]"):
         moons_vae.decode(np.zeros((3, 5), np.float32))
+
+
+def test_conv_vae_fits_mnist_sized_images_abstractly():
+    """28×28 MNIST-format images: shapes only (jax.eval_shape, no training)."""
+    gen = Generator(GeneratorConfig(model="conv", latent=16), (28, 28, 1))
+    params = jax.eval_shape(lambda: nnx.split(gen._build(nnx.Rngs(0)), nnx.Param)[1])
+    x = jax.ShapeDtypeStruct((3, 28, 28, 1), np.float32)
+    mu, logvar = jax.eval_shape(gen.encode, params, x)
+    assert mu.shape == (3, 16) and logvar.shape == (3, 16)
+    out = jax.eval_shape(gen.decode, params, jax.ShapeDtypeStruct((3, 16), np.float32))
+    assert out.shape == (3, 28, 28, 1)
