@@ -145,7 +145,8 @@ def summarize(results: list[dict], dims: list[int], eps: list[float], arms: list
                 table[f"{arm}/d{d}/eps{e:g}"] = {"median": med, "reached": n_ok, "seeds": len(vals), "lb": lb,
                                                  "values": vals}
                 if math.isinf(med):
-                    row.append(f"not reached ({n_ok}/{len(vals)} by {cap})")
+                    limit = min(cap, int(arm.split("-")[1])) if arm.startswith("pool-") else cap
+                    row.append(f"not reached ({n_ok}/{len(vals)} by {limit})")
                 else:
                     row.append(f"{med:g} ({med / lb:.2f}× LB; {n_ok}/{len(vals)})")
             lines.append("| " + " | ".join(row) + " |")
