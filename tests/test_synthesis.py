@@ -72,6 +72,8 @@ def test_synthesis_strategy_contract(spec, context, vae, key):
         np.testing.assert_array_equal(q1.x, context.problem.pool[q1.pool_index])
     elif spec["kind"] != "input_synthesis":
         assert q1.z.shape == (4, 2)
+    else:
+        assert q1.z is None  # inputs are not latent codes
     if spec["kind"] in ("synthesis", "input_synthesis"):
         assert q1.extra["acquisition_after"].shape == (4,) and np.all(q1.extra["ascent_steps"] == 10)
     np.testing.assert_array_equal(context.problem.pool, pool_before)

@@ -282,7 +282,7 @@ def _plot_synthesis(path: Path, plots: Path, histories: dict[str, Any], data: Da
         records = read_label_log(log)
         answers = {r["query_id"]: r for r in records if r["kind"] == "answer"}
         queries = [r for r in records if r["kind"] == "query" and not r["query_id"].startswith("seed")
-                   and ("z" in r or "synthesized_x" in r)]
+                   and ("z" in r or "synthesized_x" in r or "ascent_steps" in r)]
         if not queries:
             continue
         shown = queries[:32]

@@ -146,8 +146,9 @@ class _Ascent:
         if path_x is not None:
             extra["path"] = path_x[:, chosen].transpose(1, 0, 2)
         if self.match is None:
+            latent = z[chosen] if getattr(self, "needs_generator", False) else None  # input space has no codes
             return Queries(query_ids(ctx.round_index, len(chosen)), x_of(z[chosen]), after[chosen],
-                           z=z[chosen], extra=extra)
+                           z=latent, extra=extra)
         if ctx.problem.pool is None or ctx.available is None:
             raise ValueError(f"strategy {self.name!r} matches to a pool, but problem {ctx.problem.name!r} has none")
         if not ctx.available.any():
