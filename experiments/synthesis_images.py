@@ -5,8 +5,9 @@ abstaining below 0.9 confidence, labels every arm; an abstention is a spent quer
 reports, per task:
 
 * accuracy at 40 labels (20 and 60 too) per arm, mean ± std over seeds;
-* the paired difference synthesis − random and synthesis − pool uncertainty at 40 labels
-  over the same seeds (mean and standard error), and how many seeds synthesis wins;
+* the paired difference of every synthesis arm − random and − pool uncertainty at 40 labels
+  over the same seeds (mean and standard error), and how many seeds synthesis wins (arms
+  run later into `<run>-extra/` on the same seeds are merged in);
 * the fraction of synthesized queries the oracle could not answer (abstained).
 
     python experiments/synthesis_images.py                 # all three tasks, ~20 min on 2 cores
@@ -43,6 +44,9 @@ def paired(a: list[float], b: list[float]) -> dict[str, float]:
 
 def analyse(path: Path, at: list[int]) -> dict:
     hist = load_histories(path)
+    extra = path.with_name(path.name + "-extra")  # arms added later, run on the same seeds
+    if extra.exists():
+        hist.update(load_histories(extra))
     out: dict = {"accuracy_at": {}, "paired_at_40": {}, "abstained_fraction": {}}
     for name, runs in hist.items():
         out["accuracy_at"][name] = {n: [accuracy_at(h, n) for h in runs] for n in at}
@@ -51,11 +55,10 @@ def analyse(path: Path, at: list[int]) -> dict:
         abst = [row["abstained"] - h[0]["abstained"] for row, h in zip(last, runs)]
         out["abstained_fraction"][name] = float(np.sum(abst) / max(np.sum(asked), 1))
     acc40 = {name: out["accuracy_at"][name][40] for name in hist}
-    for other in (RANDOM, POOL, MATCH):
-        if SYNTH in acc40 and other in acc40:
-            out["paired_at_40"][f"{SYNTH} - {other}"] = paired(acc40[SYNTH], acc40[other])
-    if MATCH in acc40 and RANDOM in acc40:
-        out["paired_at_40"][f"{MATCH} - {RANDOM}"] = paired(acc40[MATCH], acc40[RANDOM])
+    for arm in (a for a in acc40 if a.startswith("synthesis")):
+        for other in (RANDOM, POOL, MATCH):
+            if other in acc40 and other != arm:
+                out["paired_at_40"][f"{arm} - {other}"] = paired(acc40[arm], acc40[other])
     return out
 
 
