@@ -302,7 +302,7 @@ def _plot_synthesis(path: Path, plots: Path, histories: dict[str, Any], data: Da
         if generator is not None and generator.latent == 2 and all("z" in q for q in queries):
             ax = plotting.plot_latent_space(generator.encode(data.x), data.y,
                                             queried=np.asarray([q["z"] for q in queries]),
-                                            title=f"{name}, seed {seed}: latent space (pool encodings) and queries")
+                                            title=f"{name}, seed {seed}: latent codes")
             out = plots / f"latent-{name}.png"
             plotting.save(ax, str(out))
             written.append(out)
