@@ -187,6 +187,13 @@ def plot(results: list[dict], dims: list[int], eps: list[float], arms: list[str]
     fig.savefig(path, dpi=110)
 
 
+def write_results(path: Path, header: dict, runs: list[dict]) -> None:
+    """The header indented, then one compact line per run (the curves would otherwise take ~60k lines)."""
+    head = json.dumps(header, indent=1)[:-2]  # drop the closing "\n}"
+    lines = ",\n  ".join(json.dumps(r, separators=(",", ":")) for r in runs)
+    path.write_text(f"{head},\n \"runs\": [\n  {lines}\n ]\n}}\n")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dims", type=int, nargs="+", default=[2, 5, 10])
@@ -211,7 +218,7 @@ def main(argv: list[str] | None = None) -> None:
     text, table = summarize(results, args.dims, sorted(args.eps, reverse=True), args.arms, args.cap)
     print(text)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"args": vars(args), "table": table, "runs": results}, indent=1))
+    write_results(Path(args.out), {"args": vars(args), "table": table}, results)
     plot(results, args.dims, sorted(args.eps, reverse=True), args.arms, Path(args.plot))
 
 

@@ -27,6 +27,25 @@ def tiny_learner(problem: Problem, config: LearnerConfig = TINY):
     return config.build(problem.feature_shape, problem.num_classes)
 
 
+def tiny_context(labeled: int, round_index: int):
+    """A round context on tiny moons: TINY learner fit on the first `labeled` pool points (marked queried)."""
+    import jax
+
+    from qsynth.data import LabeledBuffer
+    from qsynth.strategies import RoundContext
+
+    problem = tiny_problem(0, n=120)
+    learner = TINY.build(problem.feature_shape, 2)
+    data = tiny_moons(0, 120)
+    buf = LabeledBuffer.empty((2,))
+    buf.add(data.x[:labeled], data.y[:labeled], 0)
+    state = learner.fit(jax.random.key(0), None, buf)
+    available = np.ones(len(problem.pool), bool)
+    available[:labeled] = False
+    return RoundContext(round_index=round_index, learner=learner, params=state.params, problem=problem,
+                        available=available, buffer=buf)
+
+
 def random_probs(rng: np.random.Generator, m: int, n: int, c: int) -> np.ndarray:
     logits = rng.normal(size=(m, n, c)) * rng.uniform(0.1, 4.0)
     p = np.exp(logits - logits.max(-1, keepdims=True))

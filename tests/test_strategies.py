@@ -3,12 +3,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from qsynth.data import LabeledBuffer
 from qsynth.learners import LearnerConfig
-from qsynth.strategies import (RoundContext, Scorer, build_strategy, expected_gradient_length, kcenter_batch,
+from qsynth.strategies import (Scorer, build_strategy, expected_gradient_length, kcenter_batch,
                                score_points, top_k)
 from qsynth.strategies import scoring
-from tests.helpers import TINY, tiny_moons, tiny_problem
+from tests.helpers import tiny_context
 
 ALL_STRATEGIES = [
     {"kind": "random"},
@@ -32,16 +31,7 @@ ALL_STRATEGIES = [
 
 @pytest.fixture(scope="module")
 def context():
-    problem = tiny_problem(0, n=120)
-    learner = TINY.build(problem.feature_shape, 2)
-    data = tiny_moons(0, 120)
-    buf = LabeledBuffer.empty((2,))
-    buf.add(data.x[:6], data.y[:6], 0)
-    state = learner.fit(jax.random.key(0), None, buf)
-    available = np.ones(len(problem.pool), bool)
-    available[:6] = False
-    return RoundContext(round_index=3, learner=learner, params=state.params, problem=problem, available=available,
-                        buffer=buf)
+    return tiny_context(labeled=6, round_index=3)
 
 
 @pytest.mark.parametrize("spec", ALL_STRATEGIES, ids=lambda s: "-".join(map(str, s.values())))

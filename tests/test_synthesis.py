@@ -6,15 +6,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from qsynth.data import LabeledBuffer
 from qsynth.generators import GeneratorConfig, fit_generator
 from qsynth.loop import LoopConfig, run_loop
 from qsynth.oracles.teacher import TeacherOracle
-from qsynth.strategies import RoundContext, build_strategy, diverse_top
+from qsynth.strategies import build_strategy, diverse_top
 from qsynth.strategies import ascent as ascent_module
 from qsynth.strategies.ascent import AscentSpec, acquisition, ascend
 from qsynth.strategies.synthesis import LatentSynthesis
-from tests.helpers import TINY, tiny_moons, tiny_problem
+from tests.helpers import TINY, tiny_context, tiny_moons, tiny_problem
 
 # beta < 1 keeps the 2-D latent informative (held-out reconstruction MSE ~0.004 vs ~0.08 at beta = 1),
 # so the decoded manifold crosses the learner's boundary instead of grazing it
@@ -39,16 +38,7 @@ def vae():
 
 @pytest.fixture(scope="module")
 def context():
-    problem = tiny_problem(0, n=120)
-    learner = TINY.build(problem.feature_shape, 2)
-    data = tiny_moons(0, 120)
-    buf = LabeledBuffer.empty((2,))
-    buf.add(data.x[:10], data.y[:10], 0)
-    state = learner.fit(jax.random.key(0), None, buf)
-    available = np.ones(len(problem.pool), bool)
-    available[:10] = False
-    return RoundContext(round_index=2, learner=learner, params=state.params, problem=problem, available=available,
-                        buffer=buf)
+    return tiny_context(labeled=10, round_index=2)
 
 
 def _with(strategy, vae):

@@ -65,7 +65,8 @@ def diverse_top(scores: np.ndarray, points: np.ndarray, k: int, min_distance: fl
         if not kept or np.min(np.linalg.norm(pts[kept] - pts[i], axis=1)) >= min_distance:
             kept.append(int(i))
     if len(kept) < k:
-        rest = [int(i) for i in order if int(i) not in set(kept)]
+        taken = set(kept)
+        rest = [int(i) for i in order if int(i) not in taken]
         kept += rest[:k - len(kept)]
     return np.asarray(kept, np.int64)
 
