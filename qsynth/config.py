@@ -30,11 +30,12 @@ class ConfigError(ValueError):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class DataConfig:
-    """Which dataset: `name` is a function of `qsynth.data` (moons, digits, ...) or "npz"/"idx".
+    """Which dataset: `name` is a function of `qsynth.data` (moons, digits, ...), "npz"/"idx", or
+    "simulator" (a simulator's parameter box; see `qsynth.experiments.simulator_task`).
 
     `args` are passed to it as keyword arguments (for "npz": path=...; for "idx":
-    train_images=..., train_labels=..., ...). The run's seed is passed as `seed` unless
-    `args` fixes one.
+    train_images=..., train_labels=..., ...; for "simulator": simulator=..., params={...},
+    pool_size=..., grid=...). The run's seed is passed as `seed` unless `args` fixes one.
     """
 
     name: str = "moons"
@@ -43,30 +44,72 @@ class DataConfig:
     def __post_init__(self) -> None:
         from qsynth.data.registry import DATASETS
 
-        if self.name not in DATASETS:
-            raise ConfigError(f"data.name: unknown dataset {self.name!r}; choose one of {sorted(DATASETS)}")
+        if self.name not in DATASETS and self.name != "simulator":
+            raise ConfigError(f"data.name: unknown dataset {self.name!r}; choose one of "
+                              f"{sorted([*DATASETS, 'simulator'])}")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class OracleConfig:
-    """Who answers: "dataset" (held labels of pool points) or "teacher".
+    """Who answers, and how.
 
-    The teacher is a classifier trained on all of a task's labeled data (pool and test); it
-    answers any input, synthesized ones included, and abstains when its confidence is below
-    `threshold`. Synthesis strategies that create new points need it.
+    kind:
+      "dataset": held labels of pool points.
+      "teacher": a classifier trained on all of a task's labeled data (pool and test); it
+        answers any input, synthesized ones included, and abstains when its confidence is
+        below `threshold`.
+      "nearest_neighbour": the label of the nearest pool or test sample; abstains farther
+        than `max_distance`.
+      "simulator": runs the simulator of a `[data] name = "simulator"` task on every query.
+      "program": runs `command` per query (JSON on stdin, JSON on stdout).
+    Synthesis strategies that create new points need any kind but "dataset".
+
+    Execution (simulator, program): `workers` = 0 runs queries one by one in this process;
+    n > 0 fans each batch out over n worker processes (`executor = "process"`), threads
+    ("threads", enough for programs), or a Dask cluster ("dask": `dask_address`, or a local
+    cluster of n workers when empty). `timeout` is the per-query budget in seconds, `retries`
+    the extra attempts for a query that raised or crashed its worker.
+    `noise`: probability that an answer's label is flipped to another class (seeded per run).
     """
 
     kind: str = "dataset"
     threshold: float = 0.0
     cost: float = 1.0
+    max_distance: float | None = None
+    command: tuple[str, ...] = ()
+    workers: int = 0
+    executor: str = "process"
+    dask_address: str = ""
+    timeout: float | None = None
+    retries: int = 0
+    noise: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.kind not in ("dataset", "teacher"):
-            raise ConfigError(f"oracle.kind must be 'dataset' or 'teacher', got {self.kind!r}")
+        kinds = ("dataset", "teacher", "nearest_neighbour", "simulator", "program")
+        if self.kind not in kinds:
+            raise ConfigError(f"oracle.kind must be one of {list(kinds)}, got {self.kind!r}")
         if not 0.0 <= self.threshold <= 1.0:
             raise ConfigError(f"oracle.threshold must be in [0, 1], got {self.threshold}")
         if not self.cost >= 0:
             raise ConfigError(f"oracle.cost must be >= 0, got {self.cost}")
+        if self.max_distance is not None and not self.max_distance > 0:
+            raise ConfigError(f"oracle.max_distance must be > 0, got {self.max_distance}")
+        if self.kind == "program" and not self.command:
+            raise ConfigError("oracle.command: the program oracle needs a command, e.g. [\"python\", \"sim.py\"]")
+        if self.workers < 0:
+            raise ConfigError(f"oracle.workers must be >= 0, got {self.workers}")
+        if self.executor not in ("process", "threads", "dask"):
+            raise ConfigError(f"oracle.executor must be 'process', 'threads' or 'dask', got {self.executor!r}")
+        if self.executor == "dask" and self.workers == 0 and not self.dask_address:
+            raise ConfigError("oracle.workers: a local Dask cluster needs workers >= 1 (or give oracle.dask_address)")
+        if self.timeout is not None and not self.timeout > 0:
+            raise ConfigError(f"oracle.timeout must be > 0 seconds, got {self.timeout}")
+        if self.retries < 0:
+            raise ConfigError(f"oracle.retries must be >= 0, got {self.retries}")
+        if self.retries and self.workers == 0:
+            raise ConfigError("oracle.retries: retries need workers (set oracle.workers >= 1)")
+        if not 0.0 <= self.noise <= 1.0:
+            raise ConfigError(f"oracle.noise must be in [0, 1], got {self.noise}")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -100,6 +143,9 @@ class RunConfig:
             raise ConfigError(f"seeds: duplicates in {list(self.seeds)}")
         if not self.strategies:
             raise ConfigError("strategies: give at least one [[strategies]] table")
+        if (self.oracle.kind == "simulator") != (self.data.name == "simulator"):
+            raise ConfigError("oracle.kind: a [data] name = \"simulator\" task and [oracle] kind = \"simulator\" go "
+                              f"together (got data.name = {self.data.name!r}, oracle.kind = {self.oracle.kind!r})")
         names = []
         for i, spec in enumerate(self.strategies):
             try:
@@ -109,8 +155,8 @@ class RunConfig:
             names.append(strategy.name)
             if creates_points(strategy) and self.oracle.kind == "dataset":
                 raise ConfigError(f"strategies[{i}]: {strategy.name!r} synthesizes new points, which the dataset "
-                                  "oracle cannot label; set [oracle] kind = \"teacher\" (or match = \"latent\" "
-                                  "to query real pool points)")
+                                  "oracle cannot label; set [oracle] kind = \"teacher\" (or another oracle that "
+                                  "answers any point, or match = \"latent\" to query real pool points)")
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ConfigError(f"strategies: names {dupes} appear twice; give one a distinct `label`")

@@ -91,6 +91,58 @@ def plot_decision_boundary(predict_proba: Callable[[np.ndarray], np.ndarray], *,
     return ax
 
 
+def plot_success_region(predict_proba: Callable[[np.ndarray], np.ndarray],
+                        reference: Callable[[np.ndarray], np.ndarray], *, low: np.ndarray, high: np.ndarray,
+                        names: tuple[str, str] = ("p₀", "p₁"), queried: np.ndarray | None = None,
+                        queried_y: np.ndarray | None = None, resolution: int = 150, ax: Axes | None = None,
+                        title: str | None = None) -> Axes:
+    """A simulator's true success region against the learned one, in physical units.
+
+    The learner and the reference work on the unit square (normalized parameters); the
+    axes show `low + u (high - low)`.
+
+    Args:
+      predict_proba: [n, 2] unit-square points -> [n, 2] probabilities (column 1: success).
+      reference: [n, 2] unit-square points -> [n] true labels (1: success).
+      low, high: [2] physical bounds. names: axis labels.
+      queried: [m, 2] queried unit-square points; queried_y: [m] class index (1 success,
+        0 failure, < 0 abstained or failed).
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 5))
+    low, high = np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
+    u = (np.arange(resolution) + 0.5) / resolution
+    g0, g1 = np.meshgrid(u, u)
+    grid = np.stack([g0.ravel(), g1.ravel()], axis=1)
+    p1 = np.asarray(predict_proba(grid.astype(np.float32)))[:, -1].reshape(g0.shape)
+    truth = np.asarray(reference(grid)).reshape(g0.shape).astype(float)
+    x0, x1 = low[0] + g0 * (high[0] - low[0]), low[1] + g1 * (high[1] - low[1])
+    ax.contourf(x0, x1, p1, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.35)
+    ax.contour(x0, x1, p1, levels=[0.5], colors="k", linewidths=1.3)
+    ax.contour(x0, x1, truth, levels=[0.5], colors="tab:green", linewidths=2.0, linestyles="--")
+    handles = [plt.Line2D([], [], color="tab:green", ls="--", lw=2, label="true boundary"),
+               plt.Line2D([], [], color="k", lw=1.3, label="learned boundary (p = 0.5)")]
+    if queried is not None and len(queried):
+        q = low + np.asarray(queried, dtype=np.float64) * (high - low)
+        qy = np.zeros(len(q), int) if queried_y is None else np.asarray(queried_y)
+        for value, style, label in ((1, dict(c="tab:red", marker="o"), "queried: success"),
+                                    (0, dict(c="white", marker="o"), "queried: failure"),
+                                    (-1, dict(c="tab:gray", marker="x"), "queried: no label")):
+            sel = (qy == value) if value >= 0 else (qy < 0)
+            if sel.any():
+                ax.scatter(q[sel, 0], q[sel, 1], s=28, edgecolors="k", linewidths=0.7, zorder=3, **style)
+                handles.append(plt.Line2D([], [], ls="", markeredgecolor="k", markerfacecolor=style["c"],
+                                          color=style["c"], marker=style["marker"], label=f"{label} ({sel.sum()})"))
+    ax.legend(handles=handles, fontsize=7, loc="upper right", framealpha=0.85)
+    ax.set_xlim(low[0], high[0])
+    ax.set_ylim(low[1], high[1])
+    ax.set_xlabel(names[0])
+    ax.set_ylabel(names[1])
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax
+
+
 def save(ax: Axes, path: str) -> None:
     """Save the axes' figure as PNG and close it."""
     fig = ax.figure

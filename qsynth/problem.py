@@ -15,7 +15,7 @@ import numpy as np
 
 from qsynth.data.datasets import Dataset
 
-__all__ = ["Evaluator", "Problem", "TestSetEvaluator", "calibration_error"]
+__all__ = ["Evaluator", "Problem", "TestSetEvaluator", "calibration_error", "f1_score"]
 
 
 class Evaluator(Protocol):
@@ -48,23 +48,40 @@ def calibration_error(probs: np.ndarray, y: np.ndarray, bins: int = 15) -> float
     return float(ece)
 
 
+def f1_score(predicted: np.ndarray, reference: np.ndarray, positive: int = 1) -> float:
+    """F1 of the `positive` class: 2 TP / (2 TP + FP + FN); 1.0 when neither has a positive."""
+    p = np.asarray(predicted) == positive
+    r = np.asarray(reference) == positive
+    if p.shape != r.shape:
+        raise ValueError(f"f1_score: predicted has shape {p.shape}, reference {r.shape}")
+    tp = np.sum(p & r)
+    denom = 2 * tp + np.sum(p & ~r) + np.sum(~p & r)
+    return 1.0 if denom == 0 else float(2 * tp / denom)
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class TestSetEvaluator:
     """Accuracy, expected calibration error and NLL on a held-out set (class indices in `y`).
 
     For a drifting stream, `labels_at(progress)` gives the labels of the concept in force.
+    With `positive` (a class index), also the F1 of that class — for a simulator's grid, the
+    F1 of the learned success region.
     """
 
     x: np.ndarray
     y: np.ndarray
     labels_at: Callable[[float], np.ndarray] | None = None
+    positive: int | None = None
 
     def evaluate(self, predict_proba: Callable[[np.ndarray], np.ndarray], progress: float) -> dict[str, float]:
         probs = np.asarray(predict_proba(self.x), dtype=np.float64)
         y = self.y if self.labels_at is None else self.labels_at(progress)
         nll = -np.mean(np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, 1.0)))
-        return {"accuracy": float(np.mean(probs.argmax(axis=1) == y)),
-                "ece": calibration_error(probs, y), "nll": float(nll)}
+        out = {"accuracy": float(np.mean(probs.argmax(axis=1) == y)),
+               "ece": calibration_error(probs, y), "nll": float(nll)}
+        if self.positive is not None:
+            out["f1"] = f1_score(probs.argmax(axis=1), y, self.positive)
+        return out
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -130,6 +147,8 @@ class Problem:
         labels_at = None
         if "drift" in data.meta:
             labels_at = lambda progress: to_index(data.test_labels_at(progress))  # noqa: E731
+        positive = data.meta.get("success_class")
+        positive = None if positive is None else index[positive]
         return cls(name=data.name, feature_shape=data.feature_shape, classes=data.classes,
-                   evaluator=TestSetEvaluator(data.x_test, to_index(data.y_test), labels_at),
+                   evaluator=TestSetEvaluator(data.x_test, to_index(data.y_test), labels_at, positive),
                    bounds=data.bounds, pool=data.x, stream=data.x, pool_y=data.y)

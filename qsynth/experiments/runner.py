@@ -27,7 +27,7 @@ from qsynth.data.registry import make_dataset
 from qsynth.experiments.summary import format_table, summarize
 from qsynth.generators.train import Generator, TrainedGenerator, fit_generator
 from qsynth.loop import RunResult, run_loop
-from qsynth.oracles.dataset import DatasetOracle
+from qsynth.experiments.oracles import RunOracles
 from qsynth.problem import Problem
 from qsynth.store import SeedStore, read_label_log, read_metrics
 from qsynth.strategies.registry import build_strategy
@@ -54,10 +54,24 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def build_dataset(config: RunConfig, seed: int) -> Dataset:
+    """The dataset of `config` for one seed (a registered dataset, or a simulator's task)."""
+    if config.data.name == "simulator":
+        from qsynth.experiments.simulator_task import simulator_dataset
+
+        args = dict(config.data.args)
+        args.setdefault("seed", seed)
+        try:
+            return simulator_dataset(**args)
+        except TypeError as exc:
+            raise ValueError(f"data.args: {exc}") from None
+    return make_dataset(config.data.name, config.data.args, seed)
+
+
 def _prepare(config: RunConfig) -> tuple[dict[int, Dataset], dict[int, Problem]]:
     datasets, problems = {}, {}
     for seed in config.seeds:
-        data = make_dataset(config.data.name, config.data.args, seed)
+        data = build_dataset(config, seed)
         datasets[seed], problems[seed] = data, Problem.from_dataset(data)
     probe = problems[config.seeds[0]]
     if config.learner.model == "cnn" and len(probe.feature_shape) < 2:
@@ -134,7 +148,18 @@ def run_experiment(config: RunConfig, out_dir: str | Path = "runs", *, progress:
     (path / "config.toml").write_text(to_toml(config, _versions()), encoding="utf-8")
     bar = _Progress(len(config.strategies) * len(config.seeds), enabled=progress)
     generators = _generators(config, datasets, path, progress)
-    oracles = {seed: _oracle(config, data, seed) for seed, data in datasets.items()}
+    with RunOracles(config, path) as make_oracle:
+        results = _run_all(config, path, datasets, problems, make_oracle, generators, bar)
+    histories = {name: [r.history for r in by_seed.values()] for name, by_seed in results.items()}
+    summary = write_summary(path, config, histories)
+    if plots:
+        plot_run(path, config, histories, datasets)
+    return ExperimentResult(path=path, summary=summary, results=results)
+
+
+def _run_all(config: RunConfig, path: Path, datasets: dict[int, Dataset], problems: dict[int, Problem],
+             make_oracle: RunOracles, generators: dict[int, TrainedGenerator],
+             bar: _Progress) -> dict[str, dict[int, RunResult]]:
     results: dict[str, dict[int, RunResult]] = {}
     for spec in config.strategies:
         for seed in config.seeds:
@@ -146,17 +171,13 @@ def run_experiment(config: RunConfig, out_dir: str | Path = "runs", *, progress:
             store = SeedStore(path / strategy.name / f"seed-{seed}", fsync=config.loop.fsync)
             label = f"{strategy.name} seed {seed}"
             try:
-                result = run_loop(jax.random.key(seed), problem, learner, strategy, oracles[seed],
+                result = run_loop(jax.random.key(seed), problem, learner, strategy, make_oracle(datasets[seed], seed),
                                   config.loop, store=store, on_round=lambda row: bar.round(label, row, config.loop.budget))
             finally:
                 store.close()
             results.setdefault(strategy.name, {})[seed] = result
             bar.finished(label, result)
-    histories = {name: [r.history for r in by_seed.values()] for name, by_seed in results.items()}
-    summary = write_summary(path, config, histories)
-    if plots:
-        plot_run(path, config, histories, datasets)
-    return ExperimentResult(path=path, summary=summary, results=results)
+    return results
 
 
 def _generators(config: RunConfig, datasets: dict[int, Dataset], path: Path,
@@ -189,18 +210,6 @@ def _generators(config: RunConfig, datasets: dict[int, Dataset], path: Path,
                 plotting.save(ax, str(path / "plots" / "generator_prior_samples.png"))
         out[seed] = gen
     return out
-
-
-def _oracle(config: RunConfig, data: Dataset, seed: int) -> Any:
-    """The run's oracle for one seed: held labels, or a teacher trained on all of the data."""
-    if config.oracle.kind == "dataset":
-        return DatasetOracle(data.y, data.classes, cost=config.oracle.cost)
-    from qsynth.oracles.teacher import TeacherOracle
-
-    x = np.concatenate([data.x, data.x_test])
-    y = np.concatenate([data.y, data.y_test])
-    key = jax.random.fold_in(jax.random.key(seed), 2_000_003)
-    return TeacherOracle.fit(key, x, y, data.classes, threshold=config.oracle.threshold, cost=config.oracle.cost)
 
 
 def write_summary(path: Path, config: RunConfig, histories: dict[str, list[list[dict[str, float]]]]) -> dict:
@@ -241,7 +250,7 @@ def plot_run(path: str | Path, config: RunConfig, histories: dict[str, list[list
     plotting.save(ax, str(plots / "learning_curves.png"))
     written.append(plots / "learning_curves.png")
     seed = config.seeds[0]
-    data = (datasets or {}).get(seed) or make_dataset(config.data.name, config.data.args, seed)
+    data = (datasets or {}).get(seed) or build_dataset(config, seed)
     if data.feature_shape == (2,):
         learner = config.learner.build(data.feature_shape, data.num_classes)
         low = np.minimum(data.x.min(0), data.x_test.min(0)) - 0.3
@@ -253,6 +262,19 @@ def plot_run(path: str | Path, config: RunConfig, histories: dict[str, list[list
             params = load_params(learner, str(seed_dir / "checkpoint"))
             queried, qy = _queried_points(seed_dir / "labels.jsonl", data.classes)
             acc = histories[name][0][-1]["accuracy"]
+            if "simulator" in data.meta:
+                from qsynth.experiments.simulator_task import simulator_from_meta
+
+                sim = simulator_from_meta(data.meta)
+                f1 = histories[name][0][-1].get("f1", float("nan"))
+                ax = plotting.plot_success_region(
+                    lambda x: learner.predict_proba(params, x), sim.reference, low=sim.sim.low, high=sim.sim.high,
+                    names=sim.sim.parameter_names, queried=queried, queried_y=qy,
+                    title=f"{name}, seed {seed}: {len(queried)} queries, grid accuracy {acc:.3f}, F1 {f1:.3f}")
+                out = plots / f"region-{name}.png"
+                plotting.save(ax, str(out))
+                written.append(out)
+                continue
             ax = plotting.plot_decision_boundary(lambda x: learner.predict_proba(params, x), bounds=(low, high),
                                                  x=data.x, y=data.y, queried=queried, queried_y=qy,
                                                  title=f"{name}, seed {seed}: accuracy {acc:.3f}")

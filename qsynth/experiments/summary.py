@@ -18,14 +18,15 @@ def labels_to_reach(history: Sequence[dict[str, float]], target: float) -> float
     return None
 
 
-def accuracy_at(history: Sequence[dict[str, float]], labels: int) -> float:
-    """Test accuracy of the last round that had used at most `labels` queries (NaN if the run ended before)."""
+def accuracy_at(history: Sequence[dict[str, float]], labels: int, key: str = "accuracy") -> float:
+    """Test accuracy (or metric `key`) of the last round that had used at most `labels` queries
+    (NaN if the run ended before)."""
     if history[-1]["queries"] < labels:
         return float("nan")
     best = float("nan")
     for row in history:
         if row["queries"] <= labels:
-            best = row["accuracy"]
+            best = row[key]
     return best
 
 
@@ -69,6 +70,9 @@ def summarize(histories: dict[str, list[list[dict[str, float]]]], targets: Seque
             entry["labels_to_target"][f"{t:g}"] = {**mean_std(vals), "reached": sum(v is not None for v in vals)}
         for n in at_labels:
             entry["accuracy_at"][str(n)] = mean_std([accuracy_at(h, n) for h in runs])
+        if all("f1" in h[-1] for h in runs):  # a success region (simulator tasks): its F1 too
+            entry["final_f1"] = mean_std([h[-1]["f1"] for h in runs])
+            entry["f1_at"] = {str(n): mean_std([accuracy_at(h, n, "f1") for h in runs]) for n in at_labels}
         out[name] = entry
     return out
 
@@ -84,8 +88,9 @@ def format_table(summary: dict[str, dict], markdown: bool = False) -> str:
     first = next(iter(summary.values()))
     targets = list(first["labels_to_target"])
     ats = list(first["accuracy_at"])
+    f1 = all("final_f1" in e for e in summary.values())
     header = ["strategy", "final accuracy"] + [f"labels to {float(t):.0%}" for t in targets] + \
-             [f"acc @ {n}" for n in ats] + ["s/round"]
+             [f"acc @ {n}" for n in ats] + (["final F1"] + [f"F1 @ {n}" for n in ats] if f1 else []) + ["s/round"]
     rows = []
     for name, e in summary.items():
         row = [name, _fmt(e["final_accuracy"])]
@@ -96,6 +101,8 @@ def format_table(summary: dict[str, dict], markdown: bool = False) -> str:
                 cell += f" ({lt['reached']}/{e['seeds']} reached)"
             row.append(cell)
         row += [_fmt(e["accuracy_at"][n]) for n in ats]
+        if f1:
+            row += [_fmt(e["final_f1"])] + [_fmt(e["f1_at"][n]) for n in ats]
         row.append(f"{e['round_seconds_median']:.4f}")
         rows.append(row)
     if markdown:

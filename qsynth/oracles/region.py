@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from qsynth.problem import f1_score
+
 __all__ = ["f1_score", "grid", "region_f1"]
 
 
@@ -21,17 +23,6 @@ def grid(low: np.ndarray, high: np.ndarray, resolution: int) -> np.ndarray:
     axes = [lo + (np.arange(resolution) + 0.5) * (hi - lo) / resolution for lo, hi in zip(low, high)]
     mesh = np.meshgrid(*axes, indexing="xy")
     return np.stack([m.ravel() for m in mesh], axis=-1)
-
-
-def f1_score(predicted: np.ndarray, reference: np.ndarray, positive: int = 1) -> float:
-    """F1 of the `positive` class: 2 TP / (2 TP + FP + FN); 1.0 when neither has a positive."""
-    p = np.asarray(predicted) == positive
-    r = np.asarray(reference) == positive
-    if p.shape != r.shape:
-        raise ValueError(f"f1_score: predicted has shape {p.shape}, reference {r.shape}")
-    tp = np.sum(p & r)
-    denom = 2 * tp + np.sum(p & ~r) + np.sum(~p & r)
-    return 1.0 if denom == 0 else float(2 * tp / denom)
 
 
 def region_f1(predict: Callable[[np.ndarray], np.ndarray], reference: Callable[[np.ndarray], np.ndarray],
