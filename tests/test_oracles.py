@@ -337,3 +337,18 @@ def test_oracle_modules_import_without_jax():
             "print('jax' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_dask_cluster_labels_in_parallel():
+    """`Client.get_executor()` is an Executor: the same oracle runs on a local Dask cluster."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        oracle = ParallelOracle(Normalized(Projectile()), (0, 1), executor=client.get_executor(), timeout=10)
+        u = np.random.default_rng(0).uniform(0, 1, (16, 2))
+        got = oracle.label(queries(u))
+        serial = FunctionOracle(Normalized(Projectile()), (0, 1)).label(queries(u))
+        assert [(a.status, a.label, a.value) for a in got] == [(a.status, a.label, a.value) for a in serial]
+        raising = ParallelOracle(oracle_tasks.misbehave, (0, 1), executor=client.get_executor(), timeout=10)
+        a, b = raising.label(queries(np.array([[1, 1.0], [0, -1.0]])))
+        assert a.status is Status.FAILED and "simulator exploded" in a.error and b.label == 0

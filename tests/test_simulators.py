@@ -109,3 +109,34 @@ def test_grid_and_f1():
     sim = Projectile()
     assert region_f1(sim.reference, sim.reference, sim.low, sim.high, 50) == 1.0
     assert region_f1(lambda p: np.zeros(len(p)), sim.reference, sim.low, sim.high, 50) == 0.0
+
+
+def test_mujoco_ball_in_cup_lands_where_the_ballistic_throw_does(tmp_path):
+    pytest.importorskip("mujoco")
+    from qsynth.oracles.simulators.mujoco_cup import BallInCup
+
+    sim = BallInCup(log_dir=str(tmp_path / "logs"))
+    hit = sim(np.array([45.0, math.sqrt(2 * 9.81)]))  # lands 2 m away in vacuum: in the cup
+    assert hit["label"] == 1 and hit["value"] < sim.settings["cup_half_width"]
+    assert sim(np.array([45.0, 3.0]))["label"] == 0 and sim(np.array([45.0, 7.0]))["label"] == 0
+    rng = np.random.default_rng(0)
+    params = rng.uniform(sim.low, sim.high, (60, 2))
+    agree = np.mean(sim.reference(params) == Projectile(target=2.0, tolerance=0.15).reference(params))
+    assert agree > 0.9  # rims and bounces move the edges; the region is the ballistic one
+    cfg = sim.config()
+    assert cfg["solref"] == [0.02, 1.0] and "mujoco" in cfg and "<freejoint" in sim.mjcf()
+    import pickle
+
+    assert pickle.loads(pickle.dumps(sim))(np.array([45.0, 3.0]))["label"] == 0  # workers get a copy
+
+
+def test_mujoco_divergence_is_a_failed_answer_and_its_log_stays_in_the_log_dir(tmp_path):
+    pytest.importorskip("mujoco")
+    from qsynth.oracles import FunctionOracle
+    from qsynth.oracles.simulators.mujoco_cup import BallInCup
+    from qsynth.records import Queries, Status
+
+    sim = BallInCup(gravity=1e20, log_dir=str(tmp_path / "logs"))
+    (a,) = FunctionOracle(sim, (0, 1)).label(Queries(("q0",), np.array([[45.0, 4.0]]), np.zeros(1)))
+    assert a.status is Status.FAILED and "diverged" in a.error and "mjWARN_BADQACC" in a.error
+    assert (tmp_path / "logs" / "MUJOCO_LOG.TXT").exists()
