@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import queue
 import time
 from collections.abc import Callable
 from typing import Any
@@ -85,6 +86,7 @@ class ParallelOracle:
         self.feature_shape = None if feature_shape is None else tuple(int(s) for s in feature_shape)
         self.reuse_answers = reuse_answers
         self._inflight: dict[concurrent.futures.Future, _InFlight] = {}
+        self._done: queue.SimpleQueue[concurrent.futures.Future] = queue.SimpleQueue()
         self._by_key: dict[bytes, _InFlight] = {}
         self._ready: list[Answer] = []
         self._answered: dict[str, Answer] = {}
@@ -134,10 +136,16 @@ class ParallelOracle:
             wait_s = None if end is None else max(0.0, end - time.monotonic())
             if foreign:
                 wait_s = 0.05 if wait_s is None else min(wait_s, 0.05)
-            done, _ = concurrent.futures.wait(list(self._inflight), timeout=wait_s,
-                                              return_when=concurrent.futures.FIRST_COMPLETED)
+            done: list[concurrent.futures.Future] = []
+            try:  # completions arrive on a queue (O(1) each; `futures.wait` re-arms every future per call)
+                done.append(self._done.get(timeout=wait_s))
+                while True:
+                    done.append(self._done.get_nowait())
+            except queue.Empty:
+                pass
             for future in done:
-                self._settle(future)
+                if future in self._inflight:  # (an abandoned future may still finish: ignore it)
+                    self._settle(future)
             if foreign:
                 self._abandon_overdue()
             if end is not None and time.monotonic() >= end:
@@ -179,6 +187,7 @@ class ParallelOracle:
         if not self._inflight:
             self._last_progress = time.monotonic()
         self._inflight[future] = job
+        future.add_done_callback(self._done.put)
 
     def _settle(self, future: concurrent.futures.Future) -> None:
         job = self._inflight.pop(future)

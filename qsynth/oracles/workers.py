@@ -57,9 +57,8 @@ class _Worker:
     process: Any
     conn: Any
     ready: bool = False
-    job: _Job | None = None
-    job_id: int = -1
-    deadline: float | None = None
+    jobs: collections.deque = dataclasses.field(default_factory=collections.deque)  # (id, _Job) sent, in order
+    deadline: float | None = None  # of the first job (the one running)
 
 
 def _worker_main(conn: Any, initializer: Callable[..., None] | None, initargs: tuple) -> None:
@@ -96,22 +95,27 @@ class WorkerPool(concurrent.futures.Executor):
       pin_threads: start workers with one BLAS/OpenMP/XLA thread each.
       initializer, initargs: run once in each worker when it starts (and restarts).
       start_method: multiprocessing start method ("spawn" is safe beside JAX's threads).
+      prefetch: jobs sent to a worker ahead (1 running + the rest waiting): hides the round trip
+        to the parent between two short tasks. A waiting job of a worker that dies is requeued.
     """
 
     def __init__(self, workers: int | None = None, *, pin_threads: bool = True,
                  initializer: Callable[..., None] | None = None, initargs: tuple = (),
-                 start_method: str = "spawn"):
+                 start_method: str = "spawn", prefetch: int = 2):
         n = workers if workers is not None else len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
             else (os.cpu_count() or 1)
         if n < 1:
             raise ValueError(f"WorkerPool: workers must be >= 1, got {n}")
-        self.size = n
+        if prefetch < 1:
+            raise ValueError(f"WorkerPool: prefetch must be >= 1, got {prefetch}")
+        self.size, self.prefetch = n, prefetch
         self._ctx = multiprocessing.get_context(start_method)
         self._pin, self._init, self._initargs = pin_threads, initializer, initargs
         self._queue: collections.deque[_Job] = collections.deque()
         self._lock = threading.Lock()
         self._wake_r, self._wake_w = self._ctx.Pipe(duplex=False)
         self._shutdown = False
+        self._woken = False
         self._next_id = 0
         self.restarts = 0
         self._startup_failures = 0
@@ -161,6 +165,9 @@ class WorkerPool(concurrent.futures.Executor):
 
     # -- internals --------------------------------------------------------------------------
     def _wake(self) -> None:
+        if self._woken:  # one byte in the pipe is enough until the dispatcher has looked
+            return
+        self._woken = True
         try:
             self._wake_w.send_bytes(b"!")
         except OSError:
@@ -195,9 +202,8 @@ class WorkerPool(concurrent.futures.Executor):
         self.restarts += 1
         self._workers[i] = self._spawn()
 
-    def _finish(self, w: _Worker, ok: bool, value: Any, tb: str = "") -> None:
-        job, w.job, w.deadline = w.job, None, None
-        if job is None or job.future.done():
+    def _finish(self, job: _Job, ok: bool, value: Any, tb: str = "") -> None:
+        if job.future.done():
             return
         if ok:
             job.future.set_result(value)
@@ -212,31 +218,49 @@ class WorkerPool(concurrent.futures.Executor):
             self._shutdown = True
             while self._queue:
                 job = self._queue.popleft()
-                if job.future.set_running_or_notify_cancel():
+                if job.future.running() or job.future.set_running_or_notify_cancel():
                     job.future.set_exception(RuntimeError(f"WorkerPool: {reason}"))
 
     def _assign(self) -> None:
-        for w in self._workers:
-            if not (w.ready and w.job is None):
-                continue
-            with self._lock:
-                job = self._queue.popleft() if self._queue else None
-            if job is None:
-                return
-            if not job.future.set_running_or_notify_cancel():
-                continue
-            self._next_id += 1
-            w.job, w.job_id = job, self._next_id
-            w.deadline = None if job.kill_after is None else time.monotonic() + job.kill_after
-            try:
-                w.conn.send((w.job_id, job.payload))
-            except OSError:  # the worker is gone; its sentinel reports the crash
-                pass
+        """Give each ready worker up to `prefetch` jobs (one running, the next ones waiting in its pipe,
+        so a worker never idles while the parent reacts to its last result); fill breadth-first."""
+        for depth in range(1, self.prefetch + 1):
+            for w in self._workers:
+                if not w.ready or len(w.jobs) >= depth:
+                    continue
+                with self._lock:
+                    job = self._queue.popleft() if self._queue else None
+                if job is None:
+                    return
+                if not (job.future.running() or job.future.set_running_or_notify_cancel()):
+                    continue  # cancelled while queued
+                self._next_id += 1
+                if not w.jobs:
+                    w.deadline = None if job.kill_after is None else time.monotonic() + job.kill_after
+                w.jobs.append((self._next_id, job))
+                try:
+                    w.conn.send((self._next_id, job.payload))
+                except OSError:  # the worker is gone; its sentinel reports the crash
+                    pass
+
+    def _lose_worker(self, i: int, error: BaseException) -> None:
+        """Worker i is dead (or killed): its running job fails with `error`, its waiting jobs go back
+        to the front of the queue, and a fresh worker takes its place."""
+        w = self._workers[i]
+        running = w.jobs.popleft()[1] if w.jobs else None
+        with self._lock:
+            for _, job in reversed(w.jobs):
+                self._queue.appendleft(job)
+        w.jobs.clear()
+        if self._broken is None:
+            self._replace(i)
+        if running is not None:
+            self._finish(running, False, error)
 
     def _dispatch(self) -> None:
         while True:
             with self._lock:
-                idle = not self._queue and all(w.job is None for w in self._workers)
+                idle = not self._queue and all(not w.jobs for w in self._workers)
                 if self._shutdown and idle:
                     break
             self._assign()
@@ -247,17 +271,21 @@ class WorkerPool(concurrent.futures.Executor):
             if self._wake_r in ready:
                 while self._wake_r.poll():
                     self._wake_r.recv_bytes()
+                self._woken = False  # (the next loop's _assign sees every job queued before this)
             for i, w in enumerate(self._workers):
-                if w.conn in ready:
+                while w.conn in ready and w.conn.poll():
                     try:
                         msg = w.conn.recv()
                     except (EOFError, OSError):
-                        msg = None
-                    if msg is not None:
-                        if msg[0] == "ready":
-                            w.ready = True
-                        elif msg[0] == w.job_id:
-                            self._finish(w, msg[1] == "ok", msg[2], msg[3] if len(msg) > 3 else "")
+                        break
+                    if msg[0] == "ready":
+                        w.ready = True
+                    elif w.jobs and msg[0] == w.jobs[0][0]:
+                        _, job = w.jobs.popleft()
+                        nxt = w.jobs[0][1] if w.jobs else None
+                        w.deadline = None if nxt is None or nxt.kill_after is None else \
+                            time.monotonic() + nxt.kill_after
+                        self._finish(job, msg[1] == "ok", msg[2], msg[3] if len(msg) > 3 else "")
                 if w.process.sentinel in ready and not w.process.is_alive():
                     code = w.process.exitcode
                     if not w.ready:
@@ -266,16 +294,13 @@ class WorkerPool(concurrent.futures.Executor):
                             self._fail_all(f"worker processes keep dying at start-up (last exit code {code}); "
                                            "see their stderr above (an initializer that raises? a script "
                                            "without an `if __name__ == \"__main__\":` guard?)")
-                    if self._broken is None:
-                        self._replace(i)
-                    self._finish(w, False, WorkerCrashed(f"the worker process (pid {w.process.pid}) died with "
-                                                         f"exit code {code}" + _signal_name(code)))
+                    self._lose_worker(i, WorkerCrashed(f"the worker process (pid {w.process.pid}) died with "
+                                                       f"exit code {code}" + _signal_name(code)))
                 elif w.deadline is not None and time.monotonic() >= w.deadline:
                     w.process.kill()
-                    kill_after = w.job.kill_after if w.job is not None else None
-                    self._replace(i)
-                    self._finish(w, False, TimeoutError(f"the task ran past its {kill_after:g} s deadline; its "
-                                                        "worker process was killed and replaced"))
+                    kill_after = w.jobs[0][1].kill_after
+                    self._lose_worker(i, TimeoutError(f"the task ran past its {kill_after:g} s deadline; its "
+                                                      "worker process was killed and replaced"))
         for w in self._workers:
             try:
                 w.conn.send(None)
