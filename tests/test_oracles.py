@@ -352,3 +352,22 @@ def test_a_dask_cluster_labels_in_parallel():
         raising = ParallelOracle(oracle_tasks.misbehave, (0, 1), executor=client.get_executor(), timeout=10)
         a, b = raising.label(queries(np.array([[1, 1.0], [0, -1.0]])))
         assert a.status is Status.FAILED and "simulator exploded" in a.error and b.label == 0
+
+
+def test_function_oracle_runs_jax_functions_per_query_and_vectorized():
+    import jax
+    import jax.numpy as jnp
+
+    w = jnp.asarray([1.0, -2.0])
+
+    @jax.jit
+    def margin(x):
+        return jnp.dot(jnp.asarray(x, jnp.float32), w)
+
+    per_query = FunctionOracle(lambda x: (margin(x) > 0, margin(x)), (0, 1))
+    batch = FunctionOracle(lambda xs: (jax.vmap(margin)(xs) > 0, jax.vmap(margin)(xs)), (0, 1), vectorized=True)
+    x = np.array([[3.0, 1.0], [0.0, 1.0], [1.0, 0.25]])
+    for oracle in (per_query, batch):
+        got = oracle.label(queries(x))
+        assert [a.label for a in got] == [1, 0, 1]
+        assert [a.value for a in got] == pytest.approx([1.0, -2.0, 0.5])

@@ -114,10 +114,10 @@ def as_answer(out: Any, query_id: str, classes: tuple[int, ...], cost: float = 1
 
 
 def _label(v: Any) -> Any:
+    if getattr(v, "shape", None) == () and hasattr(v, "dtype"):  # NumPy or JAX 0-d array
+        v = np.asarray(v).item()
     if isinstance(v, (bool, np.bool_)):
         return int(v)
-    if getattr(v, "shape", None) == () and hasattr(v, "dtype"):  # NumPy or JAX 0-d array
-        return np.asarray(v).item()
     return v
 
 
