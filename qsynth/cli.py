@@ -1,6 +1,7 @@
 """The `qsynth` command: thin — parse arguments, call the library.
 
   qsynth run [CONFIG.toml]   run strategies × seeds (the built-in default config without one)
+  qsynth run --resume RUN    continue an interrupted run
   qsynth plot RUN_DIR        redraw plots and the table from a run folder
   qsynth list                the datasets, strategy kinds and uncertainty measures a config may name
 """
@@ -25,6 +26,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from qsynth.config import load_config
     from qsynth.experiments.runner import print_table, run_experiment
 
+    if args.resume:
+        if args.config or args.name or args.seeds or args.overwrite:
+            raise ValueError("--resume RUN_DIR takes the config from the run folder: give no config, --name, "
+                             "--seeds or --overwrite with it")
+        from qsynth.experiments.runner import resume_experiment
+
+        print(f"qsynth run --resume {args.resume}", file=sys.stderr)
+        result = resume_experiment(args.resume, progress=not args.quiet)
+        print_table(result.summary)
+        print(f"\nrun folder: {result.path}  (plots in {result.path / 'plots'})")
+        return 0
     config = load_config(args.config or _default_config_path())
     if args.name:
         config = dataclasses.replace(config, name=args.name)
@@ -80,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--quiet", action="store_true", help="no progress output")
     run.add_argument("--overwrite", action="store_true",
                      help="if the run folder already holds a run, move it aside to <name>.replaced-<time> first")
+    run.add_argument("--resume", metavar="RUN_DIR",
+                     help="continue an interrupted run from its folder (last checkpoint + the answers logged after it)")
     run.set_defaults(fn=_cmd_run)
     plot = sub.add_parser("plot", help="redraw plots and the summary table from a run folder")
     plot.add_argument("run_dir")
@@ -89,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.fn(args)
-    except (ValueError, FileNotFoundError, FileExistsError) as exc:
+    except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as exc:
         print(f"qsynth: error: {exc}", file=sys.stderr)
         return 2
 

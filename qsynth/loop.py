@@ -12,6 +12,7 @@ Keys: the seed set uses `fold_in(key, 0)`; round r uses `fold_in(key, r)` split 
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -24,10 +25,10 @@ from qsynth.learners.learner import TRACE_COUNTS, Learner, TrainState
 from qsynth.oracles.base import AsyncOracle, Oracle, ask
 from qsynth.problem import Problem
 from qsynth.records import Answer, Queries, Status
-from qsynth.store import SeedStore
+from qsynth.store import CheckpointError, SeedStore, load_checkpoint, read_label_log
 from qsynth.strategies.base import RoundContext, Strategy
 
-__all__ = ["LoopConfig", "RunResult", "load_params", "run_loop", "seed_queries"]
+__all__ = ["LoopConfig", "ResumeMismatch", "RunResult", "load_params", "run_loop", "seed_queries"]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -46,7 +47,8 @@ class LoopConfig:
         consecutive rounds stays below it (the learner is no longer uncertain anywhere).
       patience: rounds for the plateau rule.
       fsync: fsync the label log at every sync (keep on for real labelers).
-      checkpoint_every: rounds between checkpoints (0: only at the end).
+      checkpoint_every: rounds between checkpoints (0: only at the end; a resume then replays
+        the whole label log).
     """
 
     budget: int
@@ -59,7 +61,7 @@ class LoopConfig:
     min_acquisition: float | None = None
     patience: int = 5
     fsync: bool = True
-    checkpoint_every: int = 0
+    checkpoint_every: int = 1
 
     def __post_init__(self) -> None:
         if self.seed_size < 1:
@@ -128,7 +130,7 @@ def seed_queries(key: jax.Array, problem: Problem, n: int, stratified: bool) -> 
 
 def run_loop(key: jax.Array, problem: Problem, learner: Learner, strategy: Strategy,
              oracle: Oracle | AsyncOracle, config: LoopConfig, *, store: SeedStore | None = None,
-             on_round: Callable[[dict[str, float]], None] | None = None) -> RunResult:
+             on_round: Callable[[dict[str, float]], None] | None = None, resume: bool = False) -> RunResult:
     """Run active learning until the budget, the cost budget, a stopping rule or the source runs dry.
 
     Args:
@@ -137,6 +139,12 @@ def run_loop(key: jax.Array, problem: Problem, learner: Learner, strategy: Strat
       config: budget, seed set, batch size, stopping rules.
       store: where to log queries, answers, metrics and checkpoints (None: memory only).
       on_round: called with each round's metrics row (progress bars).
+      resume: continue the run `store` holds: restore its last checkpoint (if any), then replay
+        the answers logged after it — each re-selected query is checked against the logged
+        one, and a query with a logged answer is never put to the oracle again.
+
+    Raises:
+      ResumeMismatch: on resume, a re-selected query differs from the logged one.
     """
     if learner.feature_shape != problem.feature_shape:
         raise ValueError(f"learner feature shape {learner.feature_shape} does not match problem "
@@ -149,18 +157,37 @@ def run_loop(key: jax.Array, problem: Problem, learner: Learner, strategy: Strat
     answers: list[Answer] = []
     history: list[dict[str, float]] = []
     spent = {"queries": 0, "cost": 0.0, "abstained": 0, "failed": 0}
+    replay_queries: dict[str, dict] = {}
+    replay_answers: dict[str, Answer] = {}
 
     def label(round_index: int, queries: Queries) -> None:
-        if store is not None:
-            for i in range(len(queries)):
+        fresh = []
+        for i, qid in enumerate(queries.query_id):
+            logged = replay_queries.pop(qid, None)
+            if logged is None:
+                fresh.append(i)
+                continue
+            again = np.asarray(queries.x[i], np.float32)
+            if logged.get("round") != round_index or not np.array_equal(
+                    np.asarray(logged["x"], np.float32).reshape(again.shape), again):
+                raise ResumeMismatch(f"resume: query {qid} of round {round_index} was selected again differently "
+                                     f"from the logged one (logged in round {logged.get('round')}); the code, the "
+                                     "config or the environment changed since the run was interrupted")
+        if store is not None and fresh:
+            for i in fresh:
                 store.append({"kind": "query", "round": round_index, **queries.record(i)})
             store.sync()
 
         def log(answer: Answer) -> None:
             if store is not None:
                 store.append({"kind": "answer", "round": round_index, **answer.record()})
+                store.sync()  # each answer on disk as it arrives (a person's labels must survive a crash)
 
-        got = ask(oracle, queries, problem.classes, on_answer=log)
+        logged_answers = {q: replay_answers.pop(q) for q in queries.query_id if q in replay_answers}
+        unanswered = [i for i, q in enumerate(queries.query_id) if q not in logged_answers]
+        got_new = ask(oracle, queries.take(unanswered), problem.classes, on_answer=log) if unanswered else []
+        by_id = {**logged_answers, **{a.query_id: a for a in got_new}}
+        got = [by_id[q] for q in queries.query_id]
         if store is not None:
             store.sync()  # every answer is on disk before any is used
         if available is not None and queries.pool_index is not None:
@@ -190,34 +217,60 @@ def run_loop(key: jax.Array, problem: Problem, learner: Learner, strategy: Strat
             return 1.0
         return strategy_state.position / max(len(problem.stream), 1)
 
-    # ---- round 0: the seed set -------------------------------------------------------------
-    t0 = time.perf_counter()
-    seed = seed_queries(jax.random.fold_in(key, 0), problem, config.seed_size, config.seed_strategy == "stratified")
-    select_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    label(0, seed)
-    label_s = time.perf_counter() - t0
-    state, train_s, compiled = fit(0, None)
-    acquisition = float("nan")
-    round_index = 0
+    # ---- resume: the last checkpoint, then the answers logged after it -------------------------
+    restored = False
+    if resume:
+        if store is None:
+            raise ValueError("run_loop(resume=True) needs the store of the run to resume")
+        snapshot = _restore(store, learner, strategy_state)
+        done_round = -1
+        if snapshot is not None:
+            (state, buffer, available, strategy_state, history, spent, answers, round_index, acquisition,
+             labels_to_target, low_acquisition_rounds) = snapshot
+            done_round, restored = round_index, True
+            select_s = label_s = train_s = 0.0
+            compiled = False
+            store.rewrite_metrics(history)
+        for rec in read_label_log(store.path / "labels.jsonl"):
+            if rec.get("round", -1) > done_round:
+                if rec["kind"] == "query":
+                    replay_queries[rec["query_id"]] = rec
+                elif rec["kind"] == "answer":
+                    replay_answers[rec["query_id"]] = Answer.from_record(rec)
     stop_reason = "budget"
-    labels_to_target = None
-    low_acquisition_rounds = 0
+    if not restored:
+        # ---- round 0: the seed set -------------------------------------------------------------
+        t0 = time.perf_counter()
+        seed = seed_queries(jax.random.fold_in(key, 0), problem, config.seed_size, config.seed_strategy == "stratified")
+        select_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        label(0, seed)
+        label_s = time.perf_counter() - t0
+        state, train_s, compiled = fit(0, None)
+        acquisition = float("nan")
+        round_index = 0
+        labels_to_target = None
+        low_acquisition_rounds = 0
     while True:
-        metrics = problem.evaluator.evaluate(lambda x: learner.predict_proba(state.params, x), progress())
-        row = {"round": round_index, "queries": spent["queries"], "labels": buffer.size,
-               "abstained": spent["abstained"], "failed": spent["failed"], "cost": spent["cost"], **metrics,
-               "acquisition": acquisition, "select_s": select_s, "label_s": label_s, "train_s": train_s,
-               "compiled": int(compiled)}
-        if problem.stream is not None and hasattr(strategy_state, "position"):
-            row["stream_position"] = strategy_state.position
-        history.append(row)
-        if store is not None:
-            store.write_metrics(row)
-            if config.checkpoint_every and round_index % config.checkpoint_every == 0:
-                _checkpoint(store, round_index, state, buffer, strategy_state, key)
-        if on_round is not None:
-            on_round(row)
+        if restored:  # this round was evaluated, logged and checkpointed before the interruption
+            restored = False
+            metrics = {k: history[-1][k] for k in ("accuracy",)}
+        else:
+            metrics = problem.evaluator.evaluate(lambda x: learner.predict_proba(state.params, x), progress())
+            row = {"round": round_index, "queries": spent["queries"], "labels": buffer.size,
+                   "abstained": spent["abstained"], "failed": spent["failed"], "cost": spent["cost"], **metrics,
+                   "acquisition": acquisition, "select_s": select_s, "label_s": label_s, "train_s": train_s,
+                   "compiled": int(compiled)}
+            if problem.stream is not None and hasattr(strategy_state, "position"):
+                row["stream_position"] = strategy_state.position
+            history.append(row)
+            if store is not None:
+                store.write_metrics(row)
+                if config.checkpoint_every and round_index % config.checkpoint_every == 0:
+                    _checkpoint(store, round_index, state, buffer, available, strategy_state, history, spent,
+                                len(answers), acquisition, labels_to_target, low_acquisition_rounds)
+            if on_round is not None:
+                on_round(row)
         target = config.target_accuracy
         if target is not None and labels_to_target is None and metrics["accuracy"] >= target:
             labels_to_target = spent["queries"]
@@ -258,32 +311,96 @@ def run_loop(key: jax.Array, problem: Problem, learner: Learner, strategy: Strat
         label_s = time.perf_counter() - t0
         state, train_s, compiled = fit(round_index, state)
     if store is not None:
-        _checkpoint(store, round_index, state, buffer, strategy_state, key)
+        _checkpoint(store, round_index, state, buffer, available, strategy_state, history, spent, len(answers),
+                    acquisition, labels_to_target, low_acquisition_rounds, finished=stop_reason)
         store.sync()
+    if replay_queries or replay_answers:
+        left = sorted(set(replay_queries) | set(replay_answers))
+        raise ResumeMismatch(f"resume: the run ended without selecting logged queries {left[:5]}"
+                             f"{' …' if len(left) > 5 else ''}; the code, the config or the environment changed")
     return RunResult(history=history, state=state, buffer=buffer, answers=answers, strategy_state=strategy_state,
                      stop_reason=stop_reason, labels_to_target=labels_to_target)
 
 
+class ResumeMismatch(RuntimeError):
+    """On resume, the loop selected a query other than the one the log holds for that place."""
+
+
 def _checkpoint(store: SeedStore, round_index: int, state: TrainState, buffer: LabeledBuffer,
-                strategy_state: Any, key: jax.Array) -> None:
+                available: np.ndarray | None, strategy_state: Any, history: list[dict[str, float]],
+                spent: dict[str, float], n_answers: int, acquisition: float, labels_to_target: int | None,
+                low_acquisition_rounds: int, finished: str | None = None) -> None:
+    """Everything the loop needs to go on from the end of `round_index`, in one atomic file."""
     leaves = jax.tree.leaves(state)
     arrays = {f"state_{i:04d}": np.asarray(leaf) for i, leaf in enumerate(leaves)}
-    arrays.update(buffer_x=buffer.x[:buffer.size], buffer_y=buffer.y[:buffer.size],
-                  buffer_round=buffer.round_added[:buffer.size], key=np.asarray(jax.random.key_data(key)))
-    meta = {"round": round_index, "labels": buffer.size, "state_leaves": len(leaves),
-            "strategy_state": dataclasses.asdict(strategy_state) if dataclasses.is_dataclass(strategy_state) else None}
-    store.save_checkpoint(arrays, meta)
+    arrays.update(buffer_x=buffer.x, buffer_y=buffer.y, buffer_round=buffer.round_added)
+    if available is not None:
+        arrays["available"] = available
+    meta = {"round": round_index, "labels": buffer.size, "buffer_size": buffer.size, "state_leaves": len(leaves),
+            "strategy_state": _state_record(strategy_state), "history": history, "spent": spent,
+            "answers": n_answers, "acquisition": acquisition, "labels_to_target": labels_to_target,
+            "low_acquisition_rounds": low_acquisition_rounds, "finished": finished}
+    store.save_checkpoint(arrays, json.loads(json.dumps(meta, default=_json_default)))
+
+
+def _json_default(v: Any) -> Any:
+    if isinstance(v, (np.floating, np.integer, np.bool_)):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    raise TypeError(f"cannot checkpoint {type(v).__name__}")
+
+
+def _state_record(strategy_state: Any) -> dict[str, Any] | None:
+    if strategy_state is None:
+        return None
+    if not dataclasses.is_dataclass(strategy_state):
+        raise TypeError(f"strategy state {type(strategy_state).__name__} is not a dataclass; it cannot be checkpointed")
+    return {"type": type(strategy_state).__qualname__, "fields": dataclasses.asdict(strategy_state)}
+
+
+def _restore(store: SeedStore, learner: Learner, initial_strategy_state: Any) -> tuple | None:
+    """The loop's variables at the end of the checkpointed round, or None without a checkpoint."""
+    try:
+        arrays, meta = load_checkpoint(store.path / "checkpoint")
+    except FileNotFoundError:
+        return None
+    template = learner.init(jax.random.key(0))
+    treedef = jax.tree.structure(template)
+    names = sorted(k for k in arrays if k.startswith("state_"))
+    if len(names) != treedef.num_leaves:
+        raise CheckpointError(f"{store.path}/checkpoint holds {len(names)} learner arrays; this learner has "
+                              f"{treedef.num_leaves} (was the run made with another learner config?)")
+    state = jax.tree.unflatten(treedef, [jax.numpy.asarray(arrays[n]) for n in names])
+    size = int(meta["buffer_size"])
+    buffer = LabeledBuffer(arrays["buffer_x"].copy(), arrays["buffer_y"].copy(), arrays["buffer_round"].copy(), size)
+    available = arrays["available"].copy() if "available" in arrays else None
+    record = meta["strategy_state"]
+    strategy_state = initial_strategy_state
+    if record is not None:
+        if type(initial_strategy_state).__qualname__ != record["type"]:
+            raise CheckpointError(f"{store.path}/checkpoint holds a {record['type']} strategy state; this strategy "
+                                  f"starts from {type(initial_strategy_state).__qualname__}")
+        strategy_state = type(initial_strategy_state)(**record["fields"])
+    round_index = int(meta["round"])
+    answers = [Answer.from_record(r) for r in read_label_log(store.path / "labels.jsonl")
+               if r["kind"] == "answer" and r.get("round", -1) <= round_index]
+    if len(answers) != meta["answers"]:
+        raise CheckpointError(f"{store.path}: the checkpoint of round {round_index} counts {meta['answers']} answers "
+                              f"but the label log holds {len(answers)} up to that round")
+    acquisition = float("nan") if meta["acquisition"] is None else float(meta["acquisition"])
+    history = [{k: (float("nan") if v is None else v) for k, v in row.items()} for row in meta["history"]]
+    return (state, buffer, available, strategy_state, history, meta["spent"], answers, round_index, acquisition,
+            meta["labels_to_target"], int(meta["low_acquisition_rounds"]))
 
 
 def load_params(learner: Learner, checkpoint: str, key: jax.Array | None = None) -> dict[str, Any]:
     """The learner parameters saved in a checkpoint folder (its `state.npz`)."""
     template = learner.init(jax.random.key(0) if key is None else key)
     treedef = jax.tree.structure(template)
-    with np.load(f"{checkpoint}/state.npz") as f:
-        names = sorted(k for k in f.files if k.startswith("state_"))
-        leaves = [f[k] for k in names]
+    arrays, _ = load_checkpoint(checkpoint)
+    leaves = [arrays[k] for k in sorted(k for k in arrays if k.startswith("state_"))]
     if len(leaves) != treedef.num_leaves:
         raise ValueError(f"{checkpoint}: holds {len(leaves)} learner arrays; this learner has {treedef.num_leaves} "
                          "(was the run made with another learner config?)")
     return jax.tree.unflatten(treedef, leaves).params
-

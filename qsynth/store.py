@@ -7,21 +7,72 @@ runs/<name>/
 ```
 
 `labels.jsonl` gets one JSON line per query and per answer; `sync()` flushes and fsyncs,
-and the loop calls it before any answer is used. Checkpoints are written to a temporary
-file and renamed into place, so a crash leaves the previous checkpoint intact.
+and the loop calls it as each answer arrives, before any answer is used.
+
+Checkpoint format: one NumPy `.npz` file (`checkpoint/state.npz`) holding every array (the
+learner's parameters and optimizer state as pytree leaves, the labeled buffer, the pool's
+availability mask, the PRNG key data) and the loop's bookkeeping as a JSON string under
+`__meta__`. It is written to a temporary file, fsynced, renamed over the previous one and
+the folder fsynced: a crash leaves either the old or the new checkpoint, never a mix. Why
+not orbax or flax serialization: one file means one atomic rename (no state/meta pair that
+a crash could split); the zip container checks a CRC-32 of every array on reading, so a
+corrupt or truncated checkpoint is detected, with a clear message; and it reads without
+JAX or any dependency beyond NumPy.
+
+One writer per run: `RunLock` holds an exclusive `flock` on `runs/<name>/.lock` for as
+long as a process writes the run (released by the OS if that process dies).
 """
 
 from __future__ import annotations
 
 import csv
+import fcntl
 import json
 import os
+import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["SeedStore", "read_label_log", "read_metrics"]
+__all__ = ["CheckpointError", "RunLock", "SeedStore", "load_checkpoint", "read_label_log", "read_metrics",
+           "repair_label_log"]
+
+CHECKPOINT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used: corrupt, truncated, or from an incompatible version."""
+
+
+class RunLock:
+    """An exclusive lock on a run folder: `with RunLock(path): ...` (raises if another process holds it)."""
+
+    def __init__(self, run_path: str | os.PathLike):
+        self.path = Path(run_path) / ".lock"
+        self._file: Any = None
+
+    def __enter__(self) -> RunLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.path, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._file.seek(0)
+            holder = self._file.read().strip() or "another process"
+            self._file.close()
+            raise RuntimeError(f"{self.path.parent} is being written by {holder}; one writer per run "
+                               "(wait for it to finish, or stop it)") from None
+        self._file.seek(0)
+        self._file.truncate()
+        self._file.write(f"pid {os.getpid()}")
+        self._file.flush()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
+        self._file.close()
 
 
 class SeedStore:
@@ -36,6 +87,7 @@ class SeedStore:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self.fsync = fsync
+        self.repaired = repair_label_log(self.path / "labels.jsonl")
         self._log = open(self.path / "labels.jsonl", "a", encoding="utf-8")
         self._metrics_fields: list[str] | None = None
 
@@ -59,24 +111,97 @@ class SeedStore:
         with open(path, "a", newline="", encoding="utf-8") as f:
             csv.DictWriter(f, self._metrics_fields, extrasaction="ignore").writerow(row)
 
+    def rewrite_metrics(self, rows: list[dict[str, Any]]) -> None:
+        """Replace `metrics.csv` with `rows` (on resume: the rounds the checkpoint holds)."""
+        self._metrics_fields = None
+        (self.path / "metrics.csv").unlink(missing_ok=True)
+        for row in rows:
+            self.write_metrics(row)
+
     def save_checkpoint(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Path:
-        """Write `checkpoint/state.npz` (arrays) and `checkpoint/meta.json` atomically (temp + rename)."""
+        """Write `checkpoint/state.npz` (arrays + meta as JSON) atomically: temp file, fsync, rename."""
         folder = self.path / "checkpoint"
         folder.mkdir(exist_ok=True)
         tmp = folder / "state.npz.tmp"
+        meta = {**meta, "checkpoint_version": CHECKPOINT_VERSION}
         with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
+            np.savez(f, __meta__=np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, folder / "state.npz")
-        tmp_meta = folder / "meta.json.tmp"
-        tmp_meta.write_text(json.dumps(meta, indent=1), encoding="utf-8")
-        os.replace(tmp_meta, folder / "meta.json")
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         return folder
 
     def close(self) -> None:
         self.sync()
         self._log.close()
+
+
+def load_checkpoint(folder: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The arrays and meta of `folder/state.npz`.
+
+    Raises:
+      FileNotFoundError: there is no checkpoint.
+      CheckpointError: it is corrupt or truncated (bad CRC, not a zip), or from a newer qsynth.
+    """
+    path = Path(folder) / "state.npz"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no checkpoint")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}  # reading every member checks its CRC
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as exc:
+        raise CheckpointError(f"{path} is corrupt or truncated ({type(exc).__name__}: {exc}); delete it to "
+                              "resume from the label log alone") from None
+    if "__meta__" not in arrays:
+        raise CheckpointError(f"{path} has no __meta__ record: not a qsynth checkpoint of this version")
+    meta = json.loads(arrays.pop("__meta__").tobytes().decode())
+    if meta.get("checkpoint_version", 0) > CHECKPOINT_VERSION:
+        raise CheckpointError(f"{path} was written by a newer qsynth (checkpoint version "
+                              f"{meta['checkpoint_version']} > {CHECKPOINT_VERSION}); upgrade qsynth to resume it")
+    return arrays, meta
+
+
+def repair_label_log(path: str | os.PathLike) -> str | None:
+    """Cut a truncated final line (a crash mid-write) off a label log before appending to it.
+
+    A complete final record that only lacks its newline gets the newline instead. Corrupt
+    lines elsewhere are not a crash's doing: `read_label_log` reports them.
+
+    Returns:
+      A message saying what was repaired (also printed to stderr), or None when the log was whole.
+    """
+    path = Path(path)
+    if not path.exists() or path.stat().st_size == 0:
+        return None
+    data = path.read_bytes()
+    body = data[:-1] if data.endswith(b"\n") else data
+    start = body.rfind(b"\n") + 1
+    last = body[start:]
+    try:
+        json.loads(last)
+        complete = True
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        complete = False
+    if complete and data.endswith(b"\n"):
+        return None
+    with open(path, "r+b") as f:
+        if complete:
+            f.seek(0, os.SEEK_END)
+            f.write(b"\n")
+            message = f"{path}: the final record lacked its newline (a crash mid-write); added it"
+        else:
+            f.truncate(start)
+            message = (f"{path}: cut a truncated final line ({len(last)} bytes, a crash mid-write): "
+                       f"{last[:80]!r}")
+        f.flush()
+        os.fsync(f.fileno())
+    print(f"warning: {message}", file=sys.stderr)
+    return message
 
 
 def read_label_log(path: str | os.PathLike) -> list[dict[str, Any]]:

@@ -25,14 +25,14 @@ from qsynth.config import RunConfig, to_toml
 from qsynth.data.datasets import Dataset
 from qsynth.data.registry import make_dataset
 from qsynth.experiments.summary import format_table, summarize
-from qsynth.generators.train import Generator, TrainedGenerator, fit_generator
+from qsynth.generators.train import Generator, TrainedGenerator, fit_generator, load_generator
 from qsynth.loop import RunResult, run_loop
 from qsynth.experiments.oracles import RunOracles
 from qsynth.problem import Problem
-from qsynth.store import SeedStore, read_label_log, read_metrics
+from qsynth.store import RunLock, SeedStore, load_checkpoint, read_label_log, read_metrics
 from qsynth.strategies.registry import build_strategy
 
-__all__ = ["ExperimentResult", "load_histories", "plot_run", "run_experiment", "write_summary"]
+__all__ = ["ExperimentResult", "load_histories", "plot_run", "resume_experiment", "run_experiment", "write_summary"]
 
 
 @dataclasses.dataclass
@@ -123,43 +123,71 @@ class _Progress:
 
 
 def run_experiment(config: RunConfig, out_dir: str | Path = "runs", *, progress: bool = True,
-                   plots: bool = True, overwrite: bool = False) -> ExperimentResult:
+                   plots: bool = True, overwrite: bool = False, resume: bool = False) -> ExperimentResult:
     """Run every strategy of `config` on every seed; write `out_dir/<config.name>/`.
 
     A folder that already holds a run is never appended to or deleted: it is an error, or
-    with `overwrite` it is first renamed to `<name>.replaced-<UTC time>` (no label is lost).
+    with `overwrite` it is first renamed to `<name>.replaced-<UTC time>` (no label is lost),
+    or with `resume` the run goes on where it stopped (see `resume_experiment`). The run
+    folder is locked for as long as this writes it (one writer per run).
 
     Raises:
       ValueError: the config does not fit the data (raised before any run starts).
-      FileExistsError: the run folder already holds a run and `overwrite` is False.
+      FileExistsError: the run folder already holds a run and neither `overwrite` nor `resume` is set.
+      RuntimeError: another process is writing the run.
     """
     datasets, problems = _prepare(config)
     path = Path(out_dir) / config.name
-    if any(path.glob("*/seed-*/labels.jsonl")):
+    if any(path.glob("*/seed-*/labels.jsonl")) and not resume:
         if not overwrite:
-            raise FileExistsError(f"{path} already holds a run; choose another name (--name), or pass --overwrite "
-                                  "to move the old run aside")
+            raise FileExistsError(f"{path} already holds a run; choose another name (--name), pass --resume "
+                                  f"{path} to continue it, or --overwrite to move the old run aside")
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
         backup = path.with_name(f"{path.name}.replaced-{stamp}")
         path.rename(backup)
         if progress:
             print(f"moved the previous run to {backup}", file=sys.stderr)
     path.mkdir(parents=True, exist_ok=True)
-    (path / "config.toml").write_text(to_toml(config, _versions()), encoding="utf-8")
-    bar = _Progress(len(config.strategies) * len(config.seeds), enabled=progress)
-    generators = _generators(config, datasets, path, progress)
-    with RunOracles(config, path) as make_oracle:
-        results = _run_all(config, path, datasets, problems, make_oracle, generators, bar)
-    histories = {name: [r.history for r in by_seed.values()] for name, by_seed in results.items()}
-    summary = write_summary(path, config, histories)
-    if plots:
-        plot_run(path, config, histories, datasets)
+    with RunLock(path):
+        if not resume or not (path / "config.toml").exists():
+            (path / "config.toml").write_text(to_toml(config, _versions()), encoding="utf-8")
+        bar = _Progress(len(config.strategies) * len(config.seeds), enabled=progress)
+        generators = _generators(config, datasets, path, progress)
+        with RunOracles(config, path) as make_oracle:
+            results = _run_all(config, path, datasets, problems, make_oracle, generators, bar, resume)
+        histories = load_histories(path) if resume else \
+            {name: [r.history for r in by_seed.values()] for name, by_seed in results.items()}
+        summary = write_summary(path, config, histories)
+        if plots:
+            plot_run(path, config, histories, datasets)
     return ExperimentResult(path=path, summary=summary, results=results)
 
 
+def resume_experiment(run_path: str | Path, *, progress: bool = True, plots: bool = True) -> ExperimentResult:
+    """Continue an interrupted run from its folder: each (strategy, seed) restores its last
+    checkpoint and replays the answers logged after it (never asking an oracle again for a query
+    it answered); finished ones are left as they are.
+
+    Raises:
+      FileNotFoundError: the folder holds no run. ConfigError: its config is from a newer qsynth.
+    """
+    import tomllib
+
+    from qsynth.config import parse_config, strip_provenance
+
+    run_path = Path(run_path)
+    cfg = run_path / "config.toml"
+    if not cfg.is_file():
+        raise FileNotFoundError(f"{run_path}: no config.toml; is this a qsynth run folder?")
+    config = parse_config(strip_provenance(tomllib.loads(cfg.read_text(encoding="utf-8"))))
+    if config.name != run_path.name:
+        config = dataclasses.replace(config, name=run_path.name)
+    return run_experiment(config, run_path.parent, progress=progress, plots=plots, resume=True)
+
+
 def _run_all(config: RunConfig, path: Path, datasets: dict[int, Dataset], problems: dict[int, Problem],
-             make_oracle: RunOracles, generators: dict[int, TrainedGenerator],
-             bar: _Progress) -> dict[str, dict[int, RunResult]]:
+             make_oracle: RunOracles, generators: dict[int, TrainedGenerator], bar: _Progress,
+             resume: bool = False) -> dict[str, dict[int, RunResult]]:
     results: dict[str, dict[int, RunResult]] = {}
     for spec in config.strategies:
         for seed in config.seeds:
@@ -168,16 +196,30 @@ def _run_all(config: RunConfig, path: Path, datasets: dict[int, Dataset], proble
                 strategy = dataclasses.replace(strategy, generator=generators[seed])
             problem = problems[seed]
             learner = config.learner.build(problem.feature_shape, problem.num_classes)
-            store = SeedStore(path / strategy.name / f"seed-{seed}", fsync=config.loop.fsync)
+            seed_dir = path / strategy.name / f"seed-{seed}"
+            if resume and _finished(seed_dir):
+                bar.done += 1
+                continue
+            store = SeedStore(seed_dir, fsync=config.loop.fsync)
             label = f"{strategy.name} seed {seed}"
             try:
                 result = run_loop(jax.random.key(seed), problem, learner, strategy, make_oracle(datasets[seed], seed),
-                                  config.loop, store=store, on_round=lambda row: bar.round(label, row, config.loop.budget))
+                                  config.loop, store=store, on_round=lambda row: bar.round(label, row, config.loop.budget),
+                                  resume=resume)
             finally:
                 store.close()
             results.setdefault(strategy.name, {})[seed] = result
             bar.finished(label, result)
     return results
+
+
+def _finished(seed_dir: Path) -> bool:
+    """Whether a (strategy, seed) run ran to its end (its last checkpoint says why it stopped)."""
+    try:
+        _, meta = load_checkpoint(seed_dir / "checkpoint")
+    except FileNotFoundError:
+        return False
+    return meta.get("finished") is not None
 
 
 def _generators(config: RunConfig, datasets: dict[int, Dataset], path: Path,
@@ -187,10 +229,13 @@ def _generators(config: RunConfig, datasets: dict[int, Dataset], path: Path,
         return {}
     out = {}
     for seed, data in datasets.items():
+        folder = path / "generator" / f"seed-{seed}"
+        if (folder / "quality.json").exists():  # a resumed run: the generator it was trained with
+            out[seed] = load_generator(folder)
+            continue
         t0 = time.perf_counter()
         key = jax.random.fold_in(jax.random.key(seed), 1_000_003 + config.generator.seed)
         gen = fit_generator(key, config.generator, data.x)
-        folder = path / "generator" / f"seed-{seed}"
         gen.save(folder)
         recon = gen.reconstruction_error(data.x_test)
         (folder / "quality.json").write_text(json.dumps({
@@ -292,7 +337,6 @@ def plot_run(path: str | Path, config: RunConfig, histories: dict[str, list[list
 def _plot_synthesis(path: Path, plots: Path, histories: dict[str, Any], data: Dataset, seed: int) -> list[Path]:
     """Query grids (image data) and latent views (2-D latents) for strategies whose queries carry codes."""
     from qsynth import plotting
-    from qsynth.generators.train import load_generator
 
     written = []
     gen_dir = path / "generator" / f"seed-{seed}"
