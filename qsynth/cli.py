@@ -2,6 +2,7 @@
 
   qsynth run [CONFIG.toml]   run strategies × seeds (the built-in default config without one)
   qsynth run --resume RUN    continue an interrupted run
+  qsynth label RUN           label a run's queries yourself (web page, or --terminal)
   qsynth plot RUN_DIR        redraw plots and the table from a run folder
   qsynth list                the datasets, strategy kinds and uncertainty measures a config may name
 """
@@ -50,6 +51,28 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_label(args: argparse.Namespace) -> int:
+    import tomllib
+
+    from qsynth.config import parse_config, strip_provenance
+    from qsynth.experiments.runner import print_table, resume_experiment
+
+    path = Path(args.run_dir)
+    cfg_path = path / "config.toml"
+    if not cfg_path.is_file():
+        raise FileNotFoundError(f"{path}: no config.toml; is this a qsynth run folder?")
+    config = parse_config(strip_provenance(tomllib.loads(cfg_path.read_text(encoding="utf-8"))))
+    if config.oracle.kind != "human":
+        raise ValueError(f"{path}: this run's oracle is {config.oracle.kind!r}; qsynth label serves runs whose "
+                         "[oracle] kind is \"human\" (continue others with qsynth run --resume)")
+    override = {"interface": "terminal" if args.terminal else "web"}
+    if args.port is not None:
+        override["port"] = args.port
+    result = resume_experiment(path, progress=not args.quiet, oracle=override)
+    print_table(result.summary)
+    return 0
+
+
 def _cmd_plot(args: argparse.Namespace) -> int:
     from qsynth.config import parse_config, strip_provenance
     from qsynth.experiments.runner import load_histories, plot_run, print_table, write_summary
@@ -95,6 +118,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--resume", metavar="RUN_DIR",
                      help="continue an interrupted run from its folder (last checkpoint + the answers logged after it)")
     run.set_defaults(fn=_cmd_run)
+    label = sub.add_parser("label", help="label a run's queries yourself (a run whose [oracle] kind is human)")
+    label.add_argument("run_dir")
+    label.add_argument("--terminal", action="store_true", help="label in this terminal instead of a web page")
+    label.add_argument("--port", type=int, help="the page's port (default: the config's; 0 picks a free one)")
+    label.add_argument("--quiet", action="store_true", help="no progress output")
+    label.set_defaults(fn=_cmd_label)
     plot = sub.add_parser("plot", help="redraw plots and the summary table from a run folder")
     plot.add_argument("run_dir")
     plot.set_defaults(fn=_cmd_plot)
@@ -106,6 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as exc:
         print(f"qsynth: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:
+        print(f"\nqsynth: stopped ({exc or 'interrupted'}); every answer so far is in the run's log: continue "
+              "with qsynth run --resume RUN_DIR (or qsynth label RUN_DIR)", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

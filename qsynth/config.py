@@ -62,6 +62,9 @@ class OracleConfig:
         than `max_distance`.
       "simulator": runs the simulator of a `[data] name = "simulator"` task on every query.
       "program": runs `command` per query (JSON on stdin, JSON on stdout).
+      "human": a person, on a local labeling page (`interface = "web"`, on `host`:`port`; port
+        0 picks a free one; the URL with the run's token is printed) or in the terminal
+        (`interface = "terminal"`); `show_prediction` shows the current model's guess.
     Synthesis strategies that create new points need any kind but "dataset".
 
     Execution (simulator, program): `workers` = 0 runs queries one by one in this process;
@@ -83,9 +86,13 @@ class OracleConfig:
     timeout: float | None = None
     retries: int = 0
     noise: float = 0.0
+    interface: str = "web"
+    host: str = "127.0.0.1"
+    port: int = 0
+    show_prediction: bool = False
 
     def __post_init__(self) -> None:
-        kinds = ("dataset", "teacher", "nearest_neighbour", "simulator", "program")
+        kinds = ("dataset", "teacher", "nearest_neighbour", "simulator", "program", "human")
         if self.kind not in kinds:
             raise ConfigError(f"oracle.kind must be one of {list(kinds)}, got {self.kind!r}")
         if not 0.0 <= self.threshold <= 1.0:
@@ -110,6 +117,10 @@ class OracleConfig:
             raise ConfigError("oracle.retries: retries need workers (set oracle.workers >= 1)")
         if not 0.0 <= self.noise <= 1.0:
             raise ConfigError(f"oracle.noise must be in [0, 1], got {self.noise}")
+        if self.interface not in ("web", "terminal"):
+            raise ConfigError(f"oracle.interface must be 'web' or 'terminal', got {self.interface!r}")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"oracle.port must be in 0..65535, got {self.port}")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -143,9 +154,12 @@ class RunConfig:
             raise ConfigError(f"seeds: duplicates in {list(self.seeds)}")
         if not self.strategies:
             raise ConfigError("strategies: give at least one [[strategies]] table")
-        if (self.oracle.kind == "simulator") != (self.data.name == "simulator"):
-            raise ConfigError("oracle.kind: a [data] name = \"simulator\" task and [oracle] kind = \"simulator\" go "
-                              f"together (got data.name = {self.data.name!r}, oracle.kind = {self.oracle.kind!r})")
+        if self.oracle.kind == "simulator" and self.data.name != "simulator":
+            raise ConfigError("oracle.kind: the simulator oracle runs the simulator of a [data] name = \"simulator\" "
+                              f"task (got data.name = {self.data.name!r})")
+        if self.data.name == "simulator" and self.oracle.kind not in ("simulator", "human"):
+            raise ConfigError(f"oracle.kind: a simulator task is answered by the simulator (or a person), not by "
+                              f"{self.oracle.kind!r}")
         names = []
         for i, spec in enumerate(self.strategies):
             try:

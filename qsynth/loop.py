@@ -24,7 +24,7 @@ from qsynth.data.buffer import LabeledBuffer
 from qsynth.learners.learner import TRACE_COUNTS, Learner, TrainState
 from qsynth.oracles.base import AsyncOracle, Oracle, ask
 from qsynth.problem import Problem
-from qsynth.records import Answer, Queries, Status
+from qsynth.records import Answer, Queries, Retract, Status
 from qsynth.store import CheckpointError, SeedStore, load_checkpoint, read_label_log
 from qsynth.strategies.base import RoundContext, Strategy
 
@@ -178,9 +178,10 @@ def run_loop(key: jax.Array, problem: Problem, learner: Learner, strategy: Strat
                 store.append({"kind": "query", "round": round_index, **queries.record(i)})
             store.sync()
 
-        def log(answer: Answer) -> None:
+        def log(answer: Answer | Retract) -> None:
             if store is not None:
-                store.append({"kind": "answer", "round": round_index, **answer.record()})
+                kind = "retract" if isinstance(answer, Retract) else "answer"
+                store.append({"kind": kind, "round": round_index, **answer.record()})
                 store.sync()  # each answer on disk as it arrives (a person's labels must survive a crash)
 
         logged_answers = {q: replay_answers.pop(q) for q in queries.query_id if q in replay_answers}
@@ -237,6 +238,8 @@ def run_loop(key: jax.Array, problem: Problem, learner: Learner, strategy: Strat
                     replay_queries[rec["query_id"]] = rec
                 elif rec["kind"] == "answer":
                     replay_answers[rec["query_id"]] = Answer.from_record(rec)
+                elif rec["kind"] == "retract":
+                    replay_answers.pop(rec["query_id"], None)
     stop_reason = "budget"
     if not restored:
         # ---- round 0: the seed set -------------------------------------------------------------
@@ -306,6 +309,9 @@ def run_loop(key: jax.Array, problem: Problem, learner: Learner, strategy: Strat
                                f"at most {min(config.batch_size, remaining)} were asked for")
         finite = queries.scores[np.isfinite(queries.scores)]
         acquisition = float(finite.max()) if finite.size else float("nan")
+        if hasattr(oracle, "set_model"):  # a person may be shown the current model's guess
+            params = state.params
+            oracle.set_model(lambda x: learner.predict_proba(params, x))
         t0 = time.perf_counter()
         label(round_index, queries)
         label_s = time.perf_counter() - t0
@@ -383,8 +389,15 @@ def _restore(store: SeedStore, learner: Learner, initial_strategy_state: Any) ->
                                   f"starts from {type(initial_strategy_state).__qualname__}")
         strategy_state = type(initial_strategy_state)(**record["fields"])
     round_index = int(meta["round"])
-    answers = [Answer.from_record(r) for r in read_label_log(store.path / "labels.jsonl")
-               if r["kind"] == "answer" and r.get("round", -1) <= round_index]
+    answers: list[Answer] = []
+    for r in read_label_log(store.path / "labels.jsonl"):
+        if r.get("round", -1) > round_index:
+            continue
+        if r["kind"] == "answer":
+            answers.append(Answer.from_record(r))
+        elif r["kind"] == "retract":  # the answer it takes back is the last one for that query
+            last = max(i for i, a in enumerate(answers) if a.query_id == r["query_id"])
+            answers.pop(last)
     if len(answers) != meta["answers"]:
         raise CheckpointError(f"{store.path}: the checkpoint of round {round_index} counts {meta['answers']} answers "
                               f"but the label log holds {len(answers)} up to that round")

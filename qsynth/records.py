@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Answer", "Queries", "Status", "validate_answer"]
+__all__ = ["Answer", "Queries", "Retract", "Status", "validate_answer"]
 
 
 class Status(str, enum.Enum):
@@ -138,6 +138,20 @@ class Answer:
     def from_record(cls, rec: dict[str, Any]) -> Answer:
         return cls(query_id=rec["query_id"], status=Status(rec["status"]), label=rec.get("label"),
                    value=rec.get("value"), cost=float(rec.get("cost", 1.0)), error=rec.get("error"))
+
+
+@dataclasses.dataclass(frozen=True)
+class Retract:
+    """Takes back an earlier answer to `query_id` (a person pressed undo); the query is open again.
+
+    Only answers not yet used by the loop (the batch is still open) can be retracted.
+    """
+
+    query_id: str
+    reason: str = "undo"
+
+    def record(self) -> dict[str, Any]:
+        return {"query_id": self.query_id, "reason": self.reason}
 
 
 def _finite_or_none(v: float | None) -> float | None:

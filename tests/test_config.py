@@ -37,7 +37,7 @@ def test_round_trip_through_toml():
      "not differentiable"),
     ({"generator": {"latent": 0}}, "generator.latent must be >= 1"),
     ({"generator": {"model": "gan"}}, "generator.model"),
-    ({"oracle": {"kind": "human"}}, "oracle.kind"),
+    ({"oracle": {"kind": "crowd"}}, "oracle.kind"),
     ({"oracle": {"kind": "teacher", "threshold": 1.5}}, "oracle.threshold"),
 ])
 def test_config_errors_name_the_field(table, message):

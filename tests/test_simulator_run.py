@@ -42,8 +42,8 @@ def test_simulator_task_is_the_unit_box_with_reference_labels():
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"oracle": {"kind": "teacher"}}, "go together"),
-    ({"data": {"name": "moons"}}, "go together"),
+    ({"oracle": {"kind": "teacher"}}, "answered by the simulator"),
+    ({"data": {"name": "moons"}}, "runs the simulator of"),
     ({"oracle": {"kind": "simulator", "retries": 1}}, "retries need workers"),
     ({"oracle": {"kind": "simulator", "executor": "ray", "workers": 2}}, "oracle.executor"),
     ({"oracle": {"kind": "simulator", "timeout": 0}}, "oracle.timeout"),

@@ -39,6 +39,7 @@ class RunOracles:
         self._closers: list[Any] = []
         self._record: dict[str, Any] = {"kind": self.oc.kind}
         self._stateless: dict[int, Any] = {}
+        self._server: Any = None
 
     def __enter__(self) -> RunOracles:
         return self
@@ -60,6 +61,8 @@ class RunOracles:
 
     # -- per kind -------------------------------------------------------------------------------
     def _build(self, data: Dataset, seed: int) -> Any:
+        if self.oc.kind == "human":
+            return self._human(data)
         if self.oc.kind in ("dataset", "teacher", "nearest_neighbour"):
             if seed not in self._stateless:
                 self._stateless[seed] = self._build_stateless(data, seed)
@@ -105,6 +108,31 @@ class RunOracles:
         return ParallelOracle(task, classes, executor=self._shared_executor(), timeout=oc.timeout,
                               retries=oc.retries, cost=oc.cost, feature_shape=shape, reuse_answers=oc.noise == 0)
 
+    def _human(self, data: Dataset) -> Any:
+        """A person: a fresh session per (strategy, seed) behind one page for the whole run."""
+        from qsynth.oracles.human import HumanSession, LabelingServer, TerminalLabeler
+
+        oc, describe = self.oc, _describer(data)
+        self._record.update(interface=oc.interface, show_prediction=oc.show_prediction)
+        if oc.interface == "terminal":
+            return TerminalLabeler(data.classes, describe, show_prediction=oc.show_prediction, cost=oc.cost,
+                                   image_dir=self.path / "human")
+        session = HumanSession(data.classes, describe, show_prediction=oc.show_prediction, cost=oc.cost)
+        if self._server is None:
+            self._server = LabelingServer(session, _run_token(self.path), host=oc.host, port=oc.port,
+                                          title=self.config.name)
+            self._closers.append(self._server.close)
+            print(f"label the queries at {self._server.url}", file=sys.stderr, flush=True)
+            (self.path / "human").mkdir(exist_ok=True)
+            tmp = self.path / "human" / "url.tmp"
+            tmp.write_text(self._server.url + "\n", encoding="utf-8")
+            tmp.replace(self.path / "human" / "url")  # (whoever reads it sees a whole line)
+        else:
+            self._server.session.close()
+            self._server.session = session
+        self._record.update(host=oc.host, port=self._server.port)
+        return session
+
     def _shared_executor(self) -> concurrent.futures.Executor:
         if self._executor is not None:
             return self._executor
@@ -136,3 +164,44 @@ class RunOracles:
             client = Client(cluster)
         self._closers.append(client.close)
         return client.get_executor()
+
+
+def _run_token(path: Path) -> str:
+    """The run's labeling token: made once (random), kept readable only by its owner, reused on restart."""
+    import os
+    import secrets
+
+    file = path / "human" / "token"
+    if file.exists():
+        return file.read_text(encoding="utf-8").strip()
+    file.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(24)
+    fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token)
+    return token
+
+
+def _describer(data: Dataset) -> Any:
+    """How a person sees a query of `data`: an image in [0, 1], or a table of (physical) parameters."""
+    from qsynth.plotting import as_images
+
+    if "simulator" in data.meta:
+        from qsynth.experiments.simulator_task import simulator_from_meta
+
+        sim = simulator_from_meta(data.meta)
+        names = sim.sim.parameter_names
+
+        def table(x: np.ndarray) -> dict[str, Any]:
+            values = sim.physical(np.asarray(x, np.float64).ravel())
+            return {"table": [[n, f"{v:.4g}"] for n, v in zip(names, values)]}
+
+        return table
+    if as_images(data.x[:1], data.feature_shape) is not None:
+        def image(x: np.ndarray) -> dict[str, Any]:  # contrast-stretched per image (features may be standardized)
+            img = as_images(np.asarray(x, np.float64)[None], data.feature_shape)[0]
+            low, high = float(img.min()), float(img.max())
+            return {"image": ((img - low) / max(high - low, 1e-12)).round(4).tolist()}
+
+        return image
+    return lambda x: {"table": [[f"x{i}", f"{v:.4g}"] for i, v in enumerate(np.asarray(x).ravel())]}

@@ -163,10 +163,14 @@ def run_experiment(config: RunConfig, out_dir: str | Path = "runs", *, progress:
     return ExperimentResult(path=path, summary=summary, results=results)
 
 
-def resume_experiment(run_path: str | Path, *, progress: bool = True, plots: bool = True) -> ExperimentResult:
+def resume_experiment(run_path: str | Path, *, progress: bool = True, plots: bool = True,
+                      oracle: dict[str, Any] | None = None) -> ExperimentResult:
     """Continue an interrupted run from its folder: each (strategy, seed) restores its last
     checkpoint and replays the answers logged after it (never asking an oracle again for a query
     it answered); finished ones are left as they are.
+
+    `oracle` overrides fields of the run's `[oracle]` for this session (where a person labels:
+    interface, host, port); what is answered and how it is judged stays the run's.
 
     Raises:
       FileNotFoundError: the folder holds no run. ConfigError: its config is from a newer qsynth.
@@ -182,6 +186,8 @@ def resume_experiment(run_path: str | Path, *, progress: bool = True, plots: boo
     config = parse_config(strip_provenance(tomllib.loads(cfg.read_text(encoding="utf-8"))))
     if config.name != run_path.name:
         config = dataclasses.replace(config, name=run_path.name)
+    if oracle:
+        config = dataclasses.replace(config, oracle=dataclasses.replace(config.oracle, **oracle))
     return run_experiment(config, run_path.parent, progress=progress, plots=plots, resume=True)
 
 

@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
-from qsynth.records import Answer, Queries, Status, validate_answer
+from qsynth.records import Answer, Queries, Retract, Status, validate_answer
 
 __all__ = ["AsyncOracle", "Oracle", "ask"]
 
@@ -41,11 +41,14 @@ class AsyncOracle(Protocol):
 
 
 def ask(oracle: Oracle | AsyncOracle, queries: Queries, classes: tuple[int, ...],
-        on_answer: Callable[[Answer], None] | None = None, poll_seconds: float = 1.0) -> list[Answer]:
+        on_answer: Callable[[Answer | Retract], None] | None = None, poll_seconds: float = 1.0) -> list[Answer]:
     """Put `queries` to `oracle` and return one validated answer per query, in query order.
 
     Uses submit/collect when the oracle offers it, else `label`. Each validated answer is
-    passed to `on_answer` as soon as it is known (before this function returns).
+    passed to `on_answer` as soon as it is known (before this function returns); then, if
+    the oracle has `acknowledge(answer)`, it is told the answer is safe (a labeling page
+    moves on only then). An asynchronous oracle may also return a `Retract` for an answer
+    of this batch: the query is open again, and the retraction goes to `on_answer` too.
 
     Args:
       classes: the run's class set; labels outside it become FAILED.
@@ -67,8 +70,15 @@ def ask(oracle: Oracle | AsyncOracle, queries: Queries, classes: tuple[int, ...]
         while len(got) < len(wanted):
             for raw in oracle.collect(timeout=poll_seconds):
                 qid = getattr(raw, "query_id", None)
-                if qid in wanted:
+                if isinstance(raw, Retract):
+                    if got.pop(qid, None) is not None and on_answer is not None:
+                        on_answer(raw)
+                    if hasattr(oracle, "acknowledge"):
+                        oracle.acknowledge(raw)
+                elif qid in wanted:
                     accept(raw, qid)
+                    if hasattr(oracle, "acknowledge"):
+                        oracle.acknowledge(got[qid])
             time.sleep(0)
     else:
         try:

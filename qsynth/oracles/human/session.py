@@ -1,0 +1,171 @@
+"""`HumanSession`: the queries waiting for a person, and what they said — one model behind the
+labeling page and the terminal.
+
+To the loop it is a slow asynchronous oracle (`submit` / `collect`): the run waits for
+answers, and because each answer is logged (and fsynced) as it arrives, the run can be
+stopped and resumed between any two answers. A person's answer is accepted only for a
+query that is open, with a label from the run's classes (or "can't tell"); the call that
+gives it returns only once the loop has logged it (`acknowledge`), so a page never moves
+on before its answer is on disk. Undo takes back the latest answer of the open batch (an
+appended retract record); answers of a finished batch are already being learned from and
+cannot be undone. Thread-safe. Imports no JAX.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from qsynth.records import Answer, Queries, Retract, Status
+
+__all__ = ["HumanSession", "NotOpen"]
+
+
+class NotOpen(RuntimeError):
+    """The query is not waiting for an answer (answered already, or never asked), or nothing can be undone."""
+
+
+class HumanSession:
+    """Queries for a person.
+
+    Args:
+      classes: the labels a person may give.
+      describe: `x -> {"image": [[...]]} | {"table": [[name, value], ...]}` — how to show a query.
+      class_names: optional display names, one per class.
+      show_prediction: include the current model's prediction in `current()`.
+      cost: cost per answer.
+    """
+
+    def __init__(self, classes: tuple[int, ...], describe: Callable[[np.ndarray], dict[str, Any]], *,
+                 class_names: tuple[str, ...] | None = None, show_prediction: bool = False, cost: float = 1.0):
+        self.classes = tuple(int(c) for c in classes)
+        self.class_names = tuple(class_names) if class_names else tuple(str(c) for c in self.classes)
+        self.describe, self.show_prediction, self.cost = describe, show_prediction, float(cost)
+        self._cond = threading.Condition()
+        self._batch: list[str] = []
+        self._x: dict[str, np.ndarray] = {}
+        self._open: list[str] = []
+        self._given: list[str] = []
+        self._outbox: list[Answer | Retract] = []
+        self._acked: set[tuple[str, str]] = set()
+        self._model: Callable[[np.ndarray], np.ndarray] | None = None
+        self.answered = 0  # answers given through this session (after undos)
+        self.closed = False
+
+    # -- the loop's side (an AsyncOracle) -----------------------------------------------------------
+    def submit(self, queries: Queries) -> None:
+        with self._cond:
+            new = [q for q in queries.query_id if q not in self._x]
+            self._batch = [q for q in self._batch if q in self._open] + new
+            self._given = []
+            for i, q in enumerate(queries.query_id):
+                if q in new:
+                    self._x[q] = np.asarray(queries.x[i])
+                    self._open.append(q)
+            self._cond.notify_all()
+
+    def collect(self, timeout: float | None = None) -> list[Answer | Retract]:
+        with self._cond:
+            self._cond.wait_for(lambda: bool(self._outbox) or self.closed, timeout=timeout)
+            out, self._outbox = self._outbox, []
+            return out
+
+    def acknowledge(self, item: Answer | Retract) -> None:
+        """The loop has logged `item`: the person's request may return."""
+        with self._cond:
+            self._acked.add(_ack_key(item))
+            self._cond.notify_all()
+
+    def set_model(self, predict_proba: Callable[[np.ndarray], np.ndarray]) -> None:
+        """The current learner's committee-mean probabilities (for showing a prediction)."""
+        with self._cond:
+            self._model = predict_proba
+
+    def close(self) -> None:
+        with self._cond:
+            self.closed = True
+            self._cond.notify_all()
+
+    # -- the person's side ------------------------------------------------------------------------
+    def current(self) -> dict[str, Any]:
+        """What the page or the terminal shows now: the first open query (or None), progress, keys."""
+        with self._cond:
+            qid = self._open[0] if self._open else None
+            x = self._x.get(qid) if qid else None
+            model = self._model
+            done = len(self._batch) - len(self._open)
+            state = {"query_id": qid, "classes": list(self.classes), "class_names": list(self.class_names),
+                     "progress": {"batch_answered": done, "batch_size": len(self._batch),
+                                  "answered": self.answered},
+                     "can_undo": bool(self._given) and bool(self._open)}
+        if x is not None:
+            state["view"] = self.describe(x)
+            if self.show_prediction and model is not None:
+                p = np.asarray(model(x[None].astype(np.float32)))[0]
+                state["prediction"] = {"label": self.classes[int(p.argmax())], "confidence": float(p.max())}
+        return state
+
+    def answer(self, query_id: str, label: int | None, *, wait_s: float | None = 30.0) -> Answer:
+        """A person's label for `query_id` (None: "can't tell"). Returns once the loop has logged it
+        (`wait_s=None`: at once — for a caller on the loop's own thread, such as the terminal).
+
+        Raises:
+          ValueError: the label is not one of the run's classes.
+          NotOpen: the query is not waiting for an answer.
+          TimeoutError: the loop did not log it within `wait_s` (it is still queued for the loop).
+        """
+        if label is not None:
+            if isinstance(label, bool) or not isinstance(label, (int, np.integer)) or int(label) not in self.classes:
+                raise ValueError(f"label {label!r} is not one of this run's classes {list(self.classes)}")
+            answer = Answer(query_id, Status.OK, label=int(label), cost=self.cost)
+        else:
+            answer = Answer(query_id, Status.ABSTAIN, cost=self.cost, error="the labeler could not tell")
+        with self._cond:
+            if query_id not in self._open:
+                raise NotOpen(f"query {query_id!r} is not waiting for an answer")
+            self._open.remove(query_id)
+            self._given.append(query_id)
+            self._outbox.append(answer)
+            self.answered += 1
+            self._cond.notify_all()
+            self._wait_logged(answer, wait_s)
+        return answer
+
+    def undo(self, *, wait_s: float | None = 30.0) -> Retract:
+        """Take back the latest answer of the open batch; its query is shown again.
+
+        Raises:
+          NotOpen: nothing to undo (no answer yet in this batch, or the batch is complete).
+        """
+        with self._cond:
+            if not self._given or not self._open:
+                raise NotOpen("nothing to undo: only answers of the batch still being labeled can be taken back "
+                              "(a complete batch is already being learned from)")
+            qid = self._given.pop()
+            retract = Retract(qid, "undo")
+            self._open.insert(0, qid)
+            self._outbox.append(retract)
+            self.answered -= 1
+            self._cond.notify_all()
+            self._wait_logged(retract, wait_s)
+        return retract
+
+    def _wait_logged(self, item: Answer | Retract, wait_s: float | None) -> None:
+        if wait_s is None:
+            return
+        key = _ack_key(item)
+        end = time.monotonic() + wait_s
+        while key not in self._acked:
+            if self.closed or not self._cond.wait(timeout=max(0.0, end - time.monotonic())):
+                if key in self._acked:
+                    break
+                raise TimeoutError(f"query {item.query_id}: the run has not logged this yet (is it still running?)")
+        self._acked.discard(key)
+
+
+def _ack_key(item: Answer | Retract) -> tuple[str, str]:
+    return ("retract" if isinstance(item, Retract) else "answer", item.query_id)

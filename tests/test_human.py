@@ -1,0 +1,292 @@
+"""The human oracle: the session, the labeling page's HTTP contract, the terminal, and a real
+browser labeling a run that is killed and restarted."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qsynth.oracles import ask
+from qsynth.oracles.human import HumanSession, LabelingServer, NotOpen, StopLabeling, TerminalLabeler
+from qsynth.records import Answer, Queries, Retract, Status
+
+TOKEN = "t" * 8 + "0123456789abcdef"
+
+
+def queries(n: int, prefix: str = "q") -> Queries:
+    return Queries(tuple(f"{prefix}{i}" for i in range(n)), np.arange(2 * n, dtype=np.float32).reshape(n, 2),
+                   np.zeros(n))
+
+
+def describe(x):
+    return {"table": [["a", f"{x[0]:.3g}"], ["b", f"{x[1]:.3g}"]]}
+
+
+class LoopThread(threading.Thread):
+    """Stands in for the loop: asks one batch, logging every answer and retraction as `ask` reports it."""
+
+    def __init__(self, oracle, batch: Queries):
+        super().__init__(daemon=True)
+        self.oracle, self.batch, self.log, self.result = oracle, batch, [], None
+
+    def run(self):
+        self.result = ask(self.oracle, self.batch, (0, 1), on_answer=self.log.append, poll_seconds=0.05)
+
+
+def test_session_answers_undo_and_refusals():
+    session = HumanSession((0, 1), describe)
+    loop = LoopThread(session, queries(3))
+    loop.start()
+    while session.current()["query_id"] is None:
+        time.sleep(0.01)
+    assert session.current()["view"]["table"][0] == ["a", "0"]
+    with pytest.raises(ValueError, match="not one of this run's classes"):
+        session.answer("q0", 7)
+    with pytest.raises(NotOpen):
+        session.answer("q9", 1)
+    with pytest.raises(NotOpen, match="nothing to undo"):
+        session.undo()
+    session.answer("q0", 1)  # returns only once the loop has it logged
+    assert [type(r).__name__ for r in loop.log] == ["Answer"]
+    session.undo()
+    assert isinstance(loop.log[-1], Retract) and session.current()["query_id"] == "q0"
+    session.answer("q0", 0)
+    session.answer("q1", None)  # can't tell
+    session.answer("q2", 1)
+    loop.join(5)
+    assert [(a.query_id, a.status, a.label) for a in loop.result] == [
+        ("q0", Status.OK, 0), ("q1", Status.ABSTAIN, None), ("q2", Status.OK, 1)]
+    assert [(type(r).__name__, r.query_id) for r in loop.log] == [
+        ("Answer", "q0"), ("Retract", "q0"), ("Answer", "q0"), ("Answer", "q1"), ("Answer", "q2")]
+    with pytest.raises(NotOpen):  # a complete batch is being learned from
+        session.undo()
+
+
+def _request(url: str, method: str = "GET", body: bytes | None = None, token: str | None = TOKEN):
+    req = urllib.request.Request(url, data=body, method=method)
+    if token is not None:
+        req.add_header("X-Token", token)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read() or b"null") if "json" in r.headers["Content-Type"] else None
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def test_labeling_page_http_contract():
+    session = HumanSession((0, 1), describe)
+    server = LabelingServer(session, TOKEN)
+    base = f"http://127.0.0.1:{server.port}"
+    try:
+        loop = LoopThread(session, queries(2))
+        loop.start()
+        assert _request(base + "/api/state", token=None)[0] == 403
+        assert _request(base + "/api/state", token="x" * 24)[0] == 403
+        assert _request(base + "/", token=None)[0] == 403
+        status, _ = _request(f"{base}/?token={TOKEN}", token=None)
+        assert status == 200
+        while _request(base + "/api/state")[1]["query_id"] is None:
+            time.sleep(0.01)
+        assert _request(base + "/api/answer", "POST", b"x" * 5000)[0] == 413
+        assert _request(base + "/api/answer", "POST", b"[1]")[0] == 400
+        status, body = _request(base + "/api/answer", "POST", json.dumps({"query_id": "q0", "label": 5}).encode())
+        assert status == 400 and "not one of this run's classes" in body["error"]
+        status, body = _request(base + "/api/answer", "POST", json.dumps({"query_id": "q0", "label": 1}).encode())
+        assert status == 200 and body["query_id"] == "q1" and body["progress"]["batch_answered"] == 1
+        assert _request(base + "/api/answer", "POST", json.dumps({"query_id": "q0", "label": 1}).encode())[0] == 409
+        assert _request(base + "/../../etc/passwd")[0] == 404
+        _request(base + "/api/answer", "POST", json.dumps({"query_id": "q1", "label": 0}).encode())
+        loop.join(5)
+        assert [a.label for a in loop.result] == [1, 0]
+    finally:
+        server.close()
+
+
+def test_terminal_labeler(tmp_path):
+    replies = iter(["7", "1", "u", "0", "a", "x", "1", "q"])
+    out = open(tmp_path / "out.txt", "w")
+    term = TerminalLabeler((0, 1), describe, ask_fn=lambda prompt: next(replies), out=out)
+    log: list = []
+    got = ask(term, queries(3), (0, 1), on_answer=log.append, poll_seconds=0.01)
+    assert [(a.status, a.label) for a in got] == [(Status.OK, 0), (Status.ABSTAIN, None), (Status.OK, 1)]
+    assert [type(r).__name__ for r in log] == ["Answer", "Retract", "Answer", "Answer", "Answer"]
+    with pytest.raises(StopLabeling):
+        ask(term, queries(1, "r"), (0, 1), poll_seconds=0.01)
+    out.close()
+    text = (tmp_path / "out.txt").read_text()
+    assert "not one of this run's classes" in text and "'x' is not a label" in text and "b = 3" in text
+
+
+def test_terminal_saves_image_queries(tmp_path):
+    term = TerminalLabeler((0, 1), lambda x: {"image": np.eye(4).tolist()}, ask_fn=lambda p: "1",
+                           out=open(os.devnull, "w"), image_dir=tmp_path)
+    assert ask(term, queries(1), (0, 1), poll_seconds=0.01)[0].label == 1
+    assert (tmp_path / "query-q0.png").exists()
+
+
+# ---- a real browser, a real run, a kill and a restart -----------------------------------------------
+
+CONFIG = """
+name = "{name}"
+seeds = [0]
+targets = [0.9]
+[data]
+{data}
+[oracle]
+kind = "human"
+show_prediction = true
+[learner]
+hidden = [16]
+members = 2
+steps = 30
+warm_steps = 5
+[loop]
+budget = 6
+seed_size = 3
+batch_size = 3
+[[strategies]]
+kind = "uncertainty"
+"""
+DIGITS = 'name = "digits"\nargs = { classes = [3, 8], as_images = true, standardize_features = false, n_test = 100 }'
+PROJECTILE = 'name = "simulator"\nargs = { simulator = "projectile", pool_size = 200, grid = 20 }'
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.skip("no system chromium (.ci/run installs Debian's package; apt-get install chromium)")
+    pytest.importorskip("playwright", reason="playwright is in the test extra")
+    return path
+
+
+def _start(args: list[str], cwd: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "qsynth.cli", *args, "--quiet"], cwd=cwd,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def _url(run: Path, proc: subprocess.Popen, previous: str | None = None) -> str:
+    file = run / "human" / "url"
+    for _ in range(1200):
+        text = file.read_text() if file.exists() else ""
+        if text.endswith("\n") and "token=" in text and text.strip() != previous:
+            return text.strip()
+        if proc.poll() is not None:
+            pytest.fail(f"the run ended: {proc.stderr.read()}")
+        time.sleep(0.05)
+    pytest.fail("the labeling page did not come up")
+
+
+def _shoot(page, name: str) -> None:
+    folder = os.environ.get("QSYNTH_SCREENSHOTS")
+    if folder:
+        page.screenshot(path=str(Path(folder) / name))
+
+
+@pytest.mark.slow
+def test_a_browser_labels_a_run_with_the_keyboard_through_a_kill_and_restart(tmp_path):
+    chromium = _chromium()
+    from playwright.sync_api import sync_playwright
+
+    (tmp_path / "human.toml").write_text(CONFIG.format(name="human", data=DIGITS))
+    proc = _start(["run", "human.toml"], tmp_path)
+    run = tmp_path / "runs" / "human"
+    url = _url(run, proc)
+    token = url.split("token=")[1]
+    pressed: dict[str, object] = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--headless", "--no-sandbox", "--disable-gpu",
+                                                                    "--disable-background-networking"])
+        page = browser.new_page(viewport={"width": 900, "height": 640}, bypass_csp=True)  # (lets the test evaluate JS)
+        assert page.goto(url.split("?")[0]).status == 403  # no token, no page
+        assert page.request.get(url.split("?")[0] + "api/state").status == 403
+
+        def current() -> str:
+            page.wait_for_function("document.querySelector('#progress').textContent.includes('query ')")
+            return page.evaluate("state.query_id")
+
+        def press(key: str, expect: object) -> None:
+            qid = current()
+            page.keyboard.press(key)
+            page.wait_for_function(f"!document.querySelector('#progress').textContent.includes('query {qid}') "
+                                   "|| document.querySelector('#message').textContent.startsWith('undone')")
+            pressed[qid] = expect
+
+        page.goto(url)
+        page.wait_for_selector("canvas#image")
+        _shoot(page, "labeling_page_image.png")
+        press("3", 3)                          # seed-q00 → 3
+        first = current()
+        page.keyboard.press("u")                # undo seed-q00
+        page.wait_for_function("document.querySelector('#message').textContent === 'undone'")
+        assert current() == "seed-q00"
+        press("8", 8)                          # seed-q00 → 8 (after the undo)
+        page.keyboard.press("7")                # not a class of this run: refused, nothing logged
+        page.wait_for_function("document.querySelector('#message').textContent.includes('not one of')")
+        assert current() == first
+        press("a", None)                       # seed-q01: can't tell
+        # kill the run mid-batch, restart it with `qsynth label`, go on in the same page's place
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc = _start(["label", str(run), "--port", "0"], tmp_path)
+        url2 = _url(run, proc, previous=url)
+        assert url2.split("token=")[1] == token  # the run's token survives a restart
+        page.goto(url2)
+        assert current() == "seed-q02"          # the answers given before the kill are kept
+        press("3", 3)
+        for _ in range(3):                      # round 1: three more queries
+            press("8", 8)
+        _shoot(page, "labeling_page_done.png")
+        assert proc.wait(timeout=120) == 0, proc.stderr.read()
+        browser.close()
+    records = [json.loads(line) for line in (run / "entropy" / "seed-0" / "labels.jsonl").read_text().splitlines()]
+    kinds = [(r["kind"], r["query_id"]) for r in records if r["kind"] != "query"]
+    assert kinds[:3] == [("answer", "seed-q00"), ("retract", "seed-q00"), ("answer", "seed-q00")]
+    answers = {}
+    for r in records:
+        if r["kind"] == "answer":
+            answers[r["query_id"]] = r
+        elif r["kind"] == "retract":
+            answers.pop(r["query_id"])
+    assert len(answers) == 6 and len([r for r in records if r["kind"] == "answer"]) == 7
+    for qid, expect in pressed.items():
+        a = answers[qid]
+        assert (a["label"], a["status"]) == ((expect, "ok") if expect is not None else (None, "abstain")), qid
+    assert len([r for r in records if r["kind"] == "query"]) == 6  # nothing asked twice
+
+
+@pytest.mark.slow
+def test_parameter_table_page(tmp_path):
+    chromium = _chromium()
+    from playwright.sync_api import sync_playwright
+
+    (tmp_path / "throw.toml").write_text(CONFIG.format(name="throw", data=PROJECTILE))
+    proc = _start(["run", "throw.toml"], tmp_path)
+    run = tmp_path / "runs" / "throw"
+    url = _url(run, proc)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=["--headless", "--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport={"width": 900, "height": 420}, bypass_csp=True)
+            page.goto(url)
+            page.wait_for_selector("table#params")
+            names = page.eval_on_selector_all("table#params td:first-child", "tds => tds.map(t => t.textContent)")
+            assert names == ["angle_deg", "speed_m_s"]
+            values = page.eval_on_selector_all("table#params td.value", "tds => tds.map(t => Number(t.textContent))")
+            assert 10 <= values[0] <= 80 and 2 <= values[1] <= 8  # physical units, not the unit box
+            _shoot(page, "labeling_page_parameters.png")
+            browser.close()
+    finally:
+        proc.kill()
+        proc.wait()
