@@ -157,6 +157,7 @@ def run_loop(key: jax.Array, problem: Problem, learner: Learner, strategy: Strat
     answers: list[Answer] = []
     history: list[dict[str, float]] = []
     spent = {"queries": 0, "cost": 0.0, "abstained": 0, "failed": 0}
+    key_data = np.asarray(jax.random.key_data(key))
     replay_queries: dict[str, dict] = {}
     replay_answers: dict[str, Answer] = {}
 
@@ -223,7 +224,7 @@ def run_loop(key: jax.Array, problem: Problem, learner: Learner, strategy: Strat
     if resume:
         if store is None:
             raise ValueError("run_loop(resume=True) needs the store of the run to resume")
-        snapshot = _restore(store, learner, strategy_state)
+        snapshot = _restore(store, learner, strategy_state, key_data)
         done_round = -1
         if snapshot is not None:
             (state, buffer, available, strategy_state, history, spent, answers, round_index, acquisition,
@@ -271,7 +272,7 @@ def run_loop(key: jax.Array, problem: Problem, learner: Learner, strategy: Strat
                 store.write_metrics(row)
                 if config.checkpoint_every and round_index % config.checkpoint_every == 0:
                     _checkpoint(store, round_index, state, buffer, available, strategy_state, history, spent,
-                                len(answers), acquisition, labels_to_target, low_acquisition_rounds)
+                                len(answers), acquisition, labels_to_target, low_acquisition_rounds, key_data)
             if on_round is not None:
                 on_round(row)
         target = config.target_accuracy
@@ -318,7 +319,7 @@ def run_loop(key: jax.Array, problem: Problem, learner: Learner, strategy: Strat
         state, train_s, compiled = fit(round_index, state)
     if store is not None:
         _checkpoint(store, round_index, state, buffer, available, strategy_state, history, spent, len(answers),
-                    acquisition, labels_to_target, low_acquisition_rounds, finished=stop_reason)
+                    acquisition, labels_to_target, low_acquisition_rounds, key_data, finished=stop_reason)
         store.sync()
     if replay_queries or replay_answers:
         left = sorted(set(replay_queries) | set(replay_answers))
@@ -335,11 +336,13 @@ class ResumeMismatch(RuntimeError):
 def _checkpoint(store: SeedStore, round_index: int, state: TrainState, buffer: LabeledBuffer,
                 available: np.ndarray | None, strategy_state: Any, history: list[dict[str, float]],
                 spent: dict[str, float], n_answers: int, acquisition: float, labels_to_target: int | None,
-                low_acquisition_rounds: int, finished: str | None = None) -> None:
-    """Everything the loop needs to go on from the end of `round_index`, in one atomic file."""
+                low_acquisition_rounds: int, key_data: np.ndarray, finished: str | None = None) -> None:
+    """Everything the loop needs to go on from the end of `round_index`, in one atomic file.
+
+    (Round r's keys are `fold_in(root key, r)`: the root key data is all the PRNG state there is.)"""
     leaves = jax.tree.leaves(state)
     arrays = {f"state_{i:04d}": np.asarray(leaf) for i, leaf in enumerate(leaves)}
-    arrays.update(buffer_x=buffer.x, buffer_y=buffer.y, buffer_round=buffer.round_added)
+    arrays.update(buffer_x=buffer.x, buffer_y=buffer.y, buffer_round=buffer.round_added, key=np.asarray(key_data))
     if available is not None:
         arrays["available"] = available
     meta = {"round": round_index, "labels": buffer.size, "buffer_size": buffer.size, "state_leaves": len(leaves),
@@ -365,12 +368,15 @@ def _state_record(strategy_state: Any) -> dict[str, Any] | None:
     return {"type": type(strategy_state).__qualname__, "fields": dataclasses.asdict(strategy_state)}
 
 
-def _restore(store: SeedStore, learner: Learner, initial_strategy_state: Any) -> tuple | None:
+def _restore(store: SeedStore, learner: Learner, initial_strategy_state: Any, key_data: np.ndarray) -> tuple | None:
     """The loop's variables at the end of the checkpointed round, or None without a checkpoint."""
     try:
         arrays, meta = load_checkpoint(store.path / "checkpoint")
     except FileNotFoundError:
         return None
+    if "key" in arrays and not np.array_equal(arrays["key"], key_data):
+        raise ResumeMismatch(f"{store.path}/checkpoint was written by a run with another root key (seed); "
+                             "resume it with the seed it was started with")
     template = learner.init(jax.random.key(0))
     treedef = jax.tree.structure(template)
     names = sorted(k for k in arrays if k.startswith("state_"))

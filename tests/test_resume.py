@@ -252,3 +252,16 @@ def test_sigkill_mid_round_at_fixed_and_random_points_then_resume(tmp_path):
                 assert np.array_equal(np.asarray(x), np.asarray(y)), (point, name)
         summary = json.loads((run / "summary.json").read_text())
         assert set(summary["strategies"]) == {"entropy", "input_synthesis-entropy"}
+
+
+def test_resuming_with_another_seed_is_refused(tmp_path):
+    data, problem, learner, strategy = _parts({"kind": "uncertainty"})
+    config = LoopConfig(budget=10, seed_size=3, batch_size=2, fsync=False)
+    store = SeedStore(tmp_path)
+    with pytest.raises(Crash):
+        run_loop(jax.random.key(5), problem, learner, strategy, CountingOracle(data, crash_after=6), config,
+                 store=store)
+    store.close()
+    with pytest.raises(ResumeMismatch, match="another root key"):
+        run_loop(jax.random.key(6), problem, learner, strategy, CountingOracle(data), config, store=SeedStore(tmp_path),
+                 resume=True)
