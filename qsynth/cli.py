@@ -96,11 +96,15 @@ def _cmd_list(args: argparse.Namespace) -> int:
     from qsynth.strategies.stream import POLICIES
     from qsynth.uncertainty import MEASURES
 
-    print("datasets:   " + ", ".join(sorted(DATASETS)))
+    print("datasets:   " + ", ".join(sorted([*DATASETS, "simulator"])))
     print("strategies: " + ", ".join(sorted(STRATEGY_KINDS)))
     print("measures:   " + ", ".join(f"{k}{'' if m.differentiable else ' (not differentiable)'}"
                                      for k, m in MEASURES.items()))
     print("stream policies: " + ", ".join(POLICIES))
+    from qsynth.oracles.simulators import SIMULATORS
+
+    print("oracles:    dataset, teacher, nearest_neighbour, simulator, program, human")
+    print("simulators: " + ", ".join(SIMULATORS) + "  ([data] name = \"simulator\"; ball_in_cup needs qsynth[mujoco])")
     return 0
 
 
