@@ -1,6 +1,6 @@
 """Pool scoring throughput: pools of 1e3 … 1e6 points (20-D, 2 classes), a 5 × 128 MLP ensemble.
 
-qsynth scores in fixed 4,096-point chunks with one jitted program (compilations are
+qsynth scores in fixed 1,024-point chunks with one jitted program (compilations are
 counted: one for all sizes). The peer, modAL's Committee of 5 MLPClassifier(128) with
 vote-entropy sampling, runs in its own venv in the same invocation.
 

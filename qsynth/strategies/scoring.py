@@ -47,7 +47,7 @@ class Scorer:
     @property
     def chunk_size(self) -> int:
         # per-example gradients hold [chunk, classes, params] per member: keep chunks small
-        return 64 if self.measure == EXPECTED_GRADIENT_LENGTH else 4096
+        return 64 if self.measure == EXPECTED_GRADIENT_LENGTH else 1024
 
     def __call__(self, learner: Learner, params: dict[str, Any], x: Array) -> Array:
         """Scores `[n]` of points `x: [n, *feature_shape]` (pure, differentiable in x for measures)."""
@@ -87,7 +87,7 @@ def score_points(learner: Learner, scorer: Scorer, params: dict[str, Any], x: np
                  chunk_size: int | None = None) -> np.ndarray:
     """Scores `[n]` (NumPy float64) of `x: [n, *feature_shape]`, computed chunk by chunk.
 
-    With no `chunk_size`, the scorer's default (4,096 points; 64 for expected gradient
+    With no `chunk_size`, the scorer's default (1,024 points; 64 for expected gradient
     length) is used, shrunk to the next power of two ≥ n for small inputs, so a pool of any
     size compiles at most once per power-of-two bucket below the default and once above it.
     """
