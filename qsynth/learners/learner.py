@@ -215,7 +215,7 @@ def _fit(learner: Learner, state: TrainState, x: Array, y: Array, mask: Array, k
     k_boot, k_drop, k_batch, k_mc = jax.random.split(key, 4)
     nets = learner.nets
     if learner.config.bootstrap:
-        weights = jax.random.poisson(k_boot, 1.0, (nets, mask.shape[0])).astype(jnp.float32) * mask
+        weights = jax.random.poisson(k_boot, 1.0, (nets, mask.shape[0])).astype(jnp.float32) * mask[None, :]
     else:
         weights = jnp.broadcast_to(mask, (nets, mask.shape[0]))
     use_dropout = learner.config.dropout > 0.0
