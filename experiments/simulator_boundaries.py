@@ -1,0 +1,108 @@
+"""Simulator boundaries: F1 of the learned success region vs simulator calls, qsynth's arms
+beside python-adaptive's `Learner2D` (Bryan et al. 2005; Gotovos et al. 2013; issue 6, item 4).
+
+For the projectile and the cart-pole: the arms of `experiments/<sim>_synthesis.toml`
+(input-space synthesis, pool entropy sampling over 2,000 uniform candidates, random; 5
+seeds; the 4-label stratified seed set counted) re-run with F1 measured on a 120 × 120 grid
+against the reference, and — where `adaptive` is installed — `Learner2D` sampling the same
+simulator's binary answer (a deterministic learner: one run; its first points are the box's
+corners and centre, counted too), its F1 read from its own interpolant thresholded at 0.5.
+
+    python experiments/simulator_boundaries.py [--out runs]    (about 4 min on 2 cores)
+
+Writes `benchmarks/results/simulator_boundaries.json` and `docs/img/simulator_boundaries.png`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+
+from qsynth.config import load_config
+from qsynth.experiments.runner import run_experiment
+from qsynth.experiments.summary import accuracy_at
+from qsynth.oracles.region import grid
+from qsynth.oracles.simulators import Normalized, make_simulator
+from qsynth.problem import f1_score
+
+ROOT = Path(__file__).resolve().parents[1]
+CALLS = (10, 20, 30, 40, 50, 60, 70, 80, 90, 100)
+
+
+def learner2d_f1(simulator: str, calls: tuple[int, ...], resolution: int = 120) -> dict[int, float] | None:
+    """F1 of python-adaptive's Learner2D after each number of calls (None if it is not installed)."""
+    try:
+        import adaptive
+    except ImportError:
+        return None
+    sim = Normalized(make_simulator(simulator))
+    points = grid(np.zeros(2), np.ones(2), resolution)
+    truth = sim.reference(points)
+    learner = adaptive.Learner2D(lambda xy: float(sim(np.asarray(xy))["label"]), bounds=[(0, 1), (0, 1)])
+    out = {}
+    for n in calls:
+        adaptive.runner.simple(learner, npoints_goal=n)
+        predicted = (np.asarray(learner.interpolator(scaled=False)(points)).ravel() > 0.5).astype(int)
+        out[n] = f1_score(predicted, truth)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="runs")
+    args = ap.parse_args()
+    results: dict = {}
+    for simulator in ("projectile", "cartpole"):
+        config = load_config(ROOT / "experiments" / f"{simulator}_synthesis.toml")
+        data = dataclasses.replace(config.data, args={**config.data.args, "grid": 120})
+        config = dataclasses.replace(config, name=f"{simulator}_boundaries", data=data, at_labels=CALLS)
+        run = run_experiment(config, args.out, progress=True, overwrite=True)
+        arms = {}
+        for name, by_seed in run.results.items():
+            curves = np.array([[accuracy_at(r.history, n, "f1") for n in CALLS] for r in by_seed.values()])
+            arms[name] = {"mean": np.nanmean(curves, 0).tolist(), "std": np.nanstd(curves, 0).tolist(),
+                          "seeds": len(curves)}
+        peer = learner2d_f1(simulator, CALLS)
+        if peer is not None:
+            arms["adaptive.Learner2D"] = {"mean": [peer[n] for n in CALLS], "std": [0.0] * len(CALLS), "seeds": 1}
+        results[simulator] = {"calls": list(CALLS), "arms": arms}
+    out = ROOT / "benchmarks" / "results" / "simulator_boundaries.json"
+    out.write_text(json.dumps(results, indent=1))
+    plot(results, ROOT / "docs" / "img" / "simulator_boundaries.png")
+    for simulator, r in results.items():
+        print(f"\n{simulator}: F1 on a 120×120 grid vs simulator calls")
+        print(f"{'arm':<26}" + "".join(f"{n:>8}" for n in r["calls"]))
+        for name, a in r["arms"].items():
+            print(f"{name:<26}" + "".join(f"{m:>8.3f}" for m in a["mean"]))
+    print(f"\nwrote {out.relative_to(ROOT)}")
+
+
+def plot(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(results), figsize=(6 * len(results), 4.2))
+    for ax, (simulator, r) in zip(np.atleast_1d(axes), results.items()):
+        for name, a in r["arms"].items():
+            m, s = np.asarray(a["mean"]), np.asarray(a["std"])
+            ax.plot(r["calls"], m, marker="o", ms=3, label=f"{name} ({a['seeds']} run{'s' if a['seeds'] > 1 else ''})")
+            ax.fill_between(r["calls"], m - s, m + s, alpha=0.15)
+        ax.set_xlabel("simulator calls (initial points included)")
+        ax.set_ylabel("F1 of the success region (120×120 grid)")
+        ax.set_title(simulator)
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()
