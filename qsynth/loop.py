@@ -28,7 +28,7 @@ from qsynth.records import Answer, Queries, Retract, Status
 from qsynth.store import CheckpointError, SeedStore, load_checkpoint, read_label_log
 from qsynth.strategies.base import RoundContext, Strategy
 
-__all__ = ["LoopConfig", "ResumeMismatch", "RunResult", "load_params", "run_loop", "seed_queries"]
+__all__ = ["LoopConfig", "ResumeMismatch", "RunResult", "load_params", "recent", "run_loop", "seed_queries"]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -49,6 +49,8 @@ class LoopConfig:
       fsync: fsync the label log at every sync (keep on for real labelers).
       checkpoint_every: rounds between checkpoints (0: only at the end; a resume then replays
         the whole label log).
+      window: train on the most recent `window` labels only (forgetting, for drifting
+        streams); every label is still kept, logged and counted. None: all labels.
     """
 
     budget: int
@@ -62,6 +64,7 @@ class LoopConfig:
     patience: int = 5
     fsync: bool = True
     checkpoint_every: int = 1
+    window: int | None = None
 
     def __post_init__(self) -> None:
         if self.seed_size < 1:
@@ -81,6 +84,8 @@ class LoopConfig:
             raise ValueError(f"loop.patience must be >= 1, got {self.patience}")
         if self.checkpoint_every < 0:
             raise ValueError(f"loop.checkpoint_every must be >= 0, got {self.checkpoint_every}")
+        if self.window is not None and self.window < 1:
+            raise ValueError(f"loop.window must be >= 1 (or absent), got {self.window}")
 
 
 @dataclasses.dataclass
@@ -99,6 +104,16 @@ class RunResult:
     strategy_state: Any
     stop_reason: str
     labels_to_target: int | None
+
+
+def recent(buffer: LabeledBuffer, window: int | None) -> LabeledBuffer:
+    """`buffer` as the learner should see it: only its newest `window` labels (same shapes, so
+    the jitted fit does not recompile; older rows are masked out, not removed)."""
+    if window is None or buffer.size <= window:
+        return buffer
+    view = buffer.copy()
+    view.round_added[: buffer.size - window] = -1
+    return view
 
 
 def seed_queries(key: jax.Array, problem: Problem, n: int, stratified: bool) -> Queries:
@@ -210,7 +225,7 @@ def run_loop(key: jax.Array, problem: Problem, learner: Learner, strategy: Strat
         if buffer.size == 0:
             new_state = state if state is not None else learner.init(k_fit)
         else:
-            new_state = learner.fit(k_fit, state, buffer)
+            new_state = learner.fit(k_fit, state, recent(buffer, config.window))
         jax.block_until_ready(new_state)
         return new_state, time.perf_counter() - t0, TRACE_COUNTS["fit"] > before
 

@@ -193,3 +193,19 @@ def test_learner_problem_mismatch_is_caught_before_work(key):
     wrong = TINY.build((3,), 2)
     with pytest.raises(ValueError, match=r"feature shape \(3,\) does not match"):
         run_loop(key, problem, wrong, build_strategy({"kind": "random"}), oracle, LoopConfig(budget=5))
+
+
+def test_a_window_shows_the_learner_only_the_newest_labels():
+    from qsynth.data.buffer import LabeledBuffer
+    from qsynth.loop import LoopConfig, recent
+
+    buf = LabeledBuffer.empty((2,))
+    for r in range(10):
+        buf.add(np.full((1, 2), r, np.float32), np.array([r % 2]), r)
+    view = recent(buf, 3)
+    assert view.capacity == buf.capacity and view.size == buf.size
+    assert np.flatnonzero(view.mask).tolist() == [7, 8, 9]
+    assert buf.mask.sum() == 10  # the run keeps every label
+    assert recent(buf, None) is buf and recent(buf, 50) is buf
+    with pytest.raises(ValueError, match="loop.window"):
+        LoopConfig(budget=5, window=0)
