@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-import tomllib
 from importlib import resources
 from pathlib import Path
 
@@ -52,16 +51,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_label(args: argparse.Namespace) -> int:
-    import tomllib
-
-    from qsynth.config import parse_config, strip_provenance
+    from qsynth.config import load_run_config
     from qsynth.experiments.runner import print_table, resume_experiment
 
     path = Path(args.run_dir)
-    cfg_path = path / "config.toml"
-    if not cfg_path.is_file():
-        raise FileNotFoundError(f"{path}: no config.toml; is this a qsynth run folder?")
-    config = parse_config(strip_provenance(tomllib.loads(cfg_path.read_text(encoding="utf-8"))))
+    config = load_run_config(path)
     if config.oracle.kind != "human":
         raise ValueError(f"{path}: this run's oracle is {config.oracle.kind!r}; qsynth label serves runs whose "
                          "[oracle] kind is \"human\" (continue others with qsynth run --resume)")
@@ -74,14 +68,11 @@ def _cmd_label(args: argparse.Namespace) -> int:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    from qsynth.config import parse_config, strip_provenance
+    from qsynth.config import load_run_config
     from qsynth.experiments.runner import load_histories, plot_run, print_table, write_summary
 
     path = Path(args.run_dir)
-    cfg_path = path / "config.toml"
-    if not cfg_path.is_file():
-        raise FileNotFoundError(f"{path}: no config.toml; is this a qsynth run folder?")
-    config = parse_config(strip_provenance(tomllib.loads(cfg_path.read_text(encoding="utf-8"))))
+    config = load_run_config(path)
     histories = load_histories(path)
     summary = write_summary(path, config, histories)
     written = plot_run(path, config, histories)

@@ -19,7 +19,8 @@ from qsynth.generators.train import GeneratorConfig
 from qsynth.learners.learner import LearnerConfig
 from qsynth.loop import LoopConfig
 
-__all__ = ["DataConfig", "OracleConfig", "RunConfig", "SCHEMA_VERSION", "load_config", "parse_config", "to_toml"]
+__all__ = ["DataConfig", "OracleConfig", "RunConfig", "SCHEMA_VERSION", "load_config", "load_run_config",
+           "parse_config", "to_toml"]
 
 SCHEMA_VERSION = 1
 
@@ -319,3 +320,15 @@ def to_toml(config: RunConfig, header: dict[str, Any] | None = None) -> str:
 def strip_provenance(table: dict[str, Any]) -> dict[str, Any]:
     """A written config table without its [provenance] (to re-read a run's config.toml)."""
     return {k: v for k, v in table.items() if k != "provenance"}
+
+
+def load_run_config(run_path: str | Path) -> RunConfig:
+    """The resolved config a run folder was written with (its `config.toml`, provenance dropped).
+
+    Raises:
+      FileNotFoundError: the folder holds no config.toml. ConfigError: it is invalid or from a newer qsynth.
+    """
+    path = Path(run_path) / "config.toml"
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_path}: no config.toml; is this a qsynth run folder?")
+    return parse_config(strip_provenance(tomllib.loads(path.read_text(encoding="utf-8"))))

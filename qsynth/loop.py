@@ -239,7 +239,8 @@ def run_loop(key: jax.Array, problem: Problem, learner: Learner, strategy: Strat
     if resume:
         if store is None:
             raise ValueError("run_loop(resume=True) needs the store of the run to resume")
-        snapshot = _restore(store, learner, strategy_state, key_data)
+        log = read_label_log(store.path / "labels.jsonl")
+        snapshot = _restore(store, log, learner, strategy_state, key_data)
         done_round = -1
         if snapshot is not None:
             (state, buffer, available, strategy_state, history, spent, answers, round_index, acquisition,
@@ -248,7 +249,7 @@ def run_loop(key: jax.Array, problem: Problem, learner: Learner, strategy: Strat
             select_s = label_s = train_s = 0.0
             compiled = False
             store.rewrite_metrics(history)
-        for rec in read_label_log(store.path / "labels.jsonl"):
+        for rec in log:
             if rec.get("round", -1) > done_round:
                 if rec["kind"] == "query":
                     replay_queries[rec["query_id"]] = rec
@@ -273,7 +274,7 @@ def run_loop(key: jax.Array, problem: Problem, learner: Learner, strategy: Strat
     while True:
         if restored:  # this round was evaluated, logged and checkpointed before the interruption
             restored = False
-            metrics = {k: history[-1][k] for k in ("accuracy",)}
+            metrics = {"accuracy": history[-1]["accuracy"]}
         else:
             metrics = problem.evaluator.evaluate(lambda x: learner.predict_proba(state.params, x), progress())
             row = {"round": round_index, "queries": spent["queries"], "labels": buffer.size,
@@ -383,8 +384,11 @@ def _state_record(strategy_state: Any) -> dict[str, Any] | None:
     return {"type": type(strategy_state).__qualname__, "fields": dataclasses.asdict(strategy_state)}
 
 
-def _restore(store: SeedStore, learner: Learner, initial_strategy_state: Any, key_data: np.ndarray) -> tuple | None:
-    """The loop's variables at the end of the checkpointed round, or None without a checkpoint."""
+def _restore(store: SeedStore, log: list[dict[str, Any]], learner: Learner, initial_strategy_state: Any,
+             key_data: np.ndarray) -> tuple | None:
+    """The loop's variables at the end of the checkpointed round, or None without a checkpoint.
+
+    `log`: the run's label-log records (the answers up to that round are rebuilt from them)."""
     try:
         arrays, meta = load_checkpoint(store.path / "checkpoint")
     except FileNotFoundError:
@@ -392,13 +396,7 @@ def _restore(store: SeedStore, learner: Learner, initial_strategy_state: Any, ke
     if "key" in arrays and not np.array_equal(arrays["key"], key_data):
         raise ResumeMismatch(f"{store.path}/checkpoint was written by a run with another root key (seed); "
                              "resume it with the seed it was started with")
-    template = learner.init(jax.random.key(0))
-    treedef = jax.tree.structure(template)
-    names = sorted(k for k in arrays if k.startswith("state_"))
-    if len(names) != treedef.num_leaves:
-        raise CheckpointError(f"{store.path}/checkpoint holds {len(names)} learner arrays; this learner has "
-                              f"{treedef.num_leaves} (was the run made with another learner config?)")
-    state = jax.tree.unflatten(treedef, [jax.numpy.asarray(arrays[n]) for n in names])
+    state = _learner_state(learner, arrays, store.path / "checkpoint")
     size = int(meta["buffer_size"])
     buffer = LabeledBuffer(arrays["buffer_x"].copy(), arrays["buffer_y"].copy(), arrays["buffer_round"].copy(), size)
     available = arrays["available"].copy() if "available" in arrays else None
@@ -411,7 +409,7 @@ def _restore(store: SeedStore, learner: Learner, initial_strategy_state: Any, ke
         strategy_state = type(initial_strategy_state)(**record["fields"])
     round_index = int(meta["round"])
     answers: list[Answer] = []
-    for r in read_label_log(store.path / "labels.jsonl"):
+    for r in log:
         if r.get("round", -1) > round_index:
             continue
         if r["kind"] == "answer":
@@ -428,13 +426,17 @@ def _restore(store: SeedStore, learner: Learner, initial_strategy_state: Any, ke
             meta["labels_to_target"], int(meta["low_acquisition_rounds"]))
 
 
-def load_params(learner: Learner, checkpoint: str, key: jax.Array | None = None) -> dict[str, Any]:
+def _learner_state(learner: Learner, arrays: dict[str, np.ndarray], where: Any) -> TrainState:
+    """The `TrainState` whose leaves a checkpoint holds as `state_0000`, `state_0001`, ..."""
+    treedef = jax.tree.structure(learner.init(jax.random.key(0)))
+    names = sorted(k for k in arrays if k.startswith("state_"))
+    if len(names) != treedef.num_leaves:
+        raise CheckpointError(f"{where} holds {len(names)} learner arrays; this learner has {treedef.num_leaves} "
+                              "(was the run made with another learner config?)")
+    return jax.tree.unflatten(treedef, [jax.numpy.asarray(arrays[n]) for n in names])
+
+
+def load_params(learner: Learner, checkpoint: str) -> dict[str, Any]:
     """The learner parameters saved in a checkpoint folder (its `state.npz`)."""
-    template = learner.init(jax.random.key(0) if key is None else key)
-    treedef = jax.tree.structure(template)
     arrays, _ = load_checkpoint(checkpoint)
-    leaves = [arrays[k] for k in sorted(k for k in arrays if k.startswith("state_"))]
-    if len(leaves) != treedef.num_leaves:
-        raise ValueError(f"{checkpoint}: holds {len(leaves)} learner arrays; this learner has {treedef.num_leaves} "
-                         "(was the run made with another learner config?)")
-    return jax.tree.unflatten(treedef, leaves).params
+    return _learner_state(learner, arrays, checkpoint).params

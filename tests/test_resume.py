@@ -148,14 +148,20 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path, spec, crash_
     assert [h["accuracy"] for h in resumed.history] == [h["accuracy"] for h in whole.history]
 
 
-def test_a_changed_run_is_reported_on_replay_not_papered_over(tmp_path):
+def _crashed_run(folder):
+    """An uncertainty run (seed 5) that crashes after 6 answers, its log and checkpoint in `folder`."""
     data, problem, learner, strategy = _parts({"kind": "uncertainty"})
     config = LoopConfig(budget=10, seed_size=3, batch_size=2, fsync=False)
-    store = SeedStore(tmp_path)
+    store = SeedStore(folder)
     with pytest.raises(Crash):
         run_loop(jax.random.key(5), problem, learner, strategy, CountingOracle(data, crash_after=6), config,
                  store=store)
     store.close()
+    return data, problem, learner, strategy, config
+
+
+def test_a_changed_run_is_reported_on_replay_not_papered_over(tmp_path):
+    data, problem, learner, strategy, config = _crashed_run(tmp_path)
     log = tmp_path / "labels.jsonl"
     records = read_label_log(log)
     last_query = max(i for i, r in enumerate(records) if r["kind"] == "query")
@@ -255,13 +261,7 @@ def test_sigkill_mid_round_at_fixed_and_random_points_then_resume(tmp_path):
 
 
 def test_resuming_with_another_seed_is_refused(tmp_path):
-    data, problem, learner, strategy = _parts({"kind": "uncertainty"})
-    config = LoopConfig(budget=10, seed_size=3, batch_size=2, fsync=False)
-    store = SeedStore(tmp_path)
-    with pytest.raises(Crash):
-        run_loop(jax.random.key(5), problem, learner, strategy, CountingOracle(data, crash_after=6), config,
-                 store=store)
-    store.close()
+    data, problem, learner, strategy, config = _crashed_run(tmp_path)
     with pytest.raises(ResumeMismatch, match="another root key"):
         run_loop(jax.random.key(6), problem, learner, strategy, CountingOracle(data), config, store=SeedStore(tmp_path),
                  resume=True)

@@ -21,7 +21,7 @@ from typing import Any, TextIO
 import jax
 import numpy as np
 
-from qsynth.config import RunConfig, to_toml
+from qsynth.config import RunConfig, load_run_config, to_toml
 from qsynth.data.datasets import Dataset
 from qsynth.data.registry import make_dataset
 from qsynth.experiments.summary import format_table, summarize
@@ -175,15 +175,8 @@ def resume_experiment(run_path: str | Path, *, progress: bool = True, plots: boo
     Raises:
       FileNotFoundError: the folder holds no run. ConfigError: its config is from a newer qsynth.
     """
-    import tomllib
-
-    from qsynth.config import parse_config, strip_provenance
-
     run_path = Path(run_path)
-    cfg = run_path / "config.toml"
-    if not cfg.is_file():
-        raise FileNotFoundError(f"{run_path}: no config.toml; is this a qsynth run folder?")
-    config = parse_config(strip_provenance(tomllib.loads(cfg.read_text(encoding="utf-8"))))
+    config = load_run_config(run_path)
     if config.name != run_path.name:
         config = dataclasses.replace(config, name=run_path.name)
     if oracle:

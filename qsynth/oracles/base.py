@@ -15,7 +15,7 @@ from typing import Protocol, runtime_checkable
 
 from qsynth.records import Answer, Queries, Retract, Status, validate_answer
 
-__all__ = ["AsyncOracle", "Oracle", "ask"]
+__all__ = ["AsyncOracle", "Oracle", "ask", "is_async"]
 
 
 @runtime_checkable
@@ -38,6 +38,11 @@ class AsyncOracle(Protocol):
     def collect(self, timeout: float | None = None) -> list[Answer]:
         """Answers that arrived (waiting up to `timeout` seconds for at least one; None = block)."""
         ...
+
+
+def is_async(oracle: object) -> bool:
+    """Whether `oracle` offers the submit/collect form (which `ask` then uses)."""
+    return isinstance(oracle, AsyncOracle) and hasattr(oracle, "submit") and hasattr(oracle, "collect")
 
 
 def ask(oracle: Oracle | AsyncOracle, queries: Queries, classes: tuple[int, ...],
@@ -65,7 +70,7 @@ def ask(oracle: Oracle | AsyncOracle, queries: Queries, classes: tuple[int, ...]
         if on_answer is not None:
             on_answer(answer)
 
-    if isinstance(oracle, AsyncOracle) and hasattr(oracle, "submit") and hasattr(oracle, "collect"):
+    if is_async(oracle):
         oracle.submit(queries)
         while len(got) < len(wanted):
             for raw in oracle.collect(timeout=poll_seconds):

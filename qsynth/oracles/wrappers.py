@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from qsynth.oracles.base import AsyncOracle, Oracle, ask
+from qsynth.oracles.base import AsyncOracle, Oracle, ask, is_async
 from qsynth.records import Answer, Queries, Status
 
 __all__ = ["Budget", "NoisyLabels", "PerQueryCost"]
@@ -60,23 +60,19 @@ class _Wrapper:
         passed = self._split(queries)
         if passed is None:
             return
-        if _is_async(self.inner):
+        if is_async(self.inner):
             self.inner.submit(passed)
         else:
             self._ready += [self._finish(a) for a in ask(self.inner, passed, self.classes)]
 
     def collect(self, timeout: float | None = None) -> list[Answer]:
         out, self._ready = self._ready, []
-        if _is_async(self.inner) and (not out or self._x):
+        if is_async(self.inner) and (not out or self._x):
             out += [self._finish(a) for a in self.inner.collect(timeout=0.0 if out else timeout)]
         return out
 
     def label(self, queries: Queries) -> list[Answer]:
         return ask(self, queries, self.classes)
-
-
-def _is_async(oracle: object) -> bool:
-    return isinstance(oracle, AsyncOracle) and hasattr(oracle, "submit") and hasattr(oracle, "collect")
 
 
 class NoisyLabels(_Wrapper):
