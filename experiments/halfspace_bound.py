@@ -15,7 +15,9 @@ Label complexity is the label count at which the error first drops to ε, median
 capped at `--cap`; 'not reached' is reported as such. The lower bound is
 LB(d, ε) = log2( ∫₀^π sin^(d−2)t dt / ∫₀^(πε) sin^(d−2)t dt ).
 
-    python experiments/halfspace_bound.py                  # d = 2, 5, 10; ε = 1%, 0.1%; 10 seeds
+    python experiments/halfspace_bound.py                  # d = 2, 5, 10, 20; ε = 1%, 0.1%; 5 seeds
+    python experiments/halfspace_bound.py --seeds 10       # the full version (docs/results.md)
+    python experiments/halfspace_bound.py --dims 20 --seeds 10 --merge   # add or redo one dimension
     python experiments/halfspace_bound.py --dims 2 --seeds 3 --arms synthesis   # a quick look
 
 Writes `benchmarks/results/halfspace_bound.json` and `docs/img/halfspace_bound.png`, and
@@ -196,15 +198,17 @@ def write_results(path: Path, header: dict, runs: list[dict]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--dims", type=int, nargs="+", default=[2, 5, 10])
+    ap.add_argument("--dims", type=int, nargs="+", default=[2, 5, 10, 20])
     ap.add_argument("--eps", type=float, nargs="+", default=[0.01, 0.001])
-    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--arms", nargs="+", default=["synthesis", "pool-500", "pool-10000", "random"])
     ap.add_argument("--cap", type=int, default=2000)
     ap.add_argument("--members", type=int, default=256)
     ap.add_argument("--steps", type=int, default=100, help="hit-and-run steps per fit")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "halfspace_bound.json"))
     ap.add_argument("--plot", default=str(ROOT / "docs" / "img" / "halfspace_bound.png"))
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the runs already in --out for dimensions not run now; table and plot cover all")
     args = ap.parse_args(argv)
     synth = InputSynthesis(measure="bald", starts=32, steps=50, learning_rate=0.05, screen=32)
     results = []
@@ -215,11 +219,16 @@ def main(argv: list[str] | None = None) -> None:
                 r = run_arm(arm, d, seed, sorted(args.eps, reverse=True), args.cap, learner, synth)
                 results.append(r)
                 print(f"d={d} {arm:>10} seed {seed}: {r['reached']} ({r['seconds']:.1f} s)", file=sys.stderr)
-    text, table = summarize(results, args.dims, sorted(args.eps, reverse=True), args.arms, args.cap)
+    dims = list(args.dims)
+    if args.merge and Path(args.out).exists():
+        kept = [r for r in json.loads(Path(args.out).read_text())["runs"] if r["d"] not in args.dims]
+        results = kept + results
+        dims = sorted({r["d"] for r in results})
+    text, table = summarize(results, dims, sorted(args.eps, reverse=True), args.arms, args.cap)
     print(text)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    write_results(Path(args.out), {"args": vars(args), "table": table}, results)
-    plot(results, args.dims, sorted(args.eps, reverse=True), args.arms, Path(args.plot))
+    write_results(Path(args.out), {"args": vars(args), "dims": dims, "table": table}, results)
+    plot(results, dims, sorted(args.eps, reverse=True), args.arms, Path(args.plot))
 
 
 if __name__ == "__main__":

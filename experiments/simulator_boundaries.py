@@ -1,14 +1,19 @@
 """Simulator boundaries: F1 of the learned success region vs simulator calls, qsynth's arms
 beside python-adaptive's `Learner2D` (Bryan et al. 2005; Gotovos et al. 2013; issue 6, item 4).
 
-For the projectile and the cart-pole: the arms of `experiments/<sim>_synthesis.toml`
-(input-space synthesis, pool entropy sampling over 2,000 uniform candidates, random; 5
-seeds; the 4-label stratified seed set counted) re-run with F1 measured on a 120 × 120 grid
-against the reference, and — where `adaptive` is installed — `Learner2D` sampling the same
-simulator's binary answer (a deterministic learner: one run; its first points are the box's
-corners and centre, counted too), its F1 read from its own interpolant thresholded at 0.5.
+For the projectile and the cart-pole, with F1 measured on a 120 × 120 grid against the
+reference (5 seeds; the 4-label stratified seed set counted):
 
-    python experiments/simulator_boundaries.py [--out runs]    (about 4 min on 2 cores)
+* from binary labels, the arms of `experiments/<sim>_synthesis.toml`: an MLP ensemble with
+  input-space synthesis, pool entropy sampling over 2,000 uniform candidates, random;
+* from the simulator's continuous value (`Answer.value`), the arms of
+  `experiments/<sim>_level_set.toml`: an exact GP regressing the value, with the straddle
+  acquisition synthesized in the box or picked from the pool, and random;
+* where `adaptive` is installed, `Learner2D` sampling the same simulator's binary answer (a
+  deterministic learner: one run; its first points are the box's corners and centre,
+  counted too), its F1 read from its own interpolant thresholded at 0.5.
+
+    python experiments/simulator_boundaries.py [--out runs]    (about 10 min on 2 cores)
 
 Writes `benchmarks/results/simulator_boundaries.json` and `docs/img/simulator_boundaries.png`.
 """
@@ -57,27 +62,29 @@ def main() -> None:
     args = ap.parse_args()
     results: dict = {}
     for simulator in ("projectile", "cartpole"):
-        config = load_config(ROOT / "experiments" / f"{simulator}_synthesis.toml")
-        data = dataclasses.replace(config.data, args={**config.data.args, "grid": 120})
-        config = dataclasses.replace(config, name=f"{simulator}_boundaries", data=data, at_labels=CALLS)
-        run = run_experiment(config, args.out, progress=True, overwrite=True)
         arms = {}
-        for name, by_seed in run.results.items():
-            curves = np.array([[accuracy_at(r.history, n, "f1") for n in CALLS] for r in by_seed.values()])
-            arms[name] = {"mean": np.nanmean(curves, 0).tolist(), "std": np.nanstd(curves, 0).tolist(),
-                          "seeds": len(curves)}
+        for kind, answers in (("synthesis", "labels"), ("level_set", "values")):
+            config = load_config(ROOT / "experiments" / f"{simulator}_{kind}.toml")
+            data = dataclasses.replace(config.data, args={**config.data.args, "grid": 120})
+            config = dataclasses.replace(config, name=f"{simulator}_boundaries_{answers}", data=data, at_labels=CALLS)
+            run = run_experiment(config, args.out, progress=True, overwrite=True)
+            for name, by_seed in run.results.items():
+                curves = np.array([[accuracy_at(r.history, n, "f1") for n in CALLS] for r in by_seed.values()])
+                arms[name] = {"mean": np.nanmean(curves, 0).tolist(), "std": np.nanstd(curves, 0).tolist(),
+                              "seeds": len(curves), "answers": answers}
         peer = learner2d_f1(simulator, CALLS)
         if peer is not None:
-            arms["adaptive.Learner2D"] = {"mean": [peer[n] for n in CALLS], "std": [0.0] * len(CALLS), "seeds": 1}
+            arms["adaptive.Learner2D"] = {"mean": [peer[n] for n in CALLS], "std": [0.0] * len(CALLS), "seeds": 1,
+                                          "answers": "labels"}
         results[simulator] = {"calls": list(CALLS), "arms": arms}
     out = ROOT / "benchmarks" / "results" / "simulator_boundaries.json"
     out.write_text(json.dumps(results, indent=1))
     plot(results, ROOT / "docs" / "img" / "simulator_boundaries.png")
     for simulator, r in results.items():
         print(f"\n{simulator}: F1 on a 120×120 grid vs simulator calls")
-        print(f"{'arm':<26}" + "".join(f"{n:>8}" for n in r["calls"]))
+        print(f"{'arm':<34}" + "".join(f"{n:>8}" for n in r["calls"]))
         for name, a in r["arms"].items():
-            print(f"{name:<26}" + "".join(f"{m:>8.3f}" for m in a["mean"]))
+            print(f"{name + ' (' + a['answers'] + ')':<34}" + "".join(f"{m:>8.3f}" for m in a["mean"]))
     print(f"\nwrote {out.relative_to(ROOT)}")
 
 
@@ -91,7 +98,9 @@ def plot(results: dict, path: Path) -> None:
     for ax, (simulator, r) in zip(np.atleast_1d(axes), results.items()):
         for name, a in r["arms"].items():
             m, s = np.asarray(a["mean"]), np.asarray(a["std"])
-            ax.plot(r["calls"], m, marker="o", ms=3, label=f"{name} ({a['seeds']} run{'s' if a['seeds'] > 1 else ''})")
+            style = "-" if a.get("answers", "labels") == "labels" else "--"
+            ax.plot(r["calls"], m, style, marker="o", ms=3,
+                    label=f"{name}, {a.get('answers', 'labels')} ({a['seeds']} run{'s' if a['seeds'] > 1 else ''})")
             ax.fill_between(r["calls"], m - s, m + s, alpha=0.15)
         ax.set_xlabel("simulator calls (initial points included)")
         ax.set_ylabel("F1 of the success region (120×120 grid)")

@@ -211,7 +211,9 @@ def run_loop(key: jax.Array, problem: Problem, learner: Learner, strategy: Strat
             available[queries.pool_index] = False
         ok = [i for i, a in enumerate(got) if a.status is Status.OK]
         if ok:
-            buffer.add(queries.x[ok], np.asarray([problem.class_index(got[i].label) for i in ok]), round_index)
+            values = [got[i].value for i in ok]
+            buffer.add(queries.x[ok], np.asarray([problem.class_index(got[i].label) for i in ok]), round_index,
+                       np.asarray([np.nan if v is None else float(v) for v in values], np.float32))
         spent["queries"] += len(got)
         spent["cost"] += sum(a.cost for a in got)
         spent["abstained"] += sum(a.status is Status.ABSTAIN for a in got)
@@ -358,7 +360,8 @@ def _checkpoint(store: SeedStore, round_index: int, state: TrainState, buffer: L
     (Round r's keys are `fold_in(root key, r)`: the root key data is all the PRNG state there is.)"""
     leaves = jax.tree.leaves(state)
     arrays = {f"state_{i:04d}": np.asarray(leaf) for i, leaf in enumerate(leaves)}
-    arrays.update(buffer_x=buffer.x, buffer_y=buffer.y, buffer_round=buffer.round_added, key=np.asarray(key_data))
+    arrays.update(buffer_x=buffer.x, buffer_y=buffer.y, buffer_round=buffer.round_added,
+                  buffer_value=buffer.value, key=np.asarray(key_data))
     if available is not None:
         arrays["available"] = available
     meta = {"round": round_index, "labels": buffer.size, "buffer_size": buffer.size, "state_leaves": len(leaves),
@@ -398,7 +401,9 @@ def _restore(store: SeedStore, log: list[dict[str, Any]], learner: Learner, init
                              "resume it with the seed it was started with")
     state = _learner_state(learner, arrays, store.path / "checkpoint")
     size = int(meta["buffer_size"])
-    buffer = LabeledBuffer(arrays["buffer_x"].copy(), arrays["buffer_y"].copy(), arrays["buffer_round"].copy(), size)
+    value = arrays["buffer_value"].copy() if "buffer_value" in arrays else None  # older checkpoints have none
+    buffer = LabeledBuffer(arrays["buffer_x"].copy(), arrays["buffer_y"].copy(), arrays["buffer_round"].copy(), size,
+                           value)
     available = arrays["available"].copy() if "available" in arrays else None
     record = meta["strategy_state"]
     strategy_state = initial_strategy_state

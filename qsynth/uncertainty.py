@@ -13,6 +13,13 @@ References:
   Kampffmeyer et al. (2016). Semantic segmentation ... uncertainty. (mean standard deviation)
   Dagan & Engelson (1995); McCallum & Nigam (1998). (vote entropy, KL to consensus)
   Houlsby, Huszár, Ghahramani & Lengyel (2011). Bayesian Active Learning by Disagreement.
+  Bryan et al. (2005). Active Learning for Identifying Function Threshold Boundaries. (straddle)
+  Gotovos, Casati, Hitz & Krause (2013). Active Learning for Level Set Estimation.
+
+`straddle` is the one acquisition here that is not a function of class probabilities: it
+reads a regression posterior (mean and standard deviation of a latent function) and the
+levels the boundary lies on. Strategies reach it by the measure name "straddle" with a
+learner that has `latent` (the Gaussian process).
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ __all__ = [
     "margin",
     "mean_std",
     "smooth_margin",
+    "straddle",
     "variation_ratio",
     "vote_entropy",
 ]
@@ -135,6 +143,22 @@ def bald(probs: Array) -> Array:
     """
     mean_member_entropy = jnp.mean(-jnp.sum(_xlogx(probs), axis=-1), axis=0)
     return jnp.maximum(entropy(probs) - mean_member_entropy, 0.0)
+
+
+def straddle(mean: Array, std: Array, levels: tuple[float, ...], beta: float = 1.96) -> Array:
+    """`beta · std − min_h |mean − h|` `[n]`: high where the confidence interval straddles a level.
+
+    Bryan et al.'s straddle rule; for one level it is Gotovos et al.'s LSE ambiguity
+    min(u − h, h − l) of the interval [l, u] = mean ± beta · std. With several levels (a
+    band low ≤ f ≤ high has two) the nearest level counts.
+
+    Args:
+      mean, std: [n] the posterior of the latent function. levels: one or more thresholds.
+    """
+    if not levels:
+        raise ValueError("straddle needs at least one level")
+    dist = jnp.min(jnp.abs(mean[:, None] - jnp.asarray(levels, mean.dtype)[None, :]), axis=1)
+    return beta * std - dist
 
 
 @dataclasses.dataclass(frozen=True)

@@ -60,6 +60,11 @@ def test_cartpole_keeps_the_pole_up_only_with_enough_gain_and_damping():
     labels = np.array([a["label"] for a in answers])
     margins = np.array([a["value"] for a in answers])
     assert np.array_equal(labels == 1, margins >= 0)
+    assert np.all((margins >= -1) & (margins <= 1))
+    # a failure's value is minus the horizon still left: no control falls at once, a late failure is near 0
+    assert sim(np.array([0.0, 0.0]))["value"] < -0.8
+    late = margins[labels == 0].max()
+    assert -0.5 < late < 0
     agree = np.mean(labels == sim.reference(params))
     assert agree >= 0.97 and 0.2 < labels.mean() < 0.8
 

@@ -27,12 +27,20 @@ class LabeledBuffer:
       y: [capacity] int32 class *indices* (0..C-1, not raw labels).
       round_added: [capacity] int32, the round of each label, -1 for an empty slot.
       size: the number of filled slots (always a prefix).
+      value: [capacity] float32, the oracle's raw output for each label (`Answer.value`, e.g. a
+        simulator's landing distance) where it gave a finite number, NaN elsewhere. Learners
+        that regress the raw output (the Gaussian process with `target = "value"`) read it.
     """
 
     x: np.ndarray
     y: np.ndarray
     round_added: np.ndarray
     size: int = 0
+    value: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.value is None:
+            self.value = np.full(len(self.y), np.nan, np.float32)
 
     @classmethod
     def empty(cls, feature_shape: tuple[int, ...], minimum_capacity: int = 64) -> LabeledBuffer:
@@ -49,14 +57,18 @@ class LabeledBuffer:
         """[capacity] float32, 1 for a filled slot."""
         return (self.round_added >= 0).astype(np.float32)
 
-    def add(self, x: np.ndarray, y: np.ndarray, round_index: int) -> None:
+    def add(self, x: np.ndarray, y: np.ndarray, round_index: int, value: np.ndarray | None = None) -> None:
         """Append labeled examples, doubling capacity as needed.
 
         Args:
           x: [k, *feature_shape]. y: [k] class indices. round_index: the round they arrived in.
+          value: [k] raw oracle outputs (NaN where there is none), or None for none at all.
         """
         x = np.asarray(x, dtype=np.float32)
         y = np.asarray(y, dtype=np.int32)
+        value = np.full(len(y), np.nan, np.float32) if value is None else np.asarray(value, np.float32)
+        if value.shape != y.shape:
+            raise ValueError(f"LabeledBuffer.add: value has shape {value.shape}; expected {y.shape}")
         if x.shape[1:] != self.x.shape[1:]:
             raise ValueError(f"LabeledBuffer.add: x has feature shape {x.shape[1:]}; the buffer holds {self.x.shape[1:]}")
         if y.shape != (len(x),):
@@ -68,10 +80,12 @@ class LabeledBuffer:
             self.x = np.concatenate([self.x, np.zeros((grow, *self.x.shape[1:]), np.float32)])
             self.y = np.concatenate([self.y, np.zeros(grow, np.int32)])
             self.round_added = np.concatenate([self.round_added, np.full(grow, -1, np.int32)])
+            self.value = np.concatenate([self.value, np.full(grow, np.nan, np.float32)])
         self.x[self.size:need] = x
+        self.value[self.size:need] = value
         self.y[self.size:need] = y
         self.round_added[self.size:need] = round_index
         self.size = need
 
     def copy(self) -> LabeledBuffer:
-        return LabeledBuffer(self.x.copy(), self.y.copy(), self.round_added.copy(), self.size)
+        return LabeledBuffer(self.x.copy(), self.y.copy(), self.round_added.copy(), self.size, self.value.copy())

@@ -136,12 +136,13 @@ def run_experiment(config: RunConfig, out_dir: str | Path = "runs", *, progress:
       FileExistsError: the run folder already holds a run and neither `overwrite` nor `resume` is set.
       RuntimeError: another process is writing the run.
     """
-    datasets, problems = _prepare(config)
     path = Path(out_dir) / config.name
-    if any(path.glob("*/seed-*/labels.jsonl")) and not resume:
-        if not overwrite:
-            raise FileExistsError(f"{path} already holds a run; choose another name (--name), pass --resume "
-                                  f"{path} to continue it, or --overwrite to move the old run aside")
+    occupied = any(path.glob("*/seed-*/labels.jsonl")) and not resume
+    if occupied and not overwrite:  # before building datasets: a simulator's reference grid can take a minute
+        raise FileExistsError(f"{path} already holds a run; choose another name (--name), pass --resume "
+                              f"{path} to continue it, or --overwrite to move the old run aside")
+    datasets, problems = _prepare(config)
+    if occupied:
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
         backup = path.with_name(f"{path.name}.replaced-{stamp}")
         path.rename(backup)
@@ -194,7 +195,8 @@ def _run_all(config: RunConfig, path: Path, datasets: dict[int, Dataset], proble
             if getattr(strategy, "needs_generator", False):
                 strategy = dataclasses.replace(strategy, generator=generators[seed])
             problem = problems[seed]
-            learner = config.learner.build(problem.feature_shape, problem.num_classes)
+            learner = config.learner.build(problem.feature_shape, problem.num_classes,
+                                           datasets[seed].meta.get("success_values"))
             seed_dir = path / strategy.name / f"seed-{seed}"
             if resume and _finished(seed_dir):
                 bar.done += 1
@@ -296,7 +298,7 @@ def plot_run(path: str | Path, config: RunConfig, histories: dict[str, list[list
     seed = config.seeds[0]
     data = (datasets or {}).get(seed) or build_dataset(config, seed)
     if data.feature_shape == (2,):
-        learner = config.learner.build(data.feature_shape, data.num_classes)
+        learner = config.learner.build(data.feature_shape, data.num_classes, data.meta.get("success_values"))
         low = np.minimum(data.x.min(0), data.x_test.min(0)) - 0.3
         high = np.maximum(data.x.max(0), data.x_test.max(0)) + 0.3
         for name in histories:

@@ -42,7 +42,8 @@ def simulator_dataset(simulator: str = "projectile", params: dict[str, Any] | No
     return Dataset(name=simulator, x=pool, y=sim.reference(pool), x_test=test, y_test=sim.reference(test),
                    classes=sim.classes, bounds=(np.zeros(d), np.ones(d)),
                    meta={"simulator": simulator, "simulator_params": dict(params or {}), "success_class": 1,
-                         "grid": grid if d == 2 else None, "simulator_config": sim.config()})
+                         "grid": grid if d == 2 else None, "simulator_config": sim.config(),
+                         "success_values": list(sim.success_values) if sim.success_values else None})
 
 
 def simulator_from_meta(meta: dict[str, Any], **overrides: Any) -> Normalized:

@@ -38,6 +38,7 @@ from jax import Array
 
 from qsynth._chunks import map_in_chunks
 from qsynth.data.buffer import LabeledBuffer
+from qsynth.learners.gaussian_process import GaussianProcessLearner, GPConfig
 from qsynth.learners.models import build_model
 
 __all__ = ["Learner", "LearnerConfig", "TrainState", "TRACE_COUNTS"]
@@ -64,6 +65,14 @@ class LearnerConfig:
       batch_size: examples per optimizer step, drawn with replacement from the labeled set
         (independently per member); None trains full-batch. A fixed batch makes a step cost
         the same however large the labeled set grows.
+
+    model = "gp" builds an exact Gaussian process instead (`qsynth.learners.gaussian_process`,
+    binary tasks; the network settings above do not apply), configured by:
+      target: "label" (regress ±1) or "value" (regress the oracle's raw `Answer.value`).
+      success: (low, high), the values that mean class 1 (target "value"); empty takes the
+        simulator's own interval.
+      kernel: "matern52" or "rbf". lengthscale: fixed, or absent to pick by marginal likelihood.
+      noise: noise-to-signal variance ratio.
     """
 
     model: str = "mlp"
@@ -78,10 +87,19 @@ class LearnerConfig:
     warm_start: bool = True
     bootstrap: bool = False
     batch_size: int | None = None
+    target: str = "label"
+    success: tuple[float, ...] = ()
+    kernel: str = "matern52"
+    lengthscale: float | None = None
+    noise: float = 1e-4
 
     def __post_init__(self) -> None:
-        if self.model not in ("logreg", "mlp", "cnn"):
-            raise ValueError(f"learner.model must be 'logreg', 'mlp' or 'cnn', got {self.model!r}")
+        if self.model not in ("logreg", "mlp", "cnn", "gp"):
+            raise ValueError(f"learner.model must be 'logreg', 'mlp', 'cnn' or 'gp', got {self.model!r}")
+        if self.model == "gp":
+            self.gp_config(self.success or ((0.0, math.inf) if self.target == "label" else (0.0, 1.0)))
+        elif (self.target, self.success, self.kernel, self.lengthscale) != ("label", (), "matern52", None):
+            raise ValueError("learner.target, success, kernel and lengthscale apply to model = 'gp' only")
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
         if any(h < 1 for h in self.hidden) or (self.model == "mlp" and not self.hidden):
             raise ValueError(f"learner.hidden must be positive widths (at least one for an MLP), got {self.hidden}")
@@ -103,8 +121,24 @@ class LearnerConfig:
             if getattr(self, name) < 1:
                 raise ValueError(f"learner.{name} must be >= 1, got {getattr(self, name)}")
 
-    def build(self, feature_shape: tuple[int, ...], num_classes: int) -> Learner:
-        return Learner(config=self, feature_shape=tuple(int(s) for s in feature_shape), num_classes=int(num_classes))
+    def gp_config(self, success: tuple[float, ...]) -> GPConfig:
+        return GPConfig(target=self.target, success=tuple(success), kernel=self.kernel, lengthscale=self.lengthscale,
+                        noise=self.noise)
+
+    def build(self, feature_shape: tuple[int, ...], num_classes: int,
+              success: tuple[float, float] | None = None) -> Learner | GaussianProcessLearner:
+        """The learner for a problem. `success`: the task's own success values (a simulator's), used by
+        a GP regressing values when the config gives none."""
+        shape = tuple(int(s) for s in feature_shape)
+        if self.model == "gp":
+            interval = self.success or (tuple(success) if success else None)
+            if self.target == "label":
+                interval = (0.0, math.inf)
+            elif interval is None:
+                raise ValueError("learner.success: a GP with target = 'value' needs the values that mean success, "
+                                 "(low, high); this task's oracle does not say, so give learner.success")
+            return self.gp_config(interval).build(shape, int(num_classes))
+        return Learner(config=self, feature_shape=shape, num_classes=int(num_classes))
 
 
 class TrainState(NamedTuple):

@@ -28,7 +28,7 @@ import optax
 from jax import Array
 
 from qsynth.generators.train import Generator
-from qsynth.uncertainty import get_measure
+from qsynth.strategies.scoring import Scorer, check_measure
 
 __all__ = ["AscentResult", "AscentSpec", "TRACE_COUNTS", "ascend", "acquisition", "best_starts"]
 
@@ -60,7 +60,7 @@ class AscentSpec:
     keep_path: bool = False
 
     def __post_init__(self) -> None:
-        get_measure(self.measure, differentiable=True)
+        check_measure(self.measure, differentiable=True)
         if self.steps < 0:
             raise ValueError(f"synthesis steps must be >= 0, got {self.steps}")
         if not self.learning_rate > 0:
@@ -91,7 +91,7 @@ class AscentResult:
 
 def acquisition(spec: AscentSpec, params: Any, gen_params: Any, z: Array) -> Array:
     """The acquisition `[n]` of the points that codes `z: [n, latent]` decode to."""
-    return get_measure(spec.measure).fn(spec.learner.probs(params, spec.to_x(gen_params, z)))
+    return Scorer(spec.measure)(spec.learner, params, spec.to_x(gen_params, z))
 
 
 def best_starts(spec: AscentSpec, params: Any, gen_params: Any, candidates: Array, starts: int) -> Array:

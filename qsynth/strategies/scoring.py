@@ -25,24 +25,40 @@ from jax import Array
 from qsynth._chunks import map_in_chunks
 from qsynth.data.buffer import capacity_for
 from qsynth.learners.learner import Learner
-from qsynth.uncertainty import get_measure
+from qsynth.uncertainty import get_measure, straddle
 
-__all__ = ["EXPECTED_GRADIENT_LENGTH", "Scorer", "TRACE_COUNTS", "score_points"]
+__all__ = ["EXPECTED_GRADIENT_LENGTH", "STRADDLE", "Scorer", "TRACE_COUNTS", "check_measure", "score_points"]
 
 TRACE_COUNTS: collections.Counter[str] = collections.Counter()
 
 EXPECTED_GRADIENT_LENGTH = "expected_gradient_length"
+STRADDLE = "straddle"
+
+
+def check_measure(name: str, *, differentiable: bool = False) -> None:
+    """Raise a ValueError if `name` is no acquisition (or, with `differentiable`, not one to climb)."""
+    if name == STRADDLE or (name == EXPECTED_GRADIENT_LENGTH and not differentiable):
+        return
+    get_measure(name, differentiable=differentiable)
+
+
+def latent_straddle(learner: Any, params: Any, x: Array) -> Array:
+    """The straddle score `[n]` of a learner with a latent posterior (`latent` and `levels`)."""
+    if not hasattr(learner, "latent"):
+        raise ValueError(f"the measure 'straddle' needs a learner with a latent mean and standard deviation "
+                         f"(learner.model = 'gp'); {type(learner).__name__} has none")
+    mean, std = learner.latent(params, x)
+    return straddle(mean, std, learner.levels)
 
 
 @dataclasses.dataclass(frozen=True)
 class Scorer:
-    """`measure`: an uncertainty measure name, or "expected_gradient_length"."""
+    """`measure`: an uncertainty measure name, "straddle", or "expected_gradient_length"."""
 
     measure: str
 
     def __post_init__(self) -> None:
-        if self.measure != EXPECTED_GRADIENT_LENGTH:
-            get_measure(self.measure)
+        check_measure(self.measure)
 
     @property
     def chunk_size(self) -> int:
@@ -53,6 +69,8 @@ class Scorer:
         """Scores `[n]` of points `x: [n, *feature_shape]` (pure, differentiable in x for measures)."""
         if self.measure == EXPECTED_GRADIENT_LENGTH:
             return expected_gradient_length(learner, params, x)
+        if self.measure == STRADDLE:
+            return latent_straddle(learner, params, x)
         return get_measure(self.measure).fn(learner.probs(params, x))
 
 

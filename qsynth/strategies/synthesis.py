@@ -36,8 +36,7 @@ from qsynth.problem import Problem
 from qsynth.records import Queries
 from qsynth.strategies.ascent import AscentSpec, ascend, best_starts
 from qsynth.strategies.base import RoundContext, empty_queries, query_ids
-from qsynth.strategies.scoring import Scorer, score_points
-from qsynth.uncertainty import get_measure
+from qsynth.strategies.scoring import Scorer, check_measure, score_points
 
 __all__ = ["BestOfPrior", "InputSynthesis", "LatentSynthesis", "PriorSampling", "diverse_top"]
 
@@ -117,7 +116,7 @@ class _Ascent:
     scenario: str = dataclasses.field(default="synthesis", init=False)
 
     def __post_init__(self) -> None:
-        get_measure(self.measure, differentiable=True)
+        check_measure(self.measure, differentiable=True)
         if self.screen < 1:
             raise ValueError(f"strategy {self._kind}: screen must be >= 1, got {self.screen}")
         if self.starts < 1 or self.steps < 0:

@@ -41,6 +41,9 @@ class Simulator:
     parameter_names: tuple[str, ...] = ()
     classes: tuple[int, ...] = (0, 1)
     has_reference: bool = True
+    #: (low, high) such that an answer is a success exactly when low <= value <= high, where
+    #: the raw `value` determines the label (a level-set learner regresses it); else None.
+    success_values: tuple[float, float] | None = None
 
     def __init__(self, low: Sequence[float], high: Sequence[float]):
         self.low = np.asarray(low, dtype=np.float64)
@@ -93,6 +96,7 @@ class Normalized:
         self.sim = sim
         self.classes = sim.classes
         self.has_reference = sim.has_reference
+        self.success_values = sim.success_values
 
     @property
     def dim(self) -> int:

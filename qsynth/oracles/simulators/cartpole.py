@@ -8,8 +8,11 @@ tilt `theta0`, success means |θ| <= 12° and |x| <= 2.4 m for the whole horizon
 
 (Gym's stock left/right action makes only the direction of the gain vector matter; a
 continuous force gives a real two-dimensional success region.) The answer's `value` is
-the worst normalized margin over the horizon, min(1 − |θ|/θ_max, 1 − |x|/x_max): positive
-exactly on success. The reference is the same dynamics at a quarter of the step.
+non-negative exactly on success: on success, the worst normalized margin over the horizon,
+min(1 − |θ|/θ_max, 1 − |x|/x_max); on failure, minus the fraction of the horizon still left
+when a limit was crossed (a controller that fails late scores just below 0, one that falls
+at once close to −1). Both sides shrink to 0 at the boundary, so a level-set learner can
+regress the value across it. The reference is the same dynamics at a quarter of the step.
 
 References:
   Barto, Sutton & Anderson (1983). Neuronlike adaptive elements that can solve difficult
@@ -30,7 +33,7 @@ __all__ = ["CartPole"]
 
 
 class CartPole(Simulator):
-    """Does the controller with pole gains (k_θ, k_ω) keep the pole up?
+    """Does the controller with pole gains (k_θ, k_ω) keep the pole up? (success iff margin ≥ 0)
 
     Args:
       k_x, k_v: the fixed cart position and velocity gains.
@@ -42,6 +45,7 @@ class CartPole(Simulator):
 
     name = "cartpole"
     parameter_names = ("k_theta", "k_omega")
+    success_values = (0.0, float("inf"))
 
     def __init__(self, *, k_x: float = 1.0, k_v: float = 2.0, theta0: float = 0.15, horizon: float = 5.0,
                  dt: float = 0.01, force_max: float = 10.0, theta_max: float = math.radians(12.0),
@@ -88,8 +92,9 @@ class CartPole(Simulator):
             if not all(map(math.isfinite, s)):
                 raise FloatingPointError(f"cartpole: the state became non-finite at t={(i + 1) * self.dt:.2f} s")
             margin = min(margin, 1.0 - abs(s[2]) / self.theta_max, 1.0 - abs(s[0]) / self.x_max)
-            if margin < 0:
-                return {"label": 0, "value": margin}  # fell (or left the track): no need to go on
+            if margin < 0:  # fell (or left the track): no need to go on
+                steps = self.horizon / self.dt
+                return {"label": 0, "value": -(1.0 - i / steps)}  # in [-1, -1/steps]: never 0
             if i % 256 == 255 and time_left() <= 0:
                 raise QueryTimeout(f"cartpole: out of time at simulated t={(i + 1) * self.dt:.2f} s")
         return {"label": 1, "value": margin}

@@ -49,6 +49,7 @@ class Projectile(Simulator):
         if drag < 0 or height < 0:
             raise ValueError(f"projectile: drag and height must be >= 0, got drag={drag}, height={height}")
         self.target, self.tolerance, self.drag, self.gravity = float(target), float(tolerance), float(drag), float(gravity)
+        self.success_values = (self.target - self.tolerance, self.target + self.tolerance)
         self.height, self.dt, self.max_time = float(height), float(dt), float(max_time)
 
     def config(self) -> dict[str, Any]:
