@@ -211,12 +211,25 @@ def main(argv: list[str] | None = None) -> None:
                     help="keep the runs already in --out for dimensions not run now; table and plot cover all")
     args = ap.parse_args(argv)
     synth = InputSynthesis(measure="bald", starts=32, steps=50, learning_rate=0.05, screen=32)
+    # every finished run is appended to a partial file first, so an interrupted invocation picks up where it was
+    partial = Path(args.out).with_suffix(".partial.jsonl")
+    settings = {k: getattr(args, k) for k in ("eps", "cap", "members", "steps")}
+    done = {}
+    if partial.exists():
+        lines = [json.loads(line) for line in partial.read_text().splitlines() if line.strip()]
+        done = {(r["d"], r["arm"], r["seed"]): r for r in lines if r.get("settings") == settings}
     results = []
     for d in args.dims:
         learner = VersionSpaceConfig(members=args.members, steps=args.steps).build((d,))
         for arm in args.arms:
             for seed in range(args.seeds):
-                r = run_arm(arm, d, seed, sorted(args.eps, reverse=True), args.cap, learner, synth)
+                r = done.get((d, arm, seed))
+                if r is None:
+                    r = run_arm(arm, d, seed, sorted(args.eps, reverse=True), args.cap, learner, synth)
+                    r["settings"] = settings
+                    partial.parent.mkdir(parents=True, exist_ok=True)
+                    with partial.open("a") as f:
+                        f.write(json.dumps(r, separators=(",", ":")) + "\n")
                 results.append(r)
                 print(f"d={d} {arm:>10} seed {seed}: {r['reached']} ({r['seconds']:.1f} s)", file=sys.stderr)
     dims = list(args.dims)
@@ -229,6 +242,7 @@ def main(argv: list[str] | None = None) -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     write_results(Path(args.out), {"args": vars(args), "dims": dims, "table": table}, results)
     plot(results, dims, sorted(args.eps, reverse=True), args.arms, Path(args.plot))
+    partial.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

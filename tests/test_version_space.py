@@ -99,3 +99,18 @@ def test_labels_no_halfspace_can_explain_are_refused(key):
 def test_wrong_shapes_are_refused():
     with pytest.raises(ValueError, match="binary halfspaces"):
         SMALL.build((2, 2))
+
+
+def test_a_thin_version_space_is_found_by_the_linear_program_when_the_perceptron_gives_up(key):
+    """1,500 labels in 20 dimensions at once (the random arm's jumps): the margin is tiny."""
+    rng = np.random.default_rng(0)
+    w_star = rng.standard_normal(20)
+    x = rng.standard_normal((1500, 20)).astype(np.float32)
+    buf = LabeledBuffer.empty((20,))
+    buf.add(x, (x @ w_star > 0).astype(np.int32), 0)
+    learner = VersionSpaceConfig(members=16, steps=5, perceptron_steps=100).build((20,))
+    state = learner.fit(key, None, buf)
+    s = (2 * buf.y[:buf.size] - 1)[:, None] * buf.x[:buf.size]
+    assert np.all(s @ np.asarray(state.params["w"]).T >= 0)  # every particle is in the version space
+    w_hat = learner.normal(state.params)
+    assert np.arccos(np.clip(w_hat @ w_star / np.linalg.norm(w_star), -1, 1)) / np.pi < 0.01
