@@ -90,7 +90,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
     print("datasets:   " + ", ".join(sorted([*DATASETS, "simulator"])))
     print("strategies: " + ", ".join(sorted(STRATEGY_KINDS)))
     print("measures:   " + ", ".join(f"{k}{'' if m.differentiable else ' (not differentiable)'}"
-                                     for k, m in MEASURES.items()))
+                                     for k, m in MEASURES.items())
+          + ", straddle (needs learner.model = \"gp\")")
+    print("learners:   logreg, mlp, cnn (ensemble or mc_dropout), gp (target = label | value)")
     print("stream policies: " + ", ".join(POLICIES))
     from qsynth.oracles.simulators import SIMULATORS
 

@@ -1,0 +1,318 @@
+"""Regenerate the tables (and plots) of `docs/results.md` from the run folders and result files.
+
+Every generated table in `docs/results.md` sits between two markers,
+
+    <!-- results:KEY -->
+    | ... the table ... |
+    <!-- /results:KEY -->
+
+and is rebuilt here from its source: a run folder's `summary.json` (`runs/<name>/`, written by
+`qsynth run experiments/<name>.toml`), or a results file an experiment script wrote
+(`benchmarks/results/*.json`). So that the tables can be checked without re-running anything,
+each run's summary is archived in `benchmarks/results/summaries/<name>.json` (`--archive`
+copies it from the run folder); a table is built from the run folder when there is one and
+from the archive otherwise. The prose around the tables is written by people.
+
+    python experiments/make_results.py                # rewrite the tables in docs/results.md
+    python experiments/make_results.py --archive      # first copy runs/*/summary.json into the archive
+    python experiments/make_results.py --plots        # also redraw the plots docs/results.md shows
+    python experiments/make_results.py --check        # exit 1 if a table differs from its source
+
+Tables whose source is missing are left as they are and reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import re
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+ARCHIVE = RESULTS / "summaries"
+DOC = ROOT / "docs" / "results.md"
+BLOCK = re.compile(r"(<!-- results:(?P<key>[\w-]+) -->\n)(?P<body>.*?)(<!-- /results:(?P=key) -->)", re.S)
+
+
+class MissingSource(Exception):
+    """A table's run folder, archived summary or results file is not there."""
+
+
+def _script(name: str) -> Any:
+    """An experiment script in this folder, as a module (for its table and plot functions)."""
+    spec = importlib.util.spec_from_file_location(f"_experiment_{name}", ROOT / "experiments" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def summary(name: str, runs: Path) -> dict[str, Any]:
+    """The summary of run `name`: from `runs/<name>/summary.json`, else from the archive."""
+    for path in (runs / name / "summary.json", ARCHIVE / f"{name}.json"):
+        if path.exists():
+            return json.loads(path.read_text())
+    raise MissingSource(f"no summary for run {name!r}: run `qsynth run experiments/{name}.toml`")
+
+
+def results_file(name: str) -> Any:
+    path = RESULTS / f"{name}.json"
+    if not path.exists():
+        raise MissingSource(f"no {path.relative_to(ROOT)}: run `python experiments/{name}.py`")
+    return json.loads(path.read_text())
+
+
+# ---- cells ------------------------------------------------------------------------------------
+def mean_std(ms: dict[str, Any], digits: int = 3) -> str:
+    return "—" if ms.get("mean") is None else f"{ms['mean']:.{digits}f} ± {ms['std']:.{digits}f}"
+
+
+def labels_cell(entry: dict[str, Any], target: str) -> str:
+    lt = entry["labels_to_target"][target]
+    if not lt["reached"]:
+        return f"— (0/{entry['seeds']} reached)"
+    cell = mean_std(lt, 1)
+    return cell + (f" ({lt['reached']}/{entry['seeds']} reached)" if lt["reached"] < entry["seeds"] else "")
+
+
+def markdown(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows]) + "\n"
+
+
+def best_marked(rows: list[list[str]], columns: list[int], higher: list[bool]) -> list[list[str]]:
+    """Bold the best mean of each listed column (ties all bold). For label counts (lower is
+    better) a cell where some seeds never reached the target does not compete: its mean is
+    over the lucky seeds only."""
+    def value(cell: str, high: bool) -> float | None:
+        m = re.match(r"([\d.]+)", cell)
+        return float(m.group(1)) if m and (high or "reached" not in cell) else None
+
+    for col, high in zip(columns, higher):
+        vals = [value(r[col], high) for r in rows]
+        known = [v for v in vals if v is not None]
+        if not known:
+            continue
+        best = max(known) if high else min(known)
+        for r, v in zip(rows, vals):
+            if v == best:
+                head, sep, tail = r[col].partition(" (")
+                r[col] = f"**{head}**" + (sep + tail if sep else "")
+    return rows
+
+
+# ---- tables -----------------------------------------------------------------------------------
+def simulator_run_table(name: str, targets: tuple[str, ...], runs: Path) -> str:
+    s = summary(name, runs)
+    header = ["strategy"] + [f"labels to {float(t):.0%}" for t in targets] + [f"F1 @ {n}" for n in ("20", "50", "100")]
+    rows = [[label] + [labels_cell(e, t) for t in targets] + [mean_std(e["f1_at"][n]) for n in ("20", "50", "100")]
+            for label, e in s["strategies"].items()]
+    k = len(targets)
+    return markdown(header, best_marked(rows, list(range(1, 1 + k)) + [k + 1, k + 2, k + 3],
+                                        [False] * k + [True] * 3))
+
+
+def simulator_boundaries_table(runs: Path) -> str:
+    r = results_file("simulator_boundaries")
+    sims = list(r)
+    names = list(dict.fromkeys(n for sim in sims for n in r[sim]["arms"]))
+    header = ["F1 after 100 calls", "answers"] + sims
+    rows = []
+    for n in names:
+        arm = next(r[sim]["arms"][n] for sim in sims if n in r[sim]["arms"])
+        row = [f"{n} ({arm['seeds']} run{'s' if arm['seeds'] > 1 else ''})", arm.get("answers", "labels")]
+        for sim in sims:
+            a = r[sim]["arms"].get(n)
+            i = r[sim]["calls"].index(100)
+            row.append("" if a is None else f"{a['mean'][i]:.3f} ± {a['std'][i]:.3f}" if a["seeds"] > 1
+                       else f"{a['mean'][i]:.3f}")
+        rows.append(row)
+    return markdown(header, best_marked(rows, [2 + j for j in range(len(sims))], [True] * len(sims)))
+
+
+def stream_table(name: str, runs: Path) -> str:
+    """Cells: mean accuracy over the stream · accuracy at its end; the labels used where a
+    policy spent more than 10% less (or more) than the budget."""
+    table = results_file(name)
+    budgets = sorted({b for by_budget in table.values() for b in by_budget}, key=float)
+    ours = [e for policy, e in table.items() if not policy.startswith("skactiveml:")]
+    labels = {b: sum(e[b]["labels"] for e in ours if b in e) / max(1, sum(b in e for e in ours)) for b in budgets}
+    header = ["policy"] + [f"{float(b):.0%} (≈ {labels[b]:.0f} labels)" for b in budgets]
+    rows = []
+    for policy, by_budget in table.items():
+        cells = []
+        for b in budgets:
+            e = by_budget.get(b)
+            if e is None:
+                cells.append("")
+                continue
+            cell = f"{e['mean_accuracy_over_stream'][0]:.3f} · {e['final_accuracy'][0]:.3f}"
+            if abs(e["labels"] - labels[b]) > 0.1 * labels[b]:
+                cell += f" ({e['labels']:.0f} labels)"
+            cells.append(cell)
+        rows.append([policy.replace("skactiveml:", "scikit-activeml: ").replace("_", " ")] + cells)
+    return markdown(header, rows)
+
+
+GAL_PAPER = {"bald": ("BALD", "145", "335"), "variation_ratio": ("variation ratios", "120", "295"),
+             "entropy": ("max entropy", "165", "355"), "mean_std": ("mean std", "—", "—"),
+             "random": ("random", "255", "835")}
+
+
+def gal2017_table(runs: Path) -> str:
+    mc = summary("gal2017_digits_mcdropout", runs)["strategies"]
+    ens = summary("gal2017_digits_ensemble", runs)["strategies"]
+    header = ["acquisition", "paper, MNIST: 10% error", "paper: 5% error", "**MC dropout**: labels to 10% error",
+              "to 5% error", "**ensemble**: to 10% error", "to 5% error"]
+    rows = []
+    for key, (label, p10, p5) in GAL_PAPER.items():
+        row = [label, p10, p5]
+        for s in (mc, ens):
+            row += [labels_cell(s[key], "0.9"), labels_cell(s[key], "0.95")]
+        rows.append(row)
+    return markdown(header, best_marked(rows, [3, 4, 5, 6], [False] * 4))
+
+
+def halfspace_table(runs: Path) -> str:
+    r = results_file("halfspace_bound")
+    args = r["args"]
+    dims = r.get("dims", args["dims"])
+    text, _ = _script("halfspace_bound").summarize(r["runs"], dims, sorted(args["eps"], reverse=True), args["arms"],
+                                                   args["cap"])
+    return text + "\n"
+
+
+TABLES: dict[str, Callable[[Path], str]] = {
+    "halfspace": halfspace_table,
+    "cartpole_synthesis": lambda runs: simulator_run_table("cartpole_synthesis", ("0.95", "0.98"), runs),
+    "projectile_synthesis": lambda runs: simulator_run_table("projectile_synthesis", ("0.95",), runs),
+    "cartpole_level_set": lambda runs: simulator_run_table("cartpole_level_set", ("0.95", "0.98"), runs),
+    "projectile_level_set": lambda runs: simulator_run_table("projectile_level_set", ("0.95",), runs),
+    "simulator_boundaries": simulator_boundaries_table,
+    "gal2017": gal2017_table,
+    "stream_budgets": lambda runs: stream_table("stream_budgets", runs),
+    "stream_budgets_window50": lambda runs: stream_table("stream_budgets_window50", runs),
+}
+
+#: run folders whose plots docs/results.md shows: (run, plot file in runs/<run>/plots, name in docs/img)
+RUN_PLOTS = [
+    ("cartpole_synthesis", "region-input_synthesis-entropy.png", "cartpole_region_synthesis.png"),
+    ("projectile_synthesis", "region-input_synthesis-entropy.png", "projectile_region_synthesis.png"),
+    ("projectile_synthesis", "region-random.png", "projectile_region_random.png"),
+    ("projectile_level_set", "region-gp-synthesis-straddle.png", "projectile_region_gp_straddle.png"),
+    ("cartpole_level_set", "region-gp-synthesis-straddle.png", "cartpole_region_gp_straddle.png"),
+    ("gal2017_digits_mcdropout", "learning_curves.png", "gal2017_digits_mcdropout.png"),
+    ("gal2017_digits_ensemble", "learning_curves.png", "gal2017_digits_ensemble.png"),
+]
+
+
+def archive(runs: Path) -> list[str]:
+    """Copy every run folder's summary.json that a table reads into the archive."""
+    ARCHIVE.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for path in sorted(runs.glob("*/summary.json")):
+        name = path.parent.name
+        if name in _archived_names():
+            shutil.copyfile(path, ARCHIVE / f"{name}.json")
+            copied.append(name)
+    return copied
+
+
+def _archived_names() -> set[str]:
+    return {"cartpole_synthesis", "projectile_synthesis", "cartpole_level_set", "projectile_level_set",
+            "gal2017_digits_mcdropout", "gal2017_digits_ensemble"}
+
+
+def redraw_plots(runs: Path) -> list[str]:
+    """Redraw the run-folder plots (`qsynth plot`) and the script plots from their results files."""
+    from qsynth.experiments.runner import plot_run
+
+    done = []
+    for run in sorted({r for r, _, _ in RUN_PLOTS}):
+        if (runs / run / "config.toml").exists():
+            from qsynth.config import load_run_config
+
+            plot_run(runs / run, load_run_config(runs / run))
+            for r, src, dst in RUN_PLOTS:
+                if r == run and (runs / run / "plots" / src).exists():
+                    shutil.copyfile(runs / run / "plots" / src, ROOT / "docs" / "img" / dst)
+                    done.append(dst)
+    for name, draw in (("simulator_boundaries", lambda m, r: m.plot(r, ROOT / "docs" / "img" / f"{name}.png")),):
+        try:
+            draw(_script(name), results_file(name))
+            done.append(f"{name}.png")
+        except MissingSource:
+            pass
+    for suffix in ("", "_window50"):
+        try:
+            table = results_file(f"stream_budgets{suffix}")
+        except MissingSource:
+            continue
+        budgets = sorted({b for by_budget in table.values() for b in by_budget}, key=float)
+        _script("stream_budgets").plot(table, budgets, ROOT / "docs" / "img" / f"stream_budgets{suffix}.png")
+        done.append(f"stream_budgets{suffix}.png")
+    try:
+        r = results_file("halfspace_bound")
+        args = r["args"]
+        _script("halfspace_bound").plot(r["runs"], r.get("dims", args["dims"]), sorted(args["eps"], reverse=True),
+                                        args["arms"], ROOT / "docs" / "img" / "halfspace_bound.png")
+        done.append("halfspace_bound.png")
+    except MissingSource:
+        pass
+    return done
+
+
+def regenerate(text: str, runs: Path) -> tuple[str, list[str], list[str]]:
+    """`text` with every known table rebuilt; also the keys rebuilt and the problems met."""
+    rebuilt, problems = [], []
+
+    def replace(m: re.Match) -> str:
+        key = m.group("key")
+        if key not in TABLES:
+            problems.append(f"{key}: no generator for this table")
+            return m.group(0)
+        try:
+            body = TABLES[key](runs)
+        except MissingSource as exc:
+            problems.append(f"{key}: {exc}")
+            return m.group(0)
+        rebuilt.append(key)
+        return m.group(1) + body + m.group(4)
+
+    return BLOCK.sub(replace, text), rebuilt, problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", default=str(ROOT / "runs"), help="the folder holding run folders (default runs/)")
+    ap.add_argument("--doc", default=str(DOC))
+    ap.add_argument("--archive", action="store_true", help="copy the run folders' summaries into the archive first")
+    ap.add_argument("--plots", action="store_true", help="also redraw the plots")
+    ap.add_argument("--check", action="store_true", help="change nothing; exit 1 if a table is out of date")
+    args = ap.parse_args(argv)
+    runs, doc = Path(args.runs), Path(args.doc)
+    if args.archive and not args.check:
+        print(f"archived: {', '.join(archive(runs)) or 'nothing'}")
+    text = doc.read_text(encoding="utf-8")
+    new, rebuilt, problems = regenerate(text, runs)
+    for p in problems:
+        print(f"skipped {p}", file=sys.stderr)
+    if args.check:
+        stale = [m.group("key") for m, n in zip(BLOCK.finditer(text), BLOCK.finditer(new)) if m.group(0) != n.group(0)]
+        print(f"{len(rebuilt) - len(stale)} of {len(rebuilt)} tables match their sources"
+              + (f"; out of date: {', '.join(stale)}" if stale else ""))
+        return 1 if stale or problems else 0
+    doc.write_text(new, encoding="utf-8")
+    print(f"rebuilt {len(rebuilt)} tables in {doc}: {', '.join(rebuilt)}")
+    if args.plots:
+        print(f"redrew: {', '.join(redraw_plots(runs))}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
