@@ -28,6 +28,7 @@ import importlib.util
 import json
 import re
 import shutil
+import statistics
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -107,10 +108,16 @@ def best_marked(rows: list[list[str]], columns: list[int], higher: list[bool]) -
 
 
 # ---- tables -----------------------------------------------------------------------------------
+#: how run strategy names read in the doc's tables
+DISPLAY = {"input_synthesis-entropy": "input-space synthesis (entropy)", "entropy": "pool uncertainty (entropy)",
+           "gp-synthesis-straddle": "GP, straddle synthesis", "gp-pool-straddle": "GP, straddle over the pool",
+           "gp-random": "GP, random", "adaptive.Learner2D": "`adaptive.Learner2D` (peer)"}
+
+
 def simulator_run_table(name: str, targets: tuple[str, ...], runs: Path) -> str:
     s = summary(name, runs)
     header = ["strategy"] + [f"labels to {float(t):.0%}" for t in targets] + [f"F1 @ {n}" for n in ("20", "50", "100")]
-    rows = [[label] + [labels_cell(e, t) for t in targets] + [mean_std(e["f1_at"][n]) for n in ("20", "50", "100")]
+    rows = [[DISPLAY.get(label, label)] + [labels_cell(e, t) for t in targets] + [mean_std(e["f1_at"][n]) for n in ("20", "50", "100")]
             for label, e in s["strategies"].items()]
     k = len(targets)
     return markdown(header, best_marked(rows, list(range(1, 1 + k)) + [k + 1, k + 2, k + 3],
@@ -125,7 +132,7 @@ def simulator_boundaries_table(runs: Path) -> str:
     rows = []
     for n in names:
         arm = next(r[sim]["arms"][n] for sim in sims if n in r[sim]["arms"])
-        row = [f"{n} ({arm['seeds']} run{'s' if arm['seeds'] > 1 else ''})", arm.get("answers", "labels")]
+        row = [f"{DISPLAY.get(n, n)}, {arm['seeds']} run{'s' if arm['seeds'] > 1 else ''}", arm.get("answers", "labels")]
         for sim in sims:
             a = r[sim]["arms"].get(n)
             i = r[sim]["calls"].index(100)
@@ -141,7 +148,7 @@ def stream_table(name: str, runs: Path) -> str:
     table = results_file(name)
     budgets = sorted({b for by_budget in table.values() for b in by_budget}, key=float)
     ours = [e for policy, e in table.items() if not policy.startswith("skactiveml:")]
-    labels = {b: sum(e[b]["labels"] for e in ours if b in e) / max(1, sum(b in e for e in ours)) for b in budgets}
+    labels = {b: statistics.median(e[b]["labels"] for e in ours if b in e) for b in budgets}
     header = ["policy"] + [f"{float(b):.0%} (≈ {labels[b]:.0f} labels)" for b in budgets]
     rows = []
     for policy, by_budget in table.items():
