@@ -119,6 +119,24 @@ def test_cnn_on_images(key):
     assert seq.probs(seq.init(key).params, np.zeros((3, 40, 1), np.float32)).shape == (1, 3, 10)
 
 
+def test_cnn_trains_in_unrolled_blocks_exactly_like_the_loop_program(key):
+    """A CNN's fit runs in blocks of CONV_BLOCK unrolled steps (XLA's CPU convolution gradient is
+    ~10x slower inside a while loop); the steps, keys, bootstrap weights and MC key are the loop's."""
+    from qsynth.learners import learner as module
+
+    for shape, posterior in (((8, 8, 1), "ensemble"), ((40, 1), "mc_dropout")):
+        config = LearnerConfig(model="cnn", hidden=(8,), posterior=posterior, members=2, dropout=0.3, steps=13,
+                               batch_size=8, bootstrap=posterior == "ensemble")
+        learner = config.build(shape, 3)
+        buf = LabeledBuffer.empty(shape)
+        buf.add(np.random.default_rng(1).normal(size=(12, *shape)), np.arange(12) % 3, 0)
+        got = learner.fit(key, None, buf)  # 13 steps: one full block and one of 3 live steps
+        k_init, k_fit = jax.random.split(key)
+        want = module._fit(learner, learner.init(k_init), buf.x, buf.y, buf.mask, k_fit, jnp.int32(13))
+        for u, v in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+            np.testing.assert_allclose(np.asarray(u), np.asarray(v), rtol=1e-5, atol=1e-6)
+
+
 def test_warm_start_continues_and_scratch_restarts(key):
     data = tiny_moons()
     buf = _buffer(data, 20)
