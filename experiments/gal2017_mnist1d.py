@@ -7,7 +7,7 @@ asks: labels needed to reach 90% of the same learner's full-data accuracy (issue
 2. The target is 90% of the mean of those; the config runs with that target, each arm
    stopping when it reaches it (or at 1,000 labels).
 
-    python experiments/gal2017_mnist1d.py [--out runs] [--seeds 0 1 2 3 4]   (about an hour)
+    python experiments/gal2017_mnist1d.py [--out runs] [--seeds 0 1 2 3 4]   (about 15 min)
 
 Writes `benchmarks/results/gal2017_mnist1d.json` and prints the table.
 """
