@@ -5,13 +5,16 @@ its own venv (scikit-learn 1.7.x: modAL 0.4.2.1 breaks on 1.8+), on the same spl
 sets, in the same invocation, one after the other.
 
     python benchmarks/round_time.py --peer-python /path/to/peers/bin/python [--seeds 0 1 2 3 4]
+    python benchmarks/round_time.py --learner warm_start=false steps=300 --out round_time_scratch
 
-Prints a table and writes benchmarks/results/round_time.json.
+`--learner FIELD=VALUE ...` overrides fields of that configuration (a variant, reported as such).
+Prints a table and writes benchmarks/results/<out>.json (default round_time).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -51,15 +54,25 @@ def main() -> None:
     parser.add_argument("--peer-python", help="python of a venv with modAL-python and scikit-learn 1.7.x")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     parser.add_argument("--strategy", default="margin")
+    parser.add_argument("--learner", nargs="*", default=[], metavar="FIELD=VALUE",
+                        help="override learner fields, e.g. warm_start=false steps=300")
+    parser.add_argument("--out", default="round_time")
     args = parser.parse_args()
+    learner_config = LEARNER
+    if args.learner:
+        overrides = {}
+        for item in args.learner:
+            field, _, value = item.partition("=")
+            overrides[field] = json.loads(value)
+        learner_config = dataclasses.replace(LEARNER, **overrides)
     report: dict = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-                    "jax": jax.__version__, "learner": LEARNER.__dict__, "seeds": args.seeds}
+                    "jax": jax.__version__, "learner": learner_config.__dict__, "seeds": args.seeds}
     histories, round_s, compile_s = [], [], []
     shared = {}
     for seed in args.seeds:
         data = digits(seed)
         problem = Problem.from_dataset(data)
-        learner = LEARNER.build(problem.feature_shape, problem.num_classes)
+        learner = learner_config.build(problem.feature_shape, problem.num_classes)
         seed_idx = seed_queries(jax.random.fold_in(jax.random.key(seed), 0), problem, LOOP.seed_size, True).pool_index
         shared.update({f"x_{seed}": data.x, f"y_{seed}": data.y, f"x_test_{seed}": data.x_test,
                        f"y_test_{seed}": data.y_test, f"seed_idx_{seed}": seed_idx})
@@ -89,7 +102,7 @@ def main() -> None:
                                           / report["qsynth"]["round_seconds_median"])
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
-    (out / "round_time.json").write_text(json.dumps(report, indent=1))
+    (out / f"{args.out}.json").write_text(json.dumps(report, indent=1))
     print(json.dumps(report, indent=1))
 
 

@@ -137,6 +137,25 @@ def test_cnn_trains_in_unrolled_blocks_exactly_like_the_loop_program(key):
             np.testing.assert_allclose(np.asarray(u), np.asarray(v), rtol=1e-5, atol=1e-6)
 
 
+def test_shrink_and_perturb_starts_a_warm_fit_from_the_mix(key):
+    data = tiny_moons()
+    buf = _buffer(data, 20)
+    still = dict(TINY.__dict__, learning_rate=1e-12, weight_decay=0.0, warm_steps=1)
+    plain = LearnerConfig(**still).build((2,), 2)
+    mixed = LearnerConfig(**{**still, "shrink": 0.5, "perturb": 0.25}).build((2,), 2)
+    previous = plain.fit(key, None, buf)
+    k2 = jax.random.key(7)
+    fresh = mixed.init(jax.random.split(k2)[0]).params["net"]
+    got = mixed.fit(k2, previous, buf).params["net"]
+    for g, p, f in zip(jax.tree.leaves(got), jax.tree.leaves(previous.params["net"]), jax.tree.leaves(fresh)):
+        np.testing.assert_allclose(np.asarray(g), 0.5 * np.asarray(p) + 0.25 * np.asarray(f), atol=1e-6)
+    for g, p in zip(jax.tree.leaves(plain.fit(k2, previous, buf).params["net"]),
+                    jax.tree.leaves(previous.params["net"])):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(p), atol=1e-6)
+    with pytest.raises(ValueError, match="learner.shrink"):
+        LearnerConfig(shrink=0.0)
+
+
 def test_warm_start_continues_and_scratch_restarts(key):
     data = tiny_moons()
     buf = _buffer(data, 20)
