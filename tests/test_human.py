@@ -202,54 +202,62 @@ def test_a_browser_labels_a_run_with_the_keyboard_through_a_kill_and_restart(tmp
     (tmp_path / "human.toml").write_text(CONFIG.format(name="human", data=DIGITS))
     proc = _start(["run", "human.toml"], tmp_path)
     run = tmp_path / "runs" / "human"
-    url = _url(run, proc)
-    token = url.split("token=")[1]
     pressed: dict[str, object] = {}
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--headless", "--no-sandbox", "--disable-gpu",
-                                                                    "--disable-background-networking"])
-        page = browser.new_page(viewport={"width": 900, "height": 640}, bypass_csp=True)  # (lets the test evaluate JS)
-        assert page.goto(url.split("?")[0]).status == 403  # no token, no page
-        assert page.request.get(url.split("?")[0] + "api/state").status == 403
+    procs = [proc]  # every run process this test starts is killed at the end, pass or fail
+    try:
+        url = _url(run, proc)
+        token = url.split("token=")[1]
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=["--headless", "--no-sandbox", "--disable-gpu",
+                                                                        "--disable-background-networking"])
+            page = browser.new_page(viewport={"width": 900, "height": 640}, bypass_csp=True)  # (lets the test evaluate JS)
+            page.set_default_timeout(120_000)  # a round trains and compiles between batches: slow on a busy 2-core box
+            assert page.goto(url.split("?")[0]).status == 403  # no token, no page
+            assert page.request.get(url.split("?")[0] + "api/state").status == 403
 
-        def current() -> str:
-            page.wait_for_function("document.querySelector('#progress').textContent.includes('query ')")
-            return page.evaluate("state.query_id")
+            def current() -> str:
+                page.wait_for_function("document.querySelector('#progress').textContent.includes('query ')")
+                return page.evaluate("state.query_id")
 
-        def press(key: str, expect: object) -> None:
-            qid = current()
-            page.keyboard.press(key)
-            page.wait_for_function(f"!document.querySelector('#progress').textContent.includes('query {qid}') "
-                                   "|| document.querySelector('#message').textContent.startsWith('undone')")
-            pressed[qid] = expect
+            def press(key: str, expect: object) -> None:
+                qid = current()
+                page.keyboard.press(key)
+                page.wait_for_function(f"!document.querySelector('#progress').textContent.includes('query {qid}') "
+                                       "|| document.querySelector('#message').textContent.startsWith('undone')")
+                pressed[qid] = expect
 
-        page.goto(url)
-        page.wait_for_selector("canvas#image")
-        _shoot(page, "labeling_page_image.png")
-        press("3", 3)                          # seed-q00 → 3
-        first = current()
-        page.keyboard.press("u")                # undo seed-q00
-        page.wait_for_function("document.querySelector('#message').textContent === 'undone'")
-        assert current() == "seed-q00"
-        press("8", 8)                          # seed-q00 → 8 (after the undo)
-        page.keyboard.press("7")                # not a class of this run: refused, nothing logged
-        page.wait_for_function("document.querySelector('#message').textContent.includes('not one of')")
-        assert current() == first
-        press("a", None)                       # seed-q01: can't tell
-        # kill the run mid-batch, restart it with `qsynth label`, go on in the same page's place
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        proc = _start(["label", str(run), "--port", "0"], tmp_path)
-        url2 = _url(run, proc, previous=url)
-        assert url2.split("token=")[1] == token  # the run's token survives a restart
-        page.goto(url2)
-        assert current() == "seed-q02"          # the answers given before the kill are kept
-        press("3", 3)
-        for _ in range(3):                      # round 1: three more queries
-            press("8", 8)
-        _shoot(page, "labeling_page_done.png")
-        assert proc.wait(timeout=120) == 0, proc.stderr.read()
-        browser.close()
+            page.goto(url)
+            page.wait_for_selector("canvas#image")
+            _shoot(page, "labeling_page_image.png")
+            press("3", 3)                          # seed-q00 → 3
+            first = current()
+            page.keyboard.press("u")                # undo seed-q00
+            page.wait_for_function("document.querySelector('#message').textContent === 'undone'")
+            assert current() == "seed-q00"
+            press("8", 8)                          # seed-q00 → 8 (after the undo)
+            page.keyboard.press("7")                # not a class of this run: refused, nothing logged
+            page.wait_for_function("document.querySelector('#message').textContent.includes('not one of')")
+            assert current() == first
+            press("a", None)                       # seed-q01: can't tell
+            # kill the run mid-batch, restart it with `qsynth label`, go on in the same page's place
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            proc = _start(["label", str(run), "--port", "0"], tmp_path)
+            procs.append(proc)
+            url2 = _url(run, proc, previous=url)
+            assert url2.split("token=")[1] == token  # the run's token survives a restart
+            page.goto(url2)
+            assert current() == "seed-q02"          # the answers given before the kill are kept
+            press("3", 3)
+            for _ in range(3):                      # round 1: three more queries
+                press("8", 8)
+            _shoot(page, "labeling_page_done.png")
+            assert proc.wait(timeout=120) == 0, proc.stderr.read()
+            browser.close()
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
     records = [json.loads(line) for line in (run / "entropy" / "seed-0" / "labels.jsonl").read_text().splitlines()]
     kinds = [(r["kind"], r["query_id"]) for r in records if r["kind"] != "query"]
     assert kinds[:3] == [("answer", "seed-q00"), ("retract", "seed-q00"), ("answer", "seed-q00")]
