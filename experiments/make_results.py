@@ -229,43 +229,41 @@ RUN_PLOTS = [
 ]
 
 
+#: the runs whose summaries the tables read (archived so the tables can be checked without them)
+SUMMARY_RUNS = ("cartpole_synthesis", "projectile_synthesis", "cartpole_level_set", "projectile_level_set",
+                "gal2017_digits_mcdropout", "gal2017_digits_ensemble")
+
+
 def archive(runs: Path) -> list[str]:
-    """Copy every run folder's summary.json that a table reads into the archive."""
+    """Copy the summary.json of every run a table reads into the archive."""
     ARCHIVE.mkdir(parents=True, exist_ok=True)
     copied = []
-    for path in sorted(runs.glob("*/summary.json")):
-        name = path.parent.name
-        if name in _archived_names():
-            shutil.copyfile(path, ARCHIVE / f"{name}.json")
+    for name in SUMMARY_RUNS:
+        if (runs / name / "summary.json").exists():
+            shutil.copyfile(runs / name / "summary.json", ARCHIVE / f"{name}.json")
             copied.append(name)
     return copied
 
 
-def _archived_names() -> set[str]:
-    return {"cartpole_synthesis", "projectile_synthesis", "cartpole_level_set", "projectile_level_set",
-            "gal2017_digits_mcdropout", "gal2017_digits_ensemble"}
-
-
 def redraw_plots(runs: Path) -> list[str]:
     """Redraw the run-folder plots (`qsynth plot`) and the script plots from their results files."""
+    from qsynth.config import load_run_config
     from qsynth.experiments.runner import plot_run
 
     done = []
     for run in sorted({r for r, _, _ in RUN_PLOTS}):
         if (runs / run / "config.toml").exists():
-            from qsynth.config import load_run_config
-
             plot_run(runs / run, load_run_config(runs / run))
             for r, src, dst in RUN_PLOTS:
                 if r == run and (runs / run / "plots" / src).exists():
                     shutil.copyfile(runs / run / "plots" / src, ROOT / "docs" / "img" / dst)
                     done.append(dst)
-    for name, draw in (("simulator_boundaries", lambda m, r: m.plot(r, ROOT / "docs" / "img" / f"{name}.png")),):
-        try:
-            draw(_script(name), results_file(name))
-            done.append(f"{name}.png")
-        except MissingSource:
-            pass
+    try:
+        _script("simulator_boundaries").plot(results_file("simulator_boundaries"),
+                                             ROOT / "docs" / "img" / "simulator_boundaries.png")
+        done.append("simulator_boundaries.png")
+    except MissingSource:
+        pass
     for suffix in ("", "_window50"):
         try:
             table = results_file(f"stream_budgets{suffix}")

@@ -176,6 +176,12 @@ def _start(args: list[str], cwd: Path) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
+def _start_run(tmp_path: Path, name: str, data: str) -> tuple[subprocess.Popen, Path]:
+    """`qsynth run` of a human-oracle config on `data`, in the background: the process and its run folder."""
+    (tmp_path / f"{name}.toml").write_text(CONFIG.format(name=name, data=data))
+    return _start(["run", f"{name}.toml"], tmp_path), tmp_path / "runs" / name
+
+
 def _url(run: Path, proc: subprocess.Popen, previous: str | None = None) -> str:
     file = run / "human" / "url"
     for _ in range(1200):
@@ -199,9 +205,7 @@ def test_a_browser_labels_a_run_with_the_keyboard_through_a_kill_and_restart(tmp
     chromium = _chromium()
     from playwright.sync_api import sync_playwright
 
-    (tmp_path / "human.toml").write_text(CONFIG.format(name="human", data=DIGITS))
-    proc = _start(["run", "human.toml"], tmp_path)
-    run = tmp_path / "runs" / "human"
+    proc, run = _start_run(tmp_path, "human", DIGITS)
     pressed: dict[str, object] = {}
     procs = [proc]  # every run process this test starts is killed at the end, pass or fail
     try:
@@ -279,11 +283,9 @@ def test_parameter_table_page(tmp_path):
     chromium = _chromium()
     from playwright.sync_api import sync_playwright
 
-    (tmp_path / "throw.toml").write_text(CONFIG.format(name="throw", data=PROJECTILE))
-    proc = _start(["run", "throw.toml"], tmp_path)
-    run = tmp_path / "runs" / "throw"
-    url = _url(run, proc)
+    proc, run = _start_run(tmp_path, "throw", PROJECTILE)
     try:
+        url = _url(run, proc)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=["--headless", "--no-sandbox", "--disable-gpu"])
             page = browser.new_page(viewport={"width": 900, "height": 420}, bypass_csp=True)

@@ -240,7 +240,7 @@ class Learner:
         for start in range(0, steps, CONV_BLOCK):
             net, opt_state = _fit_block(self, net, opt_state, buffer.x, buffer.y, buffer.mask, k_fit,
                                         jnp.int32(start), jnp.int32(steps))
-        return TrainState({"net": net, "mc_key": jax.random.key_data(jax.random.split(k_fit, 4)[3])}, opt_state)
+        return TrainState({"net": net, "mc_key": _mc_key(k_fit)}, opt_state)
 
     def predict_proba(self, params: dict[str, Any], x: np.ndarray, chunk_size: int = 4096) -> np.ndarray:
         """Committee-mean class probabilities `[n, classes]` (NumPy), in fixed-size chunks."""
@@ -270,9 +270,19 @@ def _masked_cross_entropy(logits: Array, y: Array, weights: Array) -> Array:
 CONV_BLOCK = 10
 
 
+def _fit_keys(key: Array) -> Array:
+    """A fit's four keys: bootstrap weights, dropout, minibatches, and the next MC-dropout committee."""
+    return jax.random.split(key, 4)
+
+
+def _mc_key(key: Array) -> Array:
+    """The MC-dropout committee's key data after a fit keyed by `key` (whichever program ran it)."""
+    return jax.random.key_data(_fit_keys(key)[3])
+
+
 def _train_step(learner: Learner, x: Array, y: Array, mask: Array, key: Array) -> Any:
     """`body(i, (net, opt_state))`: optimizer step i of a fit keyed by `key` (all members at once)."""
-    k_boot, k_drop, k_batch, _ = jax.random.split(key, 4)
+    k_boot, k_drop, k_batch, _ = _fit_keys(key)
     nets = learner.nets
     if learner.config.bootstrap:
         weights = jax.random.poisson(k_boot, 1.0, (nets, mask.shape[0])).astype(jnp.float32) * mask[None, :]
@@ -308,7 +318,7 @@ def _fit(learner: Learner, state: TrainState, x: Array, y: Array, mask: Array, k
     TRACE_COUNTS["fit"] += 1
     body = _train_step(learner, x, y, mask, key)
     net, opt_state = jax.lax.fori_loop(0, steps, body, (state.params["net"], state.opt_state))
-    return TrainState({"net": net, "mc_key": jax.random.key_data(jax.random.split(key, 4)[3])}, opt_state)
+    return TrainState({"net": net, "mc_key": _mc_key(key)}, opt_state)
 
 
 @functools.partial(jax.jit, static_argnums=0)
