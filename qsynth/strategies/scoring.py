@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from flax import nnx
 from jax import Array
 
 from qsynth._chunks import map_in_chunks
@@ -60,10 +61,10 @@ class Scorer:
     def __post_init__(self) -> None:
         check_measure(self.measure)
 
-    @property
-    def chunk_size(self) -> int:
-        # per-example gradients hold [chunk, classes, params] per member: keep chunks small
-        return 64 if self.measure == EXPECTED_GRADIENT_LENGTH else 1024
+    def chunk_size(self, learner: Any) -> int:
+        """Points per chunk: 1,024, or 64 where per-example gradients are materialized
+        (`[chunk, classes, params]` per member: expected gradient length through a CNN)."""
+        return 64 if self.measure == EXPECTED_GRADIENT_LENGTH and not _is_dense(learner) else 1024
 
     def __call__(self, learner: Learner, params: dict[str, Any], x: Array) -> Array:
         """Scores `[n]` of points `x: [n, *feature_shape]` (pure, differentiable in x for measures)."""
@@ -78,21 +79,68 @@ def expected_gradient_length(learner: Learner, params: dict[str, Any], x: Array)
     """`Σ_c p̄(c|x) · ‖∇_θ CE(f_θ(x), c)‖`, averaged over the stacked networks: `[n]`.
 
     The gradient is of one example's cross-entropy with respect to all parameters of a
-    member, computed with `vmap(grad)` over points and candidate labels.
+    member (no dropout). For networks made of dense layers (logistic regression, MLP) its
+    norm is exact in closed form, without materializing any gradient: a dense layer's weight
+    gradient for one example is the outer product `a ⊗ δ` of its input and its output's
+    error, so its squared norm is `‖a‖² · ‖δ‖²` (Goodfellow 2015), and the errors for all
+    candidate labels come from one backward pass of `[n, classes, width]`. Other networks
+    (the CNN) use per-example gradients through `vmap(grad)`.
+
+    References:
+      Goodfellow (2015). Efficient Per-Example Gradient Computations. arXiv:1510.01799.
     """
     p_mean = jnp.mean(learner.probs(params, x), axis=0)  # [n, c]
+    if _is_dense(learner):
+        per_net = jax.vmap(lambda net: _dense_gradient_norms(learner, net, x))(params["net"])  # [nets, n, c]
+    else:
+        per_net = jax.vmap(lambda net: _vmap_gradient_norms(learner, net, x))(params["net"])
+    return jnp.sum(p_mean * jnp.mean(per_net, axis=0), axis=-1)
+
+
+def _is_dense(learner: Any) -> bool:
+    """Whether `learner` is a network of dense layers only (logistic regression or MLP)."""
+    return getattr(getattr(learner, "config", None), "model", None) in ("logreg", "mlp")
+
+
+def _dense_gradient_norms(learner: Learner, net: Any, x: Array) -> Array:
+    """`‖∇_θ CE(f(x_i), c)‖` for every point and label, `[n, classes]`, of a dense ReLU network.
+
+    With inputs `a_l` and pre-activations `z_l` of layer l, the error at the output for label
+    c is `softmax(z_L) − e_c`, and `δ_{l−1} = (δ_l W_lᵀ) ⊙ 1[z_{l−1} > 0]`; each layer adds
+    `(‖a_l‖² + 1) · ‖δ_l‖²` (weight and bias) to the squared norm.
+    """
+    model = nnx.merge(learner.graphdef, net)
+    layers = [*model.hidden, model.out] if learner.config.model == "mlp" else [model.out]
+    a = x.reshape(x.shape[0], -1)
+    inputs, pre = [], []
+    for layer in layers:
+        inputs.append(a)
+        z = a @ layer.kernel[...] + layer.bias[...][None, :]
+        pre.append(z)
+        a = jax.nn.relu(z)
+    probs = jax.nn.softmax(pre[-1], axis=-1)  # [n, c]
+    delta = probs[:, None, :] - jnp.eye(learner.num_classes, dtype=probs.dtype)[None]  # [n, c (label), c]
+    sq = jnp.zeros(delta.shape[:2], probs.dtype)
+    for i in range(len(layers) - 1, -1, -1):
+        sq = sq + (jnp.sum(inputs[i] ** 2, axis=-1) + 1.0)[:, None] * jnp.sum(delta ** 2, axis=-1)
+        if i > 0:
+            delta = jnp.where((pre[i - 1] > 0)[:, None, :], delta @ layers[i].kernel[...].T, 0.0)
+    return jnp.sqrt(sq)
+
+
+def _vmap_gradient_norms(learner: Learner, net: Any, x: Array) -> Array:
+    """`‖∇_θ CE(f(x_i), c)‖`, `[n, classes]`, from per-example gradients (`vmap(grad)`), any network."""
     labels = jnp.arange(learner.num_classes)
 
-    def loss(net: Any, xi: Array, c: Array) -> Array:
+    def loss(xi: Array, c: Array, net: Any) -> Array:
         return optax.softmax_cross_entropy_with_integer_labels(learner.net_logits(net, xi[None])[0], c)
 
-    def norms(net: Any, xi: Array) -> Array:  # [c]
-        grads = jax.vmap(lambda c: jax.grad(loss)(net, xi, c))(labels)
+    def norms(xi: Array) -> Array:  # [c]
+        grads = jax.vmap(lambda c: jax.grad(loss, argnums=2)(xi, c, net))(labels)
         sq = sum(jnp.sum(jnp.reshape(g, (g.shape[0], -1)) ** 2, axis=1) for g in jax.tree.leaves(grads))
         return jnp.sqrt(sq)
 
-    per_net = jax.vmap(lambda net: jax.vmap(lambda xi: norms(net, xi))(x))(params["net"])  # [nets, n, c]
-    return jnp.sum(p_mean * jnp.mean(per_net, axis=0), axis=-1)
+    return jax.vmap(norms)(x)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))
@@ -106,9 +154,9 @@ def score_points(learner: Learner, scorer: Scorer, params: dict[str, Any], x: np
     """Scores `[n]` (NumPy float64) of `x: [n, *feature_shape]`, computed chunk by chunk.
 
     With no `chunk_size`, the scorer's default (1,024 points; 64 for expected gradient
-    length) is used, shrunk to the next power of two ≥ n for small inputs, so a pool of any
+    length through a CNN) is used, shrunk to the next power of two ≥ n for small inputs, so a pool of any
     size compiles at most once per power-of-two bucket below the default and once above it.
     """
-    size = chunk_size or min(scorer.chunk_size, capacity_for(len(x), 16))
+    size = chunk_size or min(scorer.chunk_size(learner), capacity_for(len(x), 16))
     out = map_in_chunks(lambda c: _score_chunk(learner, scorer, params, c), np.asarray(x, np.float32), size)
     return out.astype(np.float64)
