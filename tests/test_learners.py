@@ -133,8 +133,10 @@ def test_cnn_trains_in_unrolled_blocks_exactly_like_the_loop_program(key):
         got = learner.fit(key, None, buf)  # 13 steps: one full block and one of 3 live steps
         k_init, k_fit = jax.random.split(key)
         want = module._fit(learner, learner.init(k_init), buf.x, buf.y, buf.mask, k_fit, jnp.int32(13))
-        for u, v in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
-            np.testing.assert_allclose(np.asarray(u), np.asarray(v), rtol=1e-5, atol=1e-6)
+        assert int(got.params["scratch_size"]) == 12
+        for part in (lambda s: s.params["net"], lambda s: s.params["mc_key"], lambda s: s.opt_state):
+            for u, v in zip(jax.tree.leaves(part(got)), jax.tree.leaves(part(want))):
+                np.testing.assert_allclose(np.asarray(u), np.asarray(v), rtol=1e-5, atol=1e-6)
 
 
 def test_shrink_and_perturb_starts_a_warm_fit_from_the_mix(key):
@@ -168,6 +170,25 @@ def test_warm_start_continues_and_scratch_restarts(key):
     c2 = cold.fit(key, None, buf)
     for u, v in zip(jax.tree.leaves(c1.params), jax.tree.leaves(c2.params)):
         np.testing.assert_array_equal(u, v)
+
+
+def test_restart_growth_retrains_from_scratch_once_the_labeled_set_has_doubled(key):
+    """With restart_growth = 2 and fits at 5, 7, 9, 10, 19, 20 labels, the fits at 5, 10 and 20
+    are from scratch (identical to a fit with no previous state), the others warm."""
+    data = tiny_moons()
+    learner = LearnerConfig(**{**TINY.__dict__, "restart_growth": 2.0}).build((2,), 2)
+    state, kinds = None, []
+    for n in (5, 7, 9, 10, 19, 20):
+        buf, k = _buffer(data, n), jax.random.fold_in(key, n)
+        new = learner.fit(k, state, buf)
+        scratch = learner.fit(k, None, buf)
+        same = all(np.array_equal(u, v) for u, v in zip(jax.tree.leaves(new.params), jax.tree.leaves(scratch.params)))
+        kinds.append("scratch" if same else "warm")
+        assert int(new.params["scratch_size"]) == (n if same else int(state.params["scratch_size"]))
+        state = new
+    assert kinds == ["scratch", "warm", "warm", "scratch", "warm", "scratch"]
+    with pytest.raises(ValueError, match="learner.restart_growth"):
+        LearnerConfig(restart_growth=1.0)
 
 
 @pytest.mark.parametrize("field, value, message", [

@@ -66,6 +66,10 @@ class LearnerConfig:
         initialization ("shrink and perturb", Ash & Adams 2020: a warm-started network
         generalizes worse than one trained from scratch; this closes much of the gap at
         the warm start's cost). 1 and 0: plain warm start.
+      restart_growth: with warm_start, retrain from scratch (`steps`) whenever the labeled set
+        has grown by this factor since the last from-scratch fit — 2: at twice, four times,
+        eight times ... the seed set, a handful of full fits per run, so the gap between
+        warm-started and freshly trained networks cannot build up. None: never.
       bootstrap: weight each member's examples by Poisson(1) draws (online bagging).
       batch_size: examples per optimizer step, drawn with replacement from the labeled set
         (independently per member); None trains full-batch. A fixed batch makes a step cost
@@ -92,6 +96,7 @@ class LearnerConfig:
     warm_start: bool = True
     shrink: float = 1.0
     perturb: float = 0.0
+    restart_growth: float | None = None
     bootstrap: bool = False
     batch_size: int | None = None
     target: str = "label"
@@ -127,6 +132,8 @@ class LearnerConfig:
         if not (0.0 < self.shrink <= 1.0) or not (0.0 <= self.perturb < math.inf):
             raise ValueError(f"learner.shrink must be in (0, 1] and learner.perturb a finite number >= 0, got "
                              f"{self.shrink} and {self.perturb}")
+        if self.restart_growth is not None and not (math.isfinite(self.restart_growth) and self.restart_growth > 1):
+            raise ValueError(f"learner.restart_growth must be a finite number > 1 (or absent), got {self.restart_growth}")
         for name in ("steps", "warm_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"learner.{name} must be >= 1, got {getattr(self, name)}")
@@ -154,7 +161,8 @@ class LearnerConfig:
 class TrainState(NamedTuple):
     """What a learner carries between rounds (a pytree; checkpointed as is).
 
-    params: {"net": stacked network params [nets, ...], "mc_key": uint32 key data}.
+    params: {"net": stacked network params [nets, ...], "mc_key": uint32 key data,
+      "scratch_size": int32 [], the labeled-set size at the last fit from scratch (0 before any)}.
     opt_state: the optax state, stacked like the params.
     """
 
@@ -223,8 +231,9 @@ class Learner:
           buffer: the labeled set (y holds class indices).
         """
         k_init, k_fit = jax.random.split(key)
-        if state is None or not self.config.warm_start:
+        if state is None or not self.config.warm_start or self._restart_due(state, buffer.size):
             state, steps = self.init(k_init), self.config.steps
+            state = TrainState({**state.params, "scratch_size": jnp.int32(buffer.size)}, state.opt_state)
         else:
             steps = self.config.warm_steps
             if self.config.shrink != 1.0 or self.config.perturb != 0.0:  # shrink and perturb (Ash & Adams 2020)
@@ -240,7 +249,12 @@ class Learner:
         for start in range(0, steps, CONV_BLOCK):
             net, opt_state = _fit_block(self, net, opt_state, buffer.x, buffer.y, buffer.mask, k_fit,
                                         jnp.int32(start), jnp.int32(steps))
-        return TrainState({"net": net, "mc_key": _mc_key(k_fit)}, opt_state)
+        return TrainState({**state.params, "net": net, "mc_key": _mc_key(k_fit)}, opt_state)
+
+    def _restart_due(self, state: TrainState, size: int) -> bool:
+        """Whether the labeled set (`size` examples) has outgrown the last from-scratch fit."""
+        growth = self.config.restart_growth
+        return growth is not None and size >= growth * int(state.params["scratch_size"])
 
     def predict_proba(self, params: dict[str, Any], x: np.ndarray, chunk_size: int = 4096) -> np.ndarray:
         """Committee-mean class probabilities `[n, classes]` (NumPy), in fixed-size chunks."""
@@ -257,7 +271,7 @@ def _init(learner: Learner, key: Array) -> TrainState:
 
     net = jax.vmap(one)(jax.random.split(k_nets, learner.nets))
     opt_state = jax.vmap(learner.optimizer.init)(net)
-    return TrainState({"net": net, "mc_key": jax.random.key_data(k_mc)}, opt_state)
+    return TrainState({"net": net, "mc_key": jax.random.key_data(k_mc), "scratch_size": jnp.int32(0)}, opt_state)
 
 
 def _masked_cross_entropy(logits: Array, y: Array, weights: Array) -> Array:
@@ -318,7 +332,7 @@ def _fit(learner: Learner, state: TrainState, x: Array, y: Array, mask: Array, k
     TRACE_COUNTS["fit"] += 1
     body = _train_step(learner, x, y, mask, key)
     net, opt_state = jax.lax.fori_loop(0, steps, body, (state.params["net"], state.opt_state))
-    return TrainState({"net": net, "mc_key": _mc_key(key)}, opt_state)
+    return TrainState({**state.params, "net": net, "mc_key": _mc_key(key)}, opt_state)
 
 
 @functools.partial(jax.jit, static_argnums=0)
