@@ -78,14 +78,47 @@ def test_members_train_independently(key):
     k_init, k_fit = jax.random.split(key)
     init = stack.init(k_init)
     from qsynth.learners.learner import _fit
-    trained = _fit(stack, init, buf.x, buf.y, buf.mask, k_fit, jnp.int32(15))
+    trained, _ = _fit(stack, init.params["net"], init.opt_state, buf.x, buf.y, buf.mask, k_fit, jnp.int32(15),
+                      jnp.int32(0))
     solo = LearnerConfig(model="mlp", hidden=(8,), members=1, steps=15, learning_rate=0.05).build((2,), 2)
     take = lambda tree, i: jax.tree.map(lambda a: a[i:i + 1], tree)  # noqa: E731
     for i in range(3):
-        alone = _fit(solo, type(init)({"net": take(init.params["net"], i), "mc_key": init.params["mc_key"]},
-                                      take(init.opt_state, i)), buf.x, buf.y, buf.mask, k_fit, jnp.int32(15))
-        for u, v in zip(jax.tree.leaves(alone.params["net"]), jax.tree.leaves(take(trained.params["net"], i))):
+        alone, _ = _fit(solo, take(init.params["net"], i), take(init.opt_state, i), buf.x, buf.y, buf.mask, k_fit,
+                        jnp.int32(15), jnp.int32(0))
+        for u, v in zip(jax.tree.leaves(alone), jax.tree.leaves(take(trained, i))):
             np.testing.assert_allclose(u, v, atol=1e-5)
+
+
+@pytest.mark.parametrize("threads", ["2", "3"])
+def test_a_fit_split_over_threads_equals_the_fit_of_the_whole_stack(key, monkeypatch, threads):
+    """Members trained in windows on separate threads (5 members: 0-2 and 2-4, or 0-1, 2-3, 3-4)
+    get the same bootstrap weights, dropout and minibatches as in one program: the same result."""
+    data = tiny_moons()
+    cfg = LearnerConfig(model="mlp", hidden=(8,), members=5, dropout=0.3, steps=12, batch_size=8, bootstrap=True)
+    learner = cfg.build((2,), 2)
+    buf = _buffer(data, 20)
+    monkeypatch.setenv("QSYNTH_THREADS", "1")
+    whole = learner.fit(key, None, buf)
+    monkeypatch.setenv("QSYNTH_THREADS", threads)
+    split = learner.fit(key, None, buf)
+    again = learner.fit(key, None, buf)  # the windows' program is compiled now: they run side by side
+    for u, v, w in zip(jax.tree.leaves(whole), jax.tree.leaves(split), jax.tree.leaves(again)):
+        np.testing.assert_allclose(np.asarray(u), np.asarray(v), rtol=1e-6, atol=1e-7)
+        np.testing.assert_array_equal(np.asarray(v), np.asarray(w))
+
+
+def test_member_windows_cover_every_member_once_with_equal_sizes():
+    from qsynth._parallel import member_windows
+    assert member_windows(5, 2) == [(0, 3), (2, 3)]
+    assert member_windows(4, 2) == [(0, 2), (2, 2)]
+    assert member_windows(5, 3) == [(0, 2), (2, 2), (3, 2)]
+    assert member_windows(1, 2) == [(0, 1)]
+    assert member_windows(3, 8) == [(0, 1), (1, 1), (2, 1)]
+    for members in range(1, 12):
+        for groups in range(1, 6):
+            windows = member_windows(members, groups)
+            assert len({size for _, size in windows}) == 1 and len(windows) <= groups
+            assert set().union(*(range(s, s + n) for s, n in windows)) == set(range(members))
 
 
 def test_learners_fit_separable_data(key):
@@ -132,11 +165,12 @@ def test_cnn_trains_in_unrolled_blocks_exactly_like_the_loop_program(key):
         buf.add(np.random.default_rng(1).normal(size=(12, *shape)), np.arange(12) % 3, 0)
         got = learner.fit(key, None, buf)  # 13 steps: one full block and one of 3 live steps
         k_init, k_fit = jax.random.split(key)
-        want = module._fit(learner, learner.init(k_init), buf.x, buf.y, buf.mask, k_fit, jnp.int32(13))
+        init = learner.init(k_init)
+        want = module._fit(learner, init.params["net"], init.opt_state, buf.x, buf.y, buf.mask, k_fit,
+                           jnp.int32(13), jnp.int32(0))
         assert int(got.params["scratch_size"]) == 12
-        for part in (lambda s: s.params["net"], lambda s: s.params["mc_key"], lambda s: s.opt_state):
-            for u, v in zip(jax.tree.leaves(part(got)), jax.tree.leaves(part(want))):
-                np.testing.assert_allclose(np.asarray(u), np.asarray(v), rtol=1e-5, atol=1e-6)
+        for u, v in zip(jax.tree.leaves((got.params["net"], got.opt_state)), jax.tree.leaves(want)):
+            np.testing.assert_allclose(np.asarray(u), np.asarray(v), rtol=1e-5, atol=1e-6)
 
 
 def test_shrink_and_perturb_starts_a_warm_fit_from_the_mix(key):

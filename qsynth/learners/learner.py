@@ -38,6 +38,8 @@ from flax import nnx
 from jax import Array
 
 from qsynth._chunks import map_in_chunks
+from qsynth import _random as fast_random
+from qsynth._parallel import member_windows, run_all, threads
 from qsynth.data.buffer import LabeledBuffer
 from qsynth.learners.gaussian_process import GaussianProcessLearner, GPConfig
 from qsynth.learners.models import build_model
@@ -241,15 +243,36 @@ class Learner:
                 net = jax.tree.map(lambda w, f: self.config.shrink * w + self.config.perturb * f,
                                    state.params["net"], fresh)
                 state = TrainState({**state.params, "net": net}, state.opt_state)
-        if self.config.model != "cnn":
-            return _fit(self, state, buffer.x, buffer.y, buffer.mask, k_fit, jnp.int32(steps))
-        # XLA on CPU runs a convolution's gradient about ten times slower inside a loop (while)
-        # than in straight-line code: a CNN trains in unrolled blocks of steps driven from Python.
-        net, opt_state = state.params["net"], state.opt_state
-        for start in range(0, steps, CONV_BLOCK):
-            net, opt_state = _fit_block(self, net, opt_state, buffer.x, buffer.y, buffer.mask, k_fit,
-                                        jnp.int32(start), jnp.int32(steps))
+        net, opt_state = self._train(state.params["net"], state.opt_state, buffer, k_fit, steps)
         return TrainState({**state.params, "net": net, "mc_key": _mc_key(k_fit)}, opt_state)
+
+    def _train(self, net: Any, opt_state: Any, buffer: LabeledBuffer, key: Array, steps: int) -> tuple[Any, Any]:
+        """`steps` optimizer steps of every network, the ensemble split into groups trained on
+        separate cores (`qsynth._parallel`); a member's result does not depend on the split."""
+        x, y, mask = jnp.asarray(buffer.x), jnp.asarray(buffer.y), jnp.asarray(buffer.mask)
+
+        def train(start: int, size: int) -> tuple[Any, Any]:
+            carry = (net, opt_state) if size == self.nets else _window((net, opt_state), jnp.int32(start), size)
+            if self.config.model != "cnn":
+                carry = _fit(self, *carry, x, y, mask, key, jnp.int32(steps), jnp.int32(start))
+            else:
+                # XLA on CPU runs a convolution's gradient about ten times slower inside a loop
+                # (while) than in straight-line code: a CNN trains in unrolled blocks driven from Python.
+                for first in range(0, steps, CONV_BLOCK):
+                    carry = _fit_block(self, *carry, x, y, mask, key, jnp.int32(first), jnp.int32(steps),
+                                       jnp.int32(start))
+            return jax.block_until_ready(carry)
+
+        windows = member_windows(self.nets, threads())
+        if len(windows) == 1:
+            return train(0, self.nets)
+        program = (self, buffer.capacity, windows[0][1])
+        if program in _COMPILED_WINDOWS:
+            parts = run_all([functools.partial(train, *w) for w in windows])
+        else:  # compile once, in this thread, before the windows run side by side
+            parts = [train(*windows[0])] + run_all([functools.partial(train, *w) for w in windows[1:]])
+            _COMPILED_WINDOWS.add(program)
+        return _join(tuple(windows), parts)
 
     def _restart_due(self, state: TrainState, size: int) -> bool:
         """Whether the labeled set (`size` examples) has outgrown the last from-scratch fit."""
@@ -280,6 +303,10 @@ def _masked_cross_entropy(logits: Array, y: Array, weights: Array) -> Array:
     return jnp.sum(weights * ce) / jnp.maximum(jnp.sum(weights), 1.0)
 
 
+#: (learner, buffer capacity, window size) of the training programs already compiled: the first
+#: fit of a kind runs one window alone, so concurrent windows never trace the same program twice.
+_COMPILED_WINDOWS: set[tuple[Any, int, int]] = set()
+
 #: Steps per unrolled block when a CNN is trained (see `Learner.fit`).
 CONV_BLOCK = 10
 
@@ -294,21 +321,31 @@ def _mc_key(key: Array) -> Array:
     return jax.random.key_data(_fit_keys(key)[3])
 
 
-def _train_step(learner: Learner, x: Array, y: Array, mask: Array, key: Array) -> Any:
-    """`body(i, (net, opt_state))`: optimizer step i of a fit keyed by `key` (all members at once)."""
+def _train_step(learner: Learner, x: Array, y: Array, mask: Array, key: Array, start: Array, size: int) -> Any:
+    """`body(i, (net, opt_state))`: optimizer step i of a fit keyed by `key`, for the `size`
+    stacked networks `start, start + 1, ...` of the learner's `nets` (each gets the bootstrap
+    weights, dropout and minibatch keys it would get in a fit of the whole stack)."""
     k_boot, k_drop, k_batch, _ = _fit_keys(key)
     nets = learner.nets
+
+    def mine(a: Array) -> Array:  # this window's rows of a per-network array [nets, ...]
+        return jax.lax.dynamic_slice_in_dim(a, start, size, axis=0)
+
     if learner.config.bootstrap:
-        weights = jax.random.poisson(k_boot, 1.0, (nets, mask.shape[0])).astype(jnp.float32) * mask[None, :]
+        weights = mine(jax.random.poisson(k_boot, 1.0, (nets, mask.shape[0])).astype(jnp.float32)) * mask[None, :]
     else:
-        weights = jnp.broadcast_to(mask, (nets, mask.shape[0]))
+        weights = jnp.broadcast_to(mask, (size, mask.shape[0]))
     use_dropout = learner.config.dropout > 0.0
     batch = learner.config.batch_size
+    # minibatches: `jax.random.choice(key, capacity, (batch,), p=mask / mask.sum())`, written out
+    # with the unrolled Threefry and a loop-free search (the same draws, several times faster on CPU)
+    filled_cdf = jnp.cumsum(mask / jnp.maximum(jnp.sum(mask), 1.0))
 
     def loss_fn(net: Any, w: Array, drop_key: Array, batch_key: Array) -> Array:
         xb, yb, wb = x, y, w
         if batch is not None:  # a minibatch drawn from the filled slots, with replacement
-            idx = jax.random.choice(batch_key, mask.shape[0], (batch,), p=mask / jnp.maximum(jnp.sum(mask), 1.0))
+            r = filled_cdf[-1] * (1 - fast_random.uniform(batch_key, (batch,)))
+            idx = jnp.searchsorted(filled_cdf, r, method="compare_all")
             xb, yb, wb = x[idx], y[idx], w[idx]
         logits = learner.net_logits(net, xb, drop_key if use_dropout else None)
         return _masked_cross_entropy(logits, yb, wb)
@@ -320,30 +357,51 @@ def _train_step(learner: Learner, x: Array, y: Array, mask: Array, key: Array) -
         return optax.apply_updates(net, updates), opt_state
 
     def body(i: Array, carry: tuple[Any, Any]) -> tuple[Any, Any]:
-        drop_keys = jax.random.split(jax.random.fold_in(k_drop, i), nets)
-        batch_keys = jax.random.split(jax.random.fold_in(k_batch, i), nets)
+        drop_keys = mine(jax.random.split(jax.random.fold_in(k_drop, i), nets))
+        batch_keys = mine(jax.random.split(jax.random.fold_in(k_batch, i), nets))
         return jax.vmap(member_step)(*carry, weights, drop_keys, batch_keys)
 
     return body
 
 
+@functools.partial(jax.jit, static_argnums=2)
+def _window(tree: Any, start: Array, size: int) -> Any:
+    """Rows `start .. start + size − 1` of every leaf of a stacked pytree."""
+    return jax.tree.map(lambda a: jax.lax.dynamic_slice_in_dim(a, start, size, axis=0), tree)
+
+
 @functools.partial(jax.jit, static_argnums=0)
-def _fit(learner: Learner, state: TrainState, x: Array, y: Array, mask: Array, key: Array, steps: Array) -> TrainState:
+def _join(windows: tuple[tuple[int, int], ...], parts: list[Any]) -> Any:
+    """The stacked pytree of all networks from its (possibly overlapping) windows, each row once."""
+    pieces, covered = [], 0
+    for (start, size), part in zip(windows, parts):
+        pieces.append(jax.tree.map(lambda a: a[covered - start:], part))
+        covered = start + size
+    return jax.tree.map(lambda *a: jnp.concatenate(a, axis=0), *pieces)
+
+
+def _stack_size(net: Any) -> int:
+    return jax.tree.leaves(net)[0].shape[0]
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _fit(learner: Learner, net: Any, opt_state: Any, x: Array, y: Array, mask: Array, key: Array, steps: Array,
+         start: Array) -> tuple[Any, Any]:
+    """`steps` steps of the stacked networks `start, ...` (as many as `net` holds), in one loop program."""
     TRACE_COUNTS["fit"] += 1
-    body = _train_step(learner, x, y, mask, key)
-    net, opt_state = jax.lax.fori_loop(0, steps, body, (state.params["net"], state.opt_state))
-    return TrainState({**state.params, "net": net, "mc_key": _mc_key(key)}, opt_state)
+    body = _train_step(learner, x, y, mask, key, start, _stack_size(net))
+    return jax.lax.fori_loop(0, steps, body, (net, opt_state))
 
 
 @functools.partial(jax.jit, static_argnums=0)
 def _fit_block(learner: Learner, net: Any, opt_state: Any, x: Array, y: Array, mask: Array, key: Array,
-               start: Array, steps: Array) -> tuple[Any, Any]:
-    """Steps start .. start + CONV_BLOCK − 1 of a fit, unrolled; those at or past `steps` change nothing."""
+               first: Array, steps: Array, start: Array) -> tuple[Any, Any]:
+    """Steps first .. first + CONV_BLOCK − 1 of a fit, unrolled; those at or past `steps` change nothing."""
     TRACE_COUNTS["fit"] += 1
-    body = _train_step(learner, x, y, mask, key)
+    body = _train_step(learner, x, y, mask, key, start, _stack_size(net))
     carry = (net, opt_state)
     for j in range(CONV_BLOCK):
-        i = start + j
+        i = first + j
         stepped = body(i, carry)
         carry = jax.tree.map(lambda new, old: jnp.where(i < steps, new, old), stepped, carry)
     return carry

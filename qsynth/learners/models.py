@@ -15,6 +15,8 @@ import jax.numpy as jnp
 from flax import nnx
 from jax import Array
 
+from qsynth import _random as fast_random
+
 __all__ = ["CNN", "MLP", "LogisticRegression", "build_model"]
 
 
@@ -22,7 +24,7 @@ def dropout(x: Array, rate: float, key: Array | None) -> Array:
     """Inverted dropout; the identity when `key` is None or `rate` is 0."""
     if key is None or rate <= 0.0:
         return x
-    keep = jax.random.bernoulli(key, 1.0 - rate, x.shape)
+    keep = fast_random.bernoulli(key, 1.0 - rate, x.shape)  # = jax.random.bernoulli, unrolled
     return jnp.where(keep, x / (1.0 - rate), 0.0)
 
 
