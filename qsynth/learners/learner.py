@@ -239,10 +239,8 @@ class Learner:
         else:
             steps = self.config.warm_steps
             if self.config.shrink != 1.0 or self.config.perturb != 0.0:  # shrink and perturb (Ash & Adams 2020)
-                fresh = self.init(k_init).params["net"]
-                net = jax.tree.map(lambda w, f: self.config.shrink * w + self.config.perturb * f,
-                                   state.params["net"], fresh)
-                state = TrainState({**state.params, "net": net}, state.opt_state)
+                state = TrainState({**state.params, "net": _shrink_and_perturb(self, state.params["net"], k_init)},
+                                   state.opt_state)
         net, opt_state = self._train(state.params["net"], state.opt_state, buffer, k_fit, steps)
         return TrainState({**state.params, "net": net, "mc_key": _mc_key(k_fit)}, opt_state)
 
@@ -295,6 +293,13 @@ def _init(learner: Learner, key: Array) -> TrainState:
     net = jax.vmap(one)(jax.random.split(k_nets, learner.nets))
     opt_state = jax.vmap(learner.optimizer.init)(net)
     return TrainState({"net": net, "mc_key": jax.random.key_data(k_mc), "scratch_size": jnp.int32(0)}, opt_state)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _shrink_and_perturb(learner: Learner, net: Any, key: Array) -> Any:
+    """`shrink · net + perturb · fresh`, where fresh is the initialization `learner.init(key)` would make."""
+    fresh = _init(learner, key).params["net"]
+    return jax.tree.map(lambda w, f: learner.config.shrink * w + learner.config.perturb * f, net, fresh)
 
 
 def _masked_cross_entropy(logits: Array, y: Array, weights: Array) -> Array:
