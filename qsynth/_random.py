@@ -2,12 +2,13 @@
 
 On CPU, JAX lowers the Threefry-2x32 hash as a `while` loop over its five groups of four
 rounds (GPUs get the unrolled form). Run over every element of a dropout mask inside a
-training loop, that rolled loop costs about as much as the network's own matmuls: 0.25 ms of
-a 0.6–0.8 ms ensemble step on the digits benchmark (`benchmarks/training_step.py`). The functions here compute exactly what
-`jax.random.split`, `fold_in`, `bits`, `uniform` and `bernoulli` compute for a Threefry key in JAX's default
-(partitionable) mode — bit for bit, tested — as straight-line element-wise code that XLA
-fuses into one kernel (0.09 ms for the same mask). For other key implementations, or
-with `jax_threefry_partitionable` off, they call `jax.random` itself.
+training loop, that rolled loop costs about as much as the network's own matmuls: 0.25 ms
+of a 0.6–0.8 ms ensemble step on the digits benchmark (`benchmarks/training_step.py`). The
+functions here compute exactly what `jax.random.bits`, `uniform` and `bernoulli` compute for
+a Threefry key in JAX's default (partitionable) mode — bit for bit, tested — as
+straight-line element-wise code that XLA fuses into one kernel (0.09 ms for the same mask).
+For other key implementations, or with `jax_threefry_partitionable` off, they call
+`jax.random` itself.
 
 References:
   Salmon, Moraes, Dror & Shaw (2011). Parallel Random Numbers: As Easy as 1, 2, 3. (Threefry)
@@ -22,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-__all__ = ["bernoulli", "bits32", "fold_in", "split", "threefry2x32", "uniform"]
+__all__ = ["bernoulli", "bits32", "threefry2x32", "uniform"]
 
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 _PARITY = np.uint32(0x1BD11BDA)
@@ -46,29 +47,6 @@ def _own_stream(key: Array) -> bool:
     """Whether `key` is a typed Threefry key whose stream these functions reproduce."""
     return (jnp.issubdtype(key.dtype, jax.dtypes.prng_key) and key.shape == ()
             and str(jax.random.key_impl(key)) == "threefry2x32" and jax.config.jax_threefry_partitionable)
-
-
-def _wrap(k0: Array, k1: Array) -> Array:
-    return jax.random.wrap_key_data(jnp.stack([k0, k1], axis=-1), impl="threefry2x32")
-
-
-def fold_in(key: Array, data: Array | int) -> Array:
-    """`jax.random.fold_in(key, data)` for a non-negative int32 `data`."""
-    if not _own_stream(key):
-        return jax.random.fold_in(key, data)
-    k = jax.random.key_data(key)
-    y0, y1 = threefry2x32(k[0], k[1], jnp.uint32(0), jnp.asarray(data).astype(jnp.uint32))
-    return _wrap(y0, y1)
-
-
-def split(key: Array, num: int) -> Array:
-    """`jax.random.split(key, num)`: `num` new keys."""
-    if not _own_stream(key):
-        return jax.random.split(key, num)
-    k = jax.random.key_data(key)
-    low = jax.lax.iota(jnp.uint32, num)
-    y0, y1 = threefry2x32(k[0], k[1], jnp.zeros_like(low), low)
-    return _wrap(y0, y1)
 
 
 def bits32(key: Array, shape: tuple[int, ...]) -> Array:

@@ -37,8 +37,8 @@ import optax
 from flax import nnx
 from jax import Array
 
-from qsynth._chunks import map_in_chunks
 from qsynth import _random as fast_random
+from qsynth._chunks import map_in_chunks
 from qsynth._parallel import member_windows, run_all, threads
 from qsynth.data.buffer import LabeledBuffer
 from qsynth.learners.gaussian_process import GaussianProcessLearner, GPConfig

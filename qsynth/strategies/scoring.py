@@ -90,10 +90,8 @@ def expected_gradient_length(learner: Learner, params: dict[str, Any], x: Array)
       Goodfellow (2015). Efficient Per-Example Gradient Computations. arXiv:1510.01799.
     """
     p_mean = jnp.mean(learner.probs(params, x), axis=0)  # [n, c]
-    if _is_dense(learner):
-        per_net = jax.vmap(lambda net: _dense_gradient_norms(learner, net, x))(params["net"])  # [nets, n, c]
-    else:
-        per_net = jax.vmap(lambda net: _vmap_gradient_norms(learner, net, x))(params["net"])
+    norms = _dense_gradient_norms if _is_dense(learner) else _vmap_gradient_norms
+    per_net = jax.vmap(lambda net: norms(learner, net, x))(params["net"])  # [nets, n, c]
     return jnp.sum(p_mean * jnp.mean(per_net, axis=0), axis=-1)
 
 
@@ -132,11 +130,11 @@ def _vmap_gradient_norms(learner: Learner, net: Any, x: Array) -> Array:
     """`‖∇_θ CE(f(x_i), c)‖`, `[n, classes]`, from per-example gradients (`vmap(grad)`), any network."""
     labels = jnp.arange(learner.num_classes)
 
-    def loss(xi: Array, c: Array, net: Any) -> Array:
+    def loss(net: Any, xi: Array, c: Array) -> Array:
         return optax.softmax_cross_entropy_with_integer_labels(learner.net_logits(net, xi[None])[0], c)
 
     def norms(xi: Array) -> Array:  # [c]
-        grads = jax.vmap(lambda c: jax.grad(loss, argnums=2)(xi, c, net))(labels)
+        grads = jax.vmap(lambda c: jax.grad(loss)(net, xi, c))(labels)
         sq = sum(jnp.sum(jnp.reshape(g, (g.shape[0], -1)) ** 2, axis=1) for g in jax.tree.leaves(grads))
         return jnp.sqrt(sq)
 
