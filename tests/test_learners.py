@@ -107,6 +107,14 @@ def test_a_fit_split_over_threads_equals_the_fit_of_the_whole_stack(key, monkeyp
         np.testing.assert_array_equal(np.asarray(v), np.asarray(w))
 
 
+@pytest.mark.parametrize("value", ["0", "two"])
+def test_a_bad_thread_count_is_named(monkeypatch, value):
+    from qsynth._parallel import threads
+    monkeypatch.setenv("QSYNTH_THREADS", value)
+    with pytest.raises(ValueError, match="QSYNTH_THREADS must be a positive integer"):
+        threads()
+
+
 def test_member_windows_cover_every_member_once_with_equal_sizes():
     from qsynth._parallel import member_windows
     assert member_windows(5, 2) == [(0, 3), (2, 3)]
