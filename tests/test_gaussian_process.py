@@ -169,8 +169,14 @@ def test_learner_config_errors_name_the_field():
         LearnerConfig(model="mlp", target="value")
     with pytest.raises(ValueError, match="learner.success"):
         LearnerConfig(model="gp", target="value", success=(2.0, 1.0))
-    with pytest.raises(ValueError, match="binary"):
-        LearnerConfig(model="gp").build((2,), 3)
+    with pytest.raises(ValueError, match="two classes"):
+        LearnerConfig(model="gp", target="value", success=(0.0, 1.0)).build((2,), 3)
+    with pytest.raises(ValueError, match="learner.lengthscale"):
+        LearnerConfig(model="gp", kernel="nngp", lengthscale=0.5)
+    with pytest.raises(ValueError, match="learner.depth"):
+        LearnerConfig(model="gp", kernel="nngp", depth=0)
+    with pytest.raises(ValueError, match="apply to model = 'gp' only"):
+        LearnerConfig(model="mlp", depth=3)
     with pytest.raises(ValueError, match="learner.success"):
         LearnerConfig(model="gp", target="value").build((2,), 2)  # no interval and no simulator to ask
     built = LearnerConfig(model="gp", target="value").build((2,), 2, (1.85, 2.15))

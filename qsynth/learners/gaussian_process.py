@@ -1,34 +1,44 @@
-"""An exact Gaussian process in JAX, for low-dimensional boundaries such as a simulator's success region.
+"""An exact Gaussian process in JAX: for low-dimensional boundaries such as a simulator's success
+region, and, with the network kernel, for multi-class data such as digits.
 
-The GP regresses one scalar target t(x) and classifies by where t falls:
+The GP regresses a target t(x) and classifies by where t falls:
 
 * `target = "label"` — least-squares classification: t = +1 for class 1, −1 for class 0,
   zero prior mean, and class 1 where the latent function is positive. Works from binary
-  answers alone.
+  answers alone. With C > 2 classes, one output per class with the same kernel:
+  t_c = 1 − 1/C for the labeled class and −1/C for the others (one-hot, centered);
+  P(class c) = softmax(mean_c / τ), with the temperature τ picked at every fit by the
+  leave-one-out cross-entropy of the labeled points, which exact GPs give in closed form
+  (R&W §5.4.2 and §6.5: least-squares classification, its outputs calibrated by LOO).
 * `target = "value"` — the oracle's raw output (`Answer.value`: a projectile's landing
   distance, a controller's worst margin), with the empirical mean as prior mean; class 1
   where t lies in `success = (low, high)` (either end may be infinite). This is the
   level-set setting of Bryan et al. (2005) and Gotovos et al. (2013): the continuous value
   says how far from the boundary a point is, which a binary label cannot.
 
-Kernel: Matérn-5/2 (default) or squared exponential, isotropic, on inputs as given (the
-simulator task's unit box). The signal variance has a closed form (profile likelihood for a
+Kernel (`qsynth.learners.kernels`): Matérn-5/2 (default) or squared exponential, isotropic,
+on inputs as given (the simulator task's unit box), or "nngp", the covariance of an
+infinitely wide ReLU network (no lengthscale). The signal variance has a closed form (profile likelihood for a
 fixed noise-to-signal ratio `noise`); the lengthscale is chosen at every fit by the log
 marginal likelihood over `lengthscale_grid` (all candidates factorized at once, vmapped),
-unless fixed. Training data live in the labeled buffer's fixed-capacity arrays with a
+unless fixed or the kernel has none. Training data live in the labeled buffer's fixed-capacity arrays with a
 validity mask (an empty slot becomes an isolated unit-variance point with target 0, which
 changes neither the posterior nor the likelihood ranking), so the jitted fit compiles once
 per capacity bucket.
 
 What strategies see:
-  `latent(params, x) -> (mean [n], std [n])`, the posterior of t (for the straddle acquisition);
-  `probs(params, x) -> [1, n, 2]` with P(class 1) = P(low ≤ t(x) ≤ high) under that posterior,
-  so every probability-based measure (entropy, smooth margin, ...) works too, and synthesis
-  can climb either.
+  `latent(params, x) -> (mean [n], std [n])`, the posterior of t (for the straddle acquisition;
+  mean `[n, C]` with C > 2 classes);
+  `probs(params, x) -> [1, n, C]`: for two classes P(class 1) = P(low ≤ t(x) ≤ high) under that
+  posterior, so every probability-based measure (entropy, smooth margin, ...) works too, and
+  synthesis can climb either.
 
 References:
   Rasmussen & Williams (2006). Gaussian Processes for Machine Learning, §2.2 (prediction),
-    §4.2 (Matérn kernels), §5.4 (marginal likelihood), §6.5 (least-squares classification).
+    §4.2 (Matérn kernels), §5.4 (marginal likelihood, leave-one-out), §6.5 (least-squares
+    classification).
+  Lee, Bahri, Novak, Schoenholz, Pennington & Sohl-Dickstein (2018). Deep Neural Networks as
+    Gaussian Processes. (the "nngp" kernel, and least-squares classification with it)
   Bryan, Schneider, Nichol, Miller, Genovese & Wasserman (2005). Active Learning for Identifying
     Function Threshold Boundaries. (straddle)
   Gotovos, Casati, Hitz & Krause (2013). Active Learning for Level Set Estimation.
@@ -46,17 +56,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
-from jax.scipy.linalg import solve_triangular
+from jax.scipy.linalg import cho_solve, solve_triangular
 from jax.scipy.stats import norm
 
 from qsynth._chunks import map_in_chunks
 from qsynth.data.buffer import LabeledBuffer
+from qsynth.learners.kernels import KERNELS, covariance, prior_variance
 
 __all__ = ["GPConfig", "GPState", "GaussianProcessLearner", "TRACE_COUNTS"]
 
 TRACE_COUNTS: collections.Counter[str] = collections.Counter()
 
 DEFAULT_LENGTHSCALES = tuple(float(v) for v in np.geomspace(0.02, 1.0, 16))
+#: Softmax temperatures tried by the leave-one-out choice (multi-class), on the targets' scale.
+TEMPERATURES = tuple(float(v) for v in np.geomspace(0.01, 1.0, 21))
 _JITTER = 1e-6
 
 
@@ -65,11 +78,14 @@ class GPConfig:
     """How the GP models the answers.
 
     Attributes:
-      target: "label" (regress ±1 on the class) or "value" (regress `Answer.value`).
+      target: "label" (regress the class: ±1, or centered one-hot with C > 2 classes) or
+        "value" (regress `Answer.value`; two classes).
       success: the value interval (low, high) counted as class 1 when target = "value".
-      kernel: "matern52" or "rbf".
-      lengthscale: a fixed lengthscale, or None to pick one per fit by marginal likelihood.
+      kernel: "matern52", "rbf" or "nngp" (`qsynth.learners.kernels`).
+      lengthscale: a fixed lengthscale, or None to pick one per fit by marginal likelihood
+        (none for "nngp").
       lengthscale_grid: the candidates for that choice.
+      depth: hidden ReLU layers of the "nngp" kernel's network.
       noise: noise variance as a fraction of the signal variance (a nugget; answers are
         deterministic in the simulators here).
     """
@@ -79,6 +95,7 @@ class GPConfig:
     kernel: str = "matern52"
     lengthscale: float | None = None
     lengthscale_grid: tuple[float, ...] = DEFAULT_LENGTHSCALES
+    depth: int = 2
     noise: float = 1e-4
 
     def __post_init__(self) -> None:
@@ -91,24 +108,36 @@ class GPConfig:
         if self.target == "label" and self.success != (0.0, math.inf):
             raise ValueError("learner.success applies to target = 'value' only (with target = 'label' class 1 is "
                              "where the latent function is positive)")
-        if self.kernel not in ("matern52", "rbf"):
-            raise ValueError(f"learner.kernel must be 'matern52' or 'rbf', got {self.kernel!r}")
+        if self.kernel not in KERNELS:
+            raise ValueError(f"learner.kernel must be one of {', '.join(repr(k) for k in KERNELS)}, got {self.kernel!r}")
         object.__setattr__(self, "lengthscale_grid", tuple(float(v) for v in self.lengthscale_grid))
         if self.lengthscale is not None and not (self.lengthscale > 0 and math.isfinite(self.lengthscale)):
             raise ValueError(f"learner.lengthscale must be a finite positive number (or absent), got {self.lengthscale}")
+        if self.kernel == "nngp" and self.lengthscale is not None:
+            raise ValueError("learner.lengthscale: the 'nngp' kernel has no lengthscale (leave it out)")
         if not self.lengthscale_grid or any(not (v > 0 and math.isfinite(v)) for v in self.lengthscale_grid):
             raise ValueError(f"learner.lengthscale_grid must be finite positive numbers, got {self.lengthscale_grid}")
+        if not (isinstance(self.depth, int) and 1 <= self.depth <= 16):
+            raise ValueError(f"learner.depth must be an integer from 1 to 16, got {self.depth!r}")
         if not (self.noise > 0 and math.isfinite(self.noise)):
             raise ValueError(f"learner.noise must be a finite positive number, got {self.noise}")
+
+    @property
+    def grid(self) -> tuple[float, ...]:
+        """The lengthscales a fit chooses among (one, unused, for the "nngp" kernel)."""
+        if self.kernel == "nngp":
+            return (1.0,)
+        return (self.lengthscale,) if self.lengthscale is not None else self.lengthscale_grid
 
     def build(self, feature_shape: tuple[int, ...], num_classes: int = 2) -> GaussianProcessLearner:
         return GaussianProcessLearner(self, tuple(int(s) for s in feature_shape), int(num_classes))
 
 
 class GPState(NamedTuple):
-    """params: {"x": [cap, d] inputs, "mask": [cap], "alpha": [cap] (R + rI)⁻¹(t − m),
-    "chol": [cap, cap] Cholesky factor of the masked R + rI, "lengthscale", "signal" (variance),
-    "mean" (prior mean): scalars}."""
+    """params: {"x": [cap, d] inputs, "mask": [cap], "alpha": [cap, outputs] (R + rI)⁻¹(t − m)
+    (one output, or C with C > 2 classes), "chol": [cap, cap] Cholesky factor of the masked
+    R + rI, "lengthscale", "signal" (variance), "mean" (prior mean), "temperature" (of the
+    multi-class softmax; 1 otherwise): scalars}."""
 
     params: dict[str, Array]
 
@@ -123,13 +152,20 @@ class GaussianProcessLearner:
     members: int = 1
 
     def __post_init__(self) -> None:
-        if self.num_classes != 2:
-            raise ValueError(f"learner.model 'gp' is a binary (success / failure) learner; the problem has "
-                             f"{self.num_classes} classes")
+        if self.num_classes < 2:
+            raise ValueError(f"learner.model 'gp' needs at least two classes, the problem has {self.num_classes}")
+        if self.num_classes > 2 and self.config.target != "label":
+            raise ValueError(f"learner.target = 'value' is for two classes (success / failure); the problem has "
+                             f"{self.num_classes} classes: use target = 'label'")
 
     @property
     def dim(self) -> int:
         return math.prod(self.feature_shape)
+
+    @property
+    def outputs(self) -> int:
+        """Regressed targets: one per class with more than two classes, else one."""
+        return self.num_classes if self.num_classes > 2 else 1
 
     @property
     def levels(self) -> tuple[float, ...]:
@@ -138,16 +174,31 @@ class GaussianProcessLearner:
 
     # ---- pure functions -------------------------------------------------------------------
     def latent(self, params: dict[str, Array], x: Array) -> tuple[Array, Array]:
-        """Posterior mean and standard deviation `[n]`, `[n]` of the target at `x: [n, *feature_shape]`."""
+        """Posterior mean `[n]` (`[n, C]` with C > 2 classes) and standard deviation `[n]` of the
+        target at `x: [n, *feature_shape]`."""
+        cfg = self.config
         x = jnp.asarray(x, jnp.float32).reshape(-1, self.dim)
-        k = _kernel(self.config.kernel, x, params["x"], params["lengthscale"]) * params["mask"][None, :]  # [n, cap]
-        mean = params["mean"] + k @ params["alpha"]
+        k = self._cross_covariance(params, x)
+        mean = params["mean"] + k @ params["alpha"]  # [n, outputs]
         v = solve_triangular(params["chol"], k.T, lower=True)  # [cap, n]
-        var = params["signal"] * jnp.maximum(1.0 - jnp.sum(v * v, axis=0), 1e-10)
-        return mean, jnp.sqrt(var)
+        var = params["signal"] * jnp.maximum(prior_variance(cfg.kernel, x) - jnp.sum(v * v, axis=0), 1e-10)
+        return (mean[:, 0] if self.outputs == 1 else mean), jnp.sqrt(var)
+
+    def _cross_covariance(self, params: dict[str, Array], x: Array) -> Array:
+        """k(x, training inputs) `[n, cap]`, zero at empty slots, for `x: [n, dim]`."""
+        cfg = self.config
+        return covariance(cfg.kernel, x, params["x"], params["lengthscale"], cfg.depth) * params["mask"][None, :]
+
+    def _mean(self, params: dict[str, Array], x: Array) -> Array:
+        """Posterior mean `[n, outputs]` at `x: [n, *feature_shape]`."""
+        x = jnp.asarray(x, jnp.float32).reshape(-1, self.dim)
+        return params["mean"] + self._cross_covariance(params, x) @ params["alpha"]
 
     def probs(self, params: dict[str, Array], x: Array) -> Array:
-        """`[1, n, 2]`: P(class 1) = P(low ≤ t(x) ≤ high) under the posterior."""
+        """`[1, n, C]`: two classes, P(class 1) = P(low ≤ t(x) ≤ high) under the posterior; more,
+        softmax(mean / temperature)."""
+        if self.outputs > 1:  # the mean alone: no triangular solve for the variance
+            return jax.nn.softmax(self._mean(params, x) / params["temperature"], axis=-1)[None]
         mean, std = self.latent(params, x)
         low, high = self.config.success
         p1 = jnp.ones_like(mean)
@@ -165,7 +216,7 @@ class GaussianProcessLearner:
         return GPState(_prior_params(self, 1))
 
     def fit(self, key: Array, state: GPState | None, buffer: LabeledBuffer) -> GPState:
-        """Condition on the buffer's labels (or values) and pick the lengthscale.
+        """Condition on the buffer's labels (or values) and pick the lengthscale (and temperature).
 
         Deterministic: `key` and `state` are unused (the fit is exact, not warm-started).
 
@@ -174,10 +225,12 @@ class GaussianProcessLearner:
         """
         del key, state
         mask = buffer.mask.copy()
-        if self.config.target == "label":
-            t = 2.0 * buffer.y.astype(np.float32) - 1.0
+        if self.config.target == "label" and self.outputs > 1:
+            t = np.eye(self.num_classes, dtype=np.float32)[buffer.y] - np.float32(1.0 / self.num_classes)
+        elif self.config.target == "label":
+            t = (2.0 * buffer.y.astype(np.float32) - 1.0)[:, None]
         else:
-            t = np.nan_to_num(buffer.value, nan=0.0).astype(np.float32)
+            t = np.nan_to_num(buffer.value, nan=0.0).astype(np.float32)[:, None]
             has_value = np.isfinite(buffer.value)
             if mask.sum() > 0 and not np.any(has_value & (mask > 0)):
                 raise ValueError(f"learner.target = 'value' needs the oracle's raw output (Answer.value) with each "
@@ -185,58 +238,71 @@ class GaussianProcessLearner:
                                  "an oracle that returns values, such as the simulators)")
             mask = mask * has_value
         x = buffer.x.reshape(buffer.capacity, -1).astype(np.float32)
-        grid = (self.config.lengthscale,) if self.config.lengthscale is not None else self.config.lengthscale_grid
         return GPState(_fit(self, jnp.asarray(x), jnp.asarray(t), jnp.asarray(mask, jnp.float32),
-                            jnp.asarray(grid, jnp.float32)))
+                            jnp.asarray(self.config.grid, jnp.float32)))
 
     def predict_proba(self, params: dict[str, Array], x: np.ndarray, chunk_size: int = 4096) -> np.ndarray:
-        """P(class) `[n, 2]` (NumPy), in fixed-size chunks."""
+        """P(class) `[n, C]` (NumPy), in fixed-size chunks."""
         return map_in_chunks(lambda c: _probs(self, params, c), np.asarray(x, np.float32), chunk_size)
-
-
-def _kernel(kind: str, a: Array, b: Array, lengthscale: Array) -> Array:
-    """Correlations `[n, m]` between rows of `a: [n, d]` and `b: [m, d]` (1 on the diagonal)."""
-    sq = jnp.sum((a[:, None, :] - b[None, :, :]) ** 2, axis=-1) / (lengthscale * lengthscale)
-    if kind == "rbf":
-        return jnp.exp(-0.5 * sq)
-    r = jnp.sqrt(5.0 * sq + 1e-12)  # safe at zero distance (the gradient of sqrt is not)
-    return (1.0 + r + r * r / 3.0) * jnp.exp(-r)
 
 
 def _prior_params(learner: GaussianProcessLearner, capacity: int) -> dict[str, Array]:
     return {"x": jnp.zeros((capacity, learner.dim), jnp.float32), "mask": jnp.zeros(capacity, jnp.float32),
-            "alpha": jnp.zeros(capacity, jnp.float32), "chol": jnp.eye(capacity, dtype=jnp.float32),
-            "lengthscale": jnp.float32(learner.config.lengthscale or 0.2), "signal": jnp.float32(1.0),
-            "mean": jnp.float32(0.0)}
+            "alpha": jnp.zeros((capacity, learner.outputs), jnp.float32), "chol": jnp.eye(capacity, dtype=jnp.float32),
+            "lengthscale": jnp.float32(learner.config.lengthscale or 0.2),
+            "signal": jnp.float32(1.0), "mean": jnp.float32(0.0), "temperature": jnp.float32(1.0)}
 
 
-def _masked_correlation(kind: str, x: Array, mask: Array, lengthscale: Array, noise: float) -> Array:
+def _masked_covariance(cfg: GPConfig, x: Array, mask: Array, lengthscale: Array) -> Array:
     """R + rI on the filled slots; an empty slot is an isolated point of unit variance."""
-    r = _kernel(kind, x, x, lengthscale) * mask[:, None] * mask[None, :]
-    return r + jnp.diag((1.0 - mask) + mask * noise + _JITTER)
+    r = covariance(cfg.kernel, x, x, lengthscale, cfg.depth) * mask[:, None] * mask[None, :]
+    return r + jnp.diag((1.0 - mask) + mask * cfg.noise + _JITTER)
+
+
+def _loo_temperature(chol: Array, alpha: Array, t: Array, y: Array, mask: Array) -> Array:
+    """The softmax temperature (of `TEMPERATURES`) with the least leave-one-out cross-entropy.
+
+    Exact GP leave-one-out means (R&W eq. 5.12): μ₋ᵢ = tᵢ − αᵢ / [(R + rI)⁻¹]ᵢᵢ, `[cap, C]`.
+    """
+    # diag (LLᵀ)⁻¹ = column sums of (L⁻¹)²: one triangular inverse, a third of a full one's work
+    inverse_factor = solve_triangular(chol, jnp.eye(chol.shape[0], dtype=chol.dtype), lower=True)
+    inverse_diagonal = jnp.sum(inverse_factor * inverse_factor, axis=0)
+    loo_mean = t - alpha / inverse_diagonal[:, None]
+    temperatures = jnp.asarray(TEMPERATURES, jnp.float32)
+    log_p = jax.nn.log_softmax(loo_mean[None] / temperatures[:, None, None], axis=-1)  # [T, cap, C]
+    nll = -jnp.sum(jnp.take_along_axis(log_p, y[None, :, None], axis=-1)[..., 0] * mask[None, :], axis=-1)
+    return temperatures[jnp.argmin(nll)]
 
 
 @functools.partial(jax.jit, static_argnums=0)
 def _fit(learner: GaussianProcessLearner, x: Array, t: Array, mask: Array, grid: Array) -> dict[str, Array]:
+    """`t: [cap, outputs]` targets (zero on empty slots), `mask: [cap]`, `grid: [g]` lengthscales."""
     TRACE_COUNTS["fit"] += 1
     cfg = learner.config
     n = jnp.sum(mask)
-    mean = 0.0 if cfg.target == "label" else jnp.sum(mask * t) / jnp.maximum(n, 1.0)
-    tc = (t - mean) * mask
+    mean = 0.0 if cfg.target == "label" else jnp.sum(mask * t[:, 0]) / jnp.maximum(n, 1.0)
+    tc = (t - mean) * mask[:, None]
+    outputs = t.shape[1]
 
     def factor(lengthscale: Array) -> tuple[Array, Array, Array, Array]:
-        chol = jnp.linalg.cholesky(_masked_correlation(cfg.kernel, x, mask, lengthscale, cfg.noise))
-        alpha = solve_triangular(chol.T, solve_triangular(chol, tc, lower=True), lower=False)
-        signal = jnp.where(n > 0, jnp.sum(tc * alpha) / jnp.maximum(n, 1.0), 1.0)
+        chol = jnp.linalg.cholesky(_masked_covariance(cfg, x, mask, lengthscale))
+        alpha = cho_solve((chol, True), tc)
+        signal = jnp.where(n > 0, jnp.sum(tc * alpha) / jnp.maximum(n * outputs, 1.0), 1.0)
         signal = jnp.maximum(signal, 1e-12)
-        # profile log marginal likelihood (constants dropped): −n/2 log s² − ½ log|R + rI|
-        loglik = -0.5 * n * jnp.log(signal) - jnp.sum(jnp.log(jnp.diagonal(chol)))
+        # profile log marginal likelihood, the outputs independent given the kernel (constants
+        # dropped): −n·C/2 log s² − C/2 log|R + rI|
+        loglik = outputs * (-0.5 * n * jnp.log(signal) - jnp.sum(jnp.log(jnp.diagonal(chol))))
         return chol, alpha, signal, jnp.where(jnp.isfinite(loglik), loglik, -jnp.inf)
 
     chols, alphas, signals, logliks = jax.vmap(factor)(grid)
     best = jnp.argmax(logliks)
-    return {"x": x, "mask": mask, "alpha": alphas[best], "chol": chols[best], "lengthscale": grid[best],
-            "signal": signals[best], "mean": jnp.asarray(mean, jnp.float32)}
+    chol, alpha = chols[best], alphas[best]
+    temperature = jnp.float32(1.0)
+    if outputs > 1:
+        y = jnp.argmax(t, axis=-1)
+        temperature = jnp.where(n > 0, _loo_temperature(chol, alpha, tc, y, mask), 1.0)
+    return {"x": x, "mask": mask, "alpha": alpha, "chol": chol, "lengthscale": grid[best],
+            "signal": signals[best], "mean": jnp.asarray(mean, jnp.float32), "temperature": temperature}
 
 
 @functools.partial(jax.jit, static_argnums=0)

@@ -77,12 +77,15 @@ class LearnerConfig:
         (independently per member); None trains full-batch. A fixed batch makes a step cost
         the same however large the labeled set grows.
 
-    model = "gp" builds an exact Gaussian process instead (`qsynth.learners.gaussian_process`,
-    binary tasks; the network settings above do not apply), configured by:
-      target: "label" (regress ±1) or "value" (regress the oracle's raw `Answer.value`).
+    model = "gp" builds an exact Gaussian process instead (`qsynth.learners.gaussian_process`;
+    the network settings above do not apply), configured by:
+      target: "label" (regress the class: ±1, or one output per class with more than two) or
+        "value" (regress the oracle's raw `Answer.value`; two classes).
       success: (low, high), the values that mean class 1 (target "value"); empty takes the
         simulator's own interval.
-      kernel: "matern52" or "rbf". lengthscale: fixed, or absent to pick by marginal likelihood.
+      kernel: "matern52", "rbf" or "nngp" (an infinitely wide ReLU network's covariance).
+      lengthscale: fixed, or absent to pick by marginal likelihood (not for "nngp").
+      depth: the "nngp" network's hidden layers.
       noise: noise-to-signal variance ratio.
     """
 
@@ -105,6 +108,7 @@ class LearnerConfig:
     success: tuple[float, ...] = ()
     kernel: str = "matern52"
     lengthscale: float | None = None
+    depth: int = 2
     noise: float = 1e-4
 
     def __post_init__(self) -> None:
@@ -112,8 +116,8 @@ class LearnerConfig:
             raise ValueError(f"learner.model must be 'logreg', 'mlp', 'cnn' or 'gp', got {self.model!r}")
         if self.model == "gp":
             self.gp_config(self.success or ((0.0, math.inf) if self.target == "label" else (0.0, 1.0)))
-        elif (self.target, self.success, self.kernel, self.lengthscale) != ("label", (), "matern52", None):
-            raise ValueError("learner.target, success, kernel and lengthscale apply to model = 'gp' only")
+        elif (self.target, self.success, self.kernel, self.lengthscale, self.depth) != ("label", (), "matern52", None, 2):
+            raise ValueError("learner.target, success, kernel, lengthscale and depth apply to model = 'gp' only")
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
         if any(h < 1 for h in self.hidden) or (self.model == "mlp" and not self.hidden):
             raise ValueError(f"learner.hidden must be positive widths (at least one for an MLP), got {self.hidden}")
@@ -142,7 +146,7 @@ class LearnerConfig:
 
     def gp_config(self, success: tuple[float, ...]) -> GPConfig:
         return GPConfig(target=self.target, success=tuple(success), kernel=self.kernel, lengthscale=self.lengthscale,
-                        noise=self.noise)
+                        depth=self.depth, noise=self.noise)
 
     def build(self, feature_shape: tuple[int, ...], num_classes: int,
               success: tuple[float, float] | None = None) -> Learner | GaussianProcessLearner:

@@ -48,6 +48,9 @@ def latent_straddle(learner: Any, params: Any, x: Array) -> Array:
     if not hasattr(learner, "latent"):
         raise ValueError(f"the measure 'straddle' needs a learner with a latent mean and standard deviation "
                          f"(learner.model = 'gp'); {type(learner).__name__} has none")
+    if learner.num_classes != 2:
+        raise ValueError(f"the measure 'straddle' scores a binary boundary; this GP has {learner.num_classes} "
+                         "classes (use an uncertainty measure such as 'margin' or 'entropy')")
     mean, std = learner.latent(params, x)
     return straddle(mean, std, learner.levels)
 
