@@ -9,8 +9,14 @@ from __future__ import annotations
 from qsynth.learners import LearnerConfig
 from qsynth.loop import LoopConfig
 
-#: The one learner configuration used for both the label-efficiency and the speed figures.
+#: The network ensemble: the learner of the strategy comparisons (committees need members).
 LEARNER = LearnerConfig(model="mlp", hidden=(128,), members=5, dropout=0.4, learning_rate=0.01,
                         weight_decay=1e-4, steps=500, warm_steps=20, batch_size=64)
+#: The exact GP with the covariance of an infinitely wide two-hidden-layer ReLU network:
+#: refit exactly every round (no warm start to drift), a few milliseconds at these sizes.
+NNGP_LEARNER = LearnerConfig(model="gp", kernel="nngp", depth=2, noise=0.01)
+#: What `benchmarks/round_time.py --learner-name` chooses from; each run uses one of them for
+#: both the label-efficiency and the speed figures.
+LEARNERS = {"mlp_ensemble": LEARNER, "nngp": NNGP_LEARNER}
 LOOP = LoopConfig(budget=300, seed_size=10, seed_strategy="stratified", batch_size=1, fsync=False)
 SEEDS = (0, 1, 2, 3, 4)

@@ -1,11 +1,12 @@
 """Digits protocol: labels to 90/95% and time per round, qsynth (margin) vs modAL + MLPClassifier(128).
 
-One learner configuration (`digits_protocol.LEARNER`) gives both figures. The peer runs in
+One learner configuration (`digits_protocol.LEARNERS[--learner-name]`) gives both figures. The peer runs in
 its own venv (scikit-learn 1.7.x: modAL 0.4.2.1 breaks on 1.8+), on the same splits and seed
 sets, in the same invocation, one after the other.
 
     python benchmarks/round_time.py --peer-python /path/to/peers/bin/python [--seeds 0 1 2 3 4]
     python benchmarks/round_time.py --learner warm_start=false steps=300 --out round_time_scratch
+    python benchmarks/round_time.py --learner-name nngp --out round_time_nngp
 
 `--learner FIELD=VALUE ...` overrides fields of that configuration (a variant, reported as such).
 Prints a table and writes benchmarks/results/<out>.json (default round_time).
@@ -28,7 +29,7 @@ import jax
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from digits_protocol import LEARNER, LOOP, SEEDS  # noqa: E402
+from digits_protocol import LEARNERS, LOOP, SEEDS  # noqa: E402
 
 from qsynth.data import digits  # noqa: E402
 from qsynth.experiments.summary import accuracy_at, labels_to_reach, mean_std  # noqa: E402
@@ -54,19 +55,21 @@ def main() -> None:
     parser.add_argument("--peer-python", help="python of a venv with modAL-python and scikit-learn 1.7.x")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     parser.add_argument("--strategy", default="margin")
+    parser.add_argument("--learner-name", choices=sorted(LEARNERS), default="mlp_ensemble")
     parser.add_argument("--learner", nargs="*", default=[], metavar="FIELD=VALUE",
                         help="override learner fields, e.g. warm_start=false steps=300")
     parser.add_argument("--out", default="round_time")
     args = parser.parse_args()
-    learner_config = LEARNER
+    learner_config = LEARNERS[args.learner_name]
     if args.learner:
         overrides = {}
         for item in args.learner:
             field, _, value = item.partition("=")
             overrides[field] = json.loads(value)
-        learner_config = dataclasses.replace(LEARNER, **overrides)
+        learner_config = dataclasses.replace(learner_config, **overrides)
     report: dict = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-                    "jax": jax.__version__, "learner": learner_config.__dict__, "seeds": args.seeds}
+                    "jax": jax.__version__, "learner_name": args.learner_name, "learner": learner_config.__dict__,
+                    "seeds": args.seeds}
     histories, round_s, compile_s = [], [], []
     shared = {}
     for seed in args.seeds:

@@ -12,12 +12,20 @@ from qsynth.data import digits
 from qsynth.data.buffer import LabeledBuffer
 from qsynth.learners import GPConfig, LearnerConfig
 from qsynth.learners import gaussian_process as gp_module
-from qsynth.learners.kernels import covariance, prior_variance
+from qsynth.learners.kernels import arccos, covariance, prior_variance
 from qsynth.loop import LoopConfig, run_loop
 from qsynth.oracles import DatasetOracle
 from qsynth.problem import Problem
 from qsynth.strategies import build_strategy
 from qsynth.strategies.scoring import Scorer
+
+
+def test_polynomial_arccos_matches_numpy_in_value_and_slope():
+    x = np.linspace(-1.0, 1.0, 20_001)
+    np.testing.assert_allclose(np.asarray(arccos(jnp.asarray(x, jnp.float32))), np.arccos(x), atol=1e-6)
+    inner = np.linspace(-0.999, 0.999, 101)
+    slope = np.asarray(jax.vmap(jax.grad(arccos))(jnp.asarray(inner, jnp.float32)))
+    np.testing.assert_allclose(slope, -1.0 / np.sqrt(1.0 - inner**2), rtol=1e-4)
 
 
 def _relu_network_covariance(x: np.ndarray, depth: int, width: int, seed: int) -> np.ndarray:
