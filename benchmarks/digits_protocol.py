@@ -12,9 +12,9 @@ from qsynth.loop import LoopConfig
 #: The network ensemble: the learner of the strategy comparisons (committees need members).
 LEARNER = LearnerConfig(model="mlp", hidden=(128,), members=5, dropout=0.4, learning_rate=0.01,
                         weight_decay=1e-4, steps=500, warm_steps=20, batch_size=64)
-#: The exact GP with the covariance of an infinitely wide two-hidden-layer ReLU network:
+#: The exact GP with the covariance of an infinitely wide three-hidden-layer ReLU network:
 #: refit exactly every round (no warm start to drift), a few milliseconds at these sizes.
-NNGP_LEARNER = LearnerConfig(model="gp", kernel="nngp", depth=2, noise=0.01)
+NNGP_LEARNER = LearnerConfig(model="gp", kernel="nngp", depth=3, noise=0.01)
 #: What `benchmarks/round_time.py --learner-name` chooses from; each run uses one of them for
 #: both the label-efficiency and the speed figures.
 LEARNERS = {"mlp_ensemble": LEARNER, "nngp": NNGP_LEARNER}

@@ -176,7 +176,7 @@ def test_learner_config_errors_name_the_field():
     with pytest.raises(ValueError, match="learner.depth"):
         LearnerConfig(model="gp", kernel="nngp", depth=0)
     with pytest.raises(ValueError, match="apply to model = 'gp' only"):
-        LearnerConfig(model="mlp", depth=3)
+        LearnerConfig(model="mlp", depth=2)
     with pytest.raises(ValueError, match="learner.success"):
         LearnerConfig(model="gp", target="value").build((2,), 2)  # no interval and no simulator to ask
     built = LearnerConfig(model="gp", target="value").build((2,), 2, (1.85, 2.15))

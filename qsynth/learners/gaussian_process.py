@@ -95,7 +95,7 @@ class GPConfig:
     kernel: str = "matern52"
     lengthscale: float | None = None
     lengthscale_grid: tuple[float, ...] = DEFAULT_LENGTHSCALES
-    depth: int = 2
+    depth: int = 3
     noise: float = 1e-4
 
     def __post_init__(self) -> None:

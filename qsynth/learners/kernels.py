@@ -39,7 +39,7 @@ _ARCCOS_COEFFICIENTS = (1.5707963050, -0.2145988016, 0.0889789874, -0.0501743046
                         0.0066700901, -0.0012624911)
 
 
-def covariance(kind: str, a: Array, b: Array, lengthscale: Array, depth: int = 2) -> Array:
+def covariance(kind: str, a: Array, b: Array, lengthscale: Array, depth: int = 3) -> Array:
     """Prior covariances `[n, m]` between rows of `a: [n, d]` and `b: [m, d]` (`lengthscale`
     is not used by "nngp")."""
     if kind == "nngp":

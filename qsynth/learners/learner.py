@@ -108,7 +108,7 @@ class LearnerConfig:
     success: tuple[float, ...] = ()
     kernel: str = "matern52"
     lengthscale: float | None = None
-    depth: int = 2
+    depth: int = 3
     noise: float = 1e-4
 
     def __post_init__(self) -> None:
@@ -116,7 +116,7 @@ class LearnerConfig:
             raise ValueError(f"learner.model must be 'logreg', 'mlp', 'cnn' or 'gp', got {self.model!r}")
         if self.model == "gp":
             self.gp_config(self.success or ((0.0, math.inf) if self.target == "label" else (0.0, 1.0)))
-        elif (self.target, self.success, self.kernel, self.lengthscale, self.depth) != ("label", (), "matern52", None, 2):
+        elif (self.target, self.success, self.kernel, self.lengthscale, self.depth) != ("label", (), "matern52", None, 3):
             raise ValueError("learner.target, success, kernel, lengthscale and depth apply to model = 'gp' only")
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
         if any(h < 1 for h in self.hidden) or (self.model == "mlp" and not self.hidden):
