@@ -21,6 +21,7 @@ import jax
 import numpy as np
 
 from qsynth.data.buffer import LabeledBuffer
+from qsynth.learners import gaussian_process
 from qsynth.learners.learner import TRACE_COUNTS, Learner, TrainState
 from qsynth.oracles.base import AsyncOracle, Oracle, ask
 from qsynth.problem import Problem
@@ -143,6 +144,11 @@ def seed_queries(key: jax.Array, problem: Problem, n: int, stratified: bool) -> 
     return Queries(ids, x, np.full(n, np.nan))
 
 
+def _fit_traces() -> int:
+    """Fit programs traced so far, networks and GPs (a round that traced one compiled)."""
+    return TRACE_COUNTS["fit"] + gaussian_process.TRACE_COUNTS["fit"]
+
+
 def run_loop(key: jax.Array, problem: Problem, learner: Learner, strategy: Strategy,
              oracle: Oracle | AsyncOracle, config: LoopConfig, *, store: SeedStore | None = None,
              on_round: Callable[[dict[str, float]], None] | None = None, resume: bool = False) -> RunResult:
@@ -222,14 +228,14 @@ def run_loop(key: jax.Array, problem: Problem, learner: Learner, strategy: Strat
 
     def fit(round_index: int, state: TrainState | None) -> tuple[TrainState, float, bool]:
         k_fit = jax.random.split(jax.random.fold_in(key, round_index))[0]
-        before = TRACE_COUNTS["fit"]
+        before = _fit_traces()
         t0 = time.perf_counter()
         if buffer.size == 0:
             new_state = state if state is not None else learner.init(k_fit)
         else:
             new_state = learner.fit(k_fit, state, recent(buffer, config.window))
         jax.block_until_ready(new_state)
-        return new_state, time.perf_counter() - t0, TRACE_COUNTS["fit"] > before
+        return new_state, time.perf_counter() - t0, _fit_traces() > before
 
     def progress() -> float:
         if problem.stream is None or not hasattr(strategy_state, "position"):

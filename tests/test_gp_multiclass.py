@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from qsynth.data import digits
+from qsynth.data import Dataset, digits
 from qsynth.data.buffer import LabeledBuffer
 from qsynth.learners import GPConfig, LearnerConfig
 from qsynth.learners import gaussian_process as gp_module
@@ -149,6 +149,18 @@ def test_nngp_input_gradients_are_finite_at_training_points_and_straddle_is_refu
     assert np.all(np.isfinite(np.asarray(grads))) and np.any(np.asarray(grads) != 0)
     with pytest.raises(ValueError, match="binary boundary"):
         Scorer("straddle")(learner, params, jnp.asarray(x[:2]))
+
+
+def test_the_loop_reports_the_rounds_where_a_gp_fit_compiled():
+    x, y, _ = _three_class_data(n=200, seed=4)
+    data = Dataset.from_arrays(x, y, seed=0)
+    problem = Problem.from_dataset(data)
+    learner = LearnerConfig(model="gp", kernel="nngp", noise=0.03).build(problem.feature_shape, problem.num_classes)
+    loop = LoopConfig(budget=70, seed_size=6, seed_strategy="stratified", batch_size=4, fsync=False)
+    runs = [run_loop(jax.random.key(0), problem, learner, build_strategy({"kind": "uncertainty", "measure": "entropy"}),
+                     DatasetOracle(data.y, data.classes), loop) for _ in range(2)]
+    assert [r["queries"] for r in runs[0].history if r["compiled"]] == [6, 66]  # buckets 64 and 128
+    assert not any(r["compiled"] for r in runs[1].history)  # compiled once, reused
 
 
 @pytest.mark.slow
