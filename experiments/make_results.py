@@ -194,6 +194,16 @@ def gal2017_mnist1d_table(runs: Path) -> str:
     return markdown(header, best_marked(rows, [2], [False]))
 
 
+def pool_run_table(name: str, runs: Path) -> str:
+    """A digits-protocol run: final accuracy, labels to 90/95%, accuracy at 50/100/200 labels."""
+    s = summary(name, runs)["strategies"]
+    header = ["strategy", "final accuracy (300)", "labels to 90%", "labels to 95%", "acc @ 50", "acc @ 100", "acc @ 200"]
+    rows = [[label.replace("_", " "), mean_std(e["final_accuracy"]), labels_cell(e, "0.9"),
+             labels_cell(e, "0.95")] + [mean_std(e["accuracy_at"][n]) for n in ("50", "100", "200")]
+            for label, e in s.items()]
+    return markdown(header, best_marked(rows, [1, 2, 3, 4, 5, 6], [True, False, False, True, True, True]))
+
+
 def halfspace_table(runs: Path) -> str:
     r = results_file("halfspace_bound")
     args = r["args"]
@@ -211,6 +221,7 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "projectile_level_set": lambda runs: simulator_run_table("projectile_level_set", ("0.95",), runs),
     "simulator_boundaries": simulator_boundaries_table,
     "gal2017": gal2017_table,
+    "digits_nngp": lambda runs: pool_run_table("digits_nngp", runs),
     "gal2017_mnist1d": gal2017_mnist1d_table,
     "stream_budgets": lambda runs: stream_table("stream_budgets", runs),
     "stream_budgets_window50": lambda runs: stream_table("stream_budgets_window50", runs),
@@ -226,12 +237,13 @@ RUN_PLOTS = [
     ("gal2017_digits_mcdropout", "learning_curves.png", "gal2017_digits_mcdropout.png"),
     ("gal2017_digits_ensemble", "learning_curves.png", "gal2017_digits_ensemble.png"),
     ("gal2017_mnist1d", "learning_curves.png", "gal2017_mnist1d.png"),
+    ("digits_nngp", "learning_curves.png", "digits_nngp_learning_curves.png"),
 ]
 
 
 #: the runs whose summaries the tables read (archived so the tables can be checked without them)
 SUMMARY_RUNS = ("cartpole_synthesis", "projectile_synthesis", "cartpole_level_set", "projectile_level_set",
-                "gal2017_digits_mcdropout", "gal2017_digits_ensemble")
+                "gal2017_digits_mcdropout", "gal2017_digits_ensemble", "digits_nngp")
 
 
 def archive(runs: Path) -> list[str]:

@@ -134,10 +134,11 @@ class GPConfig:
 
 
 class GPState(NamedTuple):
-    """params: {"x": [cap, d] inputs, "mask": [cap], "alpha": [cap, outputs] (R + rI)⁻¹(t − m)
-    (one output, or C with C > 2 classes), "chol": [cap, cap] Cholesky factor of the masked
-    R + rI, "lengthscale", "signal" (variance), "mean" (prior mean), "temperature" (of the
-    multi-class softmax; 1 otherwise): scalars}."""
+    """params: {"x": [cap, d] inputs, "mask": [cap], "alpha": (R + rI)⁻¹(t − m), [cap] (two
+    classes) or [cap, C] (C > 2), "chol": [cap, cap] Cholesky factor of the masked R + rI,
+    "lengthscale", "signal" (variance), "mean" (prior mean): scalars; with C > 2 classes also
+    "temperature" of the softmax}. Two-class states keep the layout they always had, so
+    their checkpoints still load."""
 
     params: dict[str, Array]
 
@@ -179,10 +180,10 @@ class GaussianProcessLearner:
         cfg = self.config
         x = jnp.asarray(x, jnp.float32).reshape(-1, self.dim)
         k = self._cross_covariance(params, x)
-        mean = params["mean"] + k @ params["alpha"]  # [n, outputs]
+        mean = params["mean"] + k @ params["alpha"]  # [n] or [n, C]
         v = solve_triangular(params["chol"], k.T, lower=True)  # [cap, n]
         var = params["signal"] * jnp.maximum(prior_variance(cfg.kernel, x) - jnp.sum(v * v, axis=0), 1e-10)
-        return (mean[:, 0] if self.outputs == 1 else mean), jnp.sqrt(var)
+        return mean, jnp.sqrt(var)
 
     def _cross_covariance(self, params: dict[str, Array], x: Array) -> Array:
         """k(x, training inputs) `[n, cap]`, zero at empty slots, for `x: [n, dim]`."""
@@ -190,7 +191,7 @@ class GaussianProcessLearner:
         return covariance(cfg.kernel, x, params["x"], params["lengthscale"], cfg.depth) * params["mask"][None, :]
 
     def _mean(self, params: dict[str, Array], x: Array) -> Array:
-        """Posterior mean `[n, outputs]` at `x: [n, *feature_shape]`."""
+        """Posterior mean `[n, C]` at `x: [n, *feature_shape]` (C > 2 classes)."""
         x = jnp.asarray(x, jnp.float32).reshape(-1, self.dim)
         return params["mean"] + self._cross_covariance(params, x) @ params["alpha"]
 
@@ -247,10 +248,12 @@ class GaussianProcessLearner:
 
 
 def _prior_params(learner: GaussianProcessLearner, capacity: int) -> dict[str, Array]:
-    return {"x": jnp.zeros((capacity, learner.dim), jnp.float32), "mask": jnp.zeros(capacity, jnp.float32),
-            "alpha": jnp.zeros((capacity, learner.outputs), jnp.float32), "chol": jnp.eye(capacity, dtype=jnp.float32),
-            "lengthscale": jnp.float32(learner.config.lengthscale or 0.2),
-            "signal": jnp.float32(1.0), "mean": jnp.float32(0.0), "temperature": jnp.float32(1.0)}
+    multi = learner.outputs > 1
+    params = {"x": jnp.zeros((capacity, learner.dim), jnp.float32), "mask": jnp.zeros(capacity, jnp.float32),
+              "alpha": jnp.zeros((capacity, learner.outputs) if multi else (capacity,), jnp.float32),
+              "chol": jnp.eye(capacity, dtype=jnp.float32), "lengthscale": jnp.float32(learner.config.lengthscale or 0.2),
+              "signal": jnp.float32(1.0), "mean": jnp.float32(0.0)}
+    return params | ({"temperature": jnp.float32(1.0)} if multi else {})
 
 
 def _masked_covariance(cfg: GPConfig, x: Array, mask: Array, lengthscale: Array) -> Array:
@@ -297,12 +300,12 @@ def _fit(learner: GaussianProcessLearner, x: Array, t: Array, mask: Array, grid:
     chols, alphas, signals, logliks = jax.vmap(factor)(grid)
     best = jnp.argmax(logliks)
     chol, alpha = chols[best], alphas[best]
-    temperature = jnp.float32(1.0)
+    params = {"x": x, "mask": mask, "alpha": alpha if outputs > 1 else alpha[:, 0], "chol": chol,
+              "lengthscale": grid[best], "signal": signals[best], "mean": jnp.asarray(mean, jnp.float32)}
     if outputs > 1:
         y = jnp.argmax(t, axis=-1)
-        temperature = jnp.where(n > 0, _loo_temperature(chol, alpha, tc, y, mask), 1.0)
-    return {"x": x, "mask": mask, "alpha": alpha, "chol": chol, "lengthscale": grid[best],
-            "signal": signals[best], "mean": jnp.asarray(mean, jnp.float32), "temperature": temperature}
+        params["temperature"] = jnp.where(n > 0, _loo_temperature(chol, alpha, tc, y, mask), 1.0)
+    return params
 
 
 @functools.partial(jax.jit, static_argnums=0)
