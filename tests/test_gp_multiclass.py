@@ -165,14 +165,14 @@ def test_the_loop_reports_the_rounds_where_a_gp_fit_compiled():
 
 @pytest.mark.slow
 def test_margin_sampling_with_the_network_gp_learns_digits_faster_than_random():
-    """Ten digit classes, one seed label per class, 90 queries: margin passes 94%, random does not."""
+    """Ten digit classes, one seed label per class, 50 queries: margin passes 91%, random does not."""
     data = digits(0)
     problem = Problem.from_dataset(data)
     learner = LearnerConfig(model="gp", kernel="nngp", noise=0.01).build(problem.feature_shape, problem.num_classes)
-    loop = LoopConfig(budget=100, seed_size=10, seed_strategy="stratified", batch_size=1, fsync=False)
+    loop = LoopConfig(budget=60, seed_size=10, seed_strategy="stratified", batch_size=1, fsync=False)
     accuracy = {}
     for kind in ({"kind": "uncertainty", "measure": "margin"}, {"kind": "random"}):
         result = run_loop(jax.random.key(0), problem, learner, build_strategy(kind), DatasetOracle(data.y, data.classes),
                           loop)
         accuracy[kind["kind"]] = result.history[-1]["accuracy"]
-    assert accuracy["uncertainty"] > 0.94 and accuracy["uncertainty"] > accuracy["random"] + 0.03, accuracy  # .956 vs .898
+    assert accuracy["uncertainty"] > 0.91 and accuracy["uncertainty"] > accuracy["random"] + 0.03, accuracy  # .922 vs .874
