@@ -9,11 +9,17 @@ import zlib
 
 # Before JAX starts: one XLA/BLAS thread (a 2-core CI box thrashes otherwise) and a persistent
 # compilation cache shared by this session and the subprocesses it starts (the CLI tests).
+# The suite runs in two pytest-xdist workers (pyproject's addopts), one per core: each worker
+# trains ensembles on one thread and keeps its own cache folder (JAX writes cache entries
+# without a lock, so two processes must not fill one folder at once).
 _ROOT = pathlib.Path(__file__).resolve().parents[1]
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
-os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(_ROOT / ".jax_cache"))
+if _WORKER:
+    os.environ.setdefault("QSYNTH_THREADS", "1")
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(_ROOT / ".jax_cache" / (_WORKER or "main")))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
