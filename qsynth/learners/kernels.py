@@ -39,9 +39,9 @@ _ARCCOS_COEFFICIENTS = (1.5707963050, -0.2145988016, 0.0889789874, -0.0501743046
                         0.0066700901, -0.0012624911)
 
 
-def covariance(kind: str, a: Array, b: Array, lengthscale: Array, depth: int = 3) -> Array:
+def covariance(kind: str, a: Array, b: Array, lengthscale: Array, depth: int) -> Array:
     """Prior covariances `[n, m]` between rows of `a: [n, d]` and `b: [m, d]` (`lengthscale`
-    is not used by "nngp")."""
+    is used by the stationary kernels only, `depth` by "nngp" only)."""
     if kind == "nngp":
         return _nngp(a, b, depth)
     sq = jnp.sum((a[:, None, :] - b[None, :, :]) ** 2, axis=-1) / (lengthscale * lengthscale)

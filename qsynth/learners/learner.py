@@ -116,8 +116,10 @@ class LearnerConfig:
             raise ValueError(f"learner.model must be 'logreg', 'mlp', 'cnn' or 'gp', got {self.model!r}")
         if self.model == "gp":
             self.gp_config(self.success or ((0.0, math.inf) if self.target == "label" else (0.0, 1.0)))
-        elif (self.target, self.success, self.kernel, self.lengthscale, self.depth) != ("label", (), "matern52", None, 3):
-            raise ValueError("learner.target, success, kernel, lengthscale and depth apply to model = 'gp' only")
+        else:
+            changed = [f.name for f in dataclasses.fields(self) if f.name in _GP_ONLY and getattr(self, f.name) != f.default]
+            if changed:
+                raise ValueError(f"learner.{', '.join(_GP_ONLY)} apply to model = 'gp' only (set: {', '.join(changed)})")
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
         if any(h < 1 for h in self.hidden) or (self.model == "mlp" and not self.hidden):
             raise ValueError(f"learner.hidden must be positive widths (at least one for an MLP), got {self.hidden}")
@@ -162,6 +164,10 @@ class LearnerConfig:
                                  "(low, high); this task's oracle does not say, so give learner.success")
             return self.gp_config(interval).build(shape, int(num_classes))
         return Learner(config=self, feature_shape=shape, num_classes=int(num_classes))
+
+
+#: The LearnerConfig fields that configure a GP; a network learner must leave them at their defaults.
+_GP_ONLY = ("target", "success", "kernel", "lengthscale", "depth")
 
 
 class TrainState(NamedTuple):
