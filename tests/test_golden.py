@@ -81,7 +81,8 @@ def test_golden_run_is_bitwise_unchanged(name, tmp_path, monkeypatch):
         want_log = [json.loads(line) for line in (expected / rel / "labels.jsonl").read_text().splitlines()]
         assert log == want_log, f"{name}/{rel}: label log differs"
         want = dict(np.load(expected / rel / "state.npz"))
-        assert sorted(arrays) == sorted(want), f"{name}/{rel}: checkpoint arrays differ in name"
+        # every recorded array is still written (checkpoint version 2 adds the strategy state's leaves)
+        assert set(want) <= set(arrays), f"{name}/{rel}: checkpoint arrays {sorted(set(want) - set(arrays))} are gone"
         for k in want:
             assert arrays[k].dtype == want[k].dtype and np.array_equal(arrays[k], want[k], equal_nan=True), \
                 f"{name}/{rel}: checkpoint array {k} differs"

@@ -102,17 +102,17 @@ def test_expected_gradient_length_matches_the_closed_form_for_logistic_regressio
 @pytest.mark.parametrize("model, hidden", [("mlp", (7, 5)), ("logreg", ())])
 def test_expected_gradient_length_closed_form_equals_per_example_gradients(key, model, hidden):
     """The dense closed form (‖a‖²‖δ‖² per layer) equals the norms of `vmap(grad)` gradients."""
-    from qsynth.strategies.scoring import _dense_gradient_norms, _vmap_gradient_norms
+    from qsynth.learners.gradients import per_example_gradient_norms
     learner = LearnerConfig(model=model, hidden=hidden or (128,), members=3, steps=1).build((2, 3), 4)
     params = learner.init(key).params
     # some pre-activations negative and some positive, so the ReLU masks matter
     x = jnp.asarray(np.random.default_rng(1).normal(size=(9, 2, 3)) * 3, jnp.float32)
+    closed = np.asarray(learner.gradient_norms(params, x))
+    assert closed.shape == (3, 9, 4) and learner.gradient_chunk == 1024  # the closed form is used
     for m in range(3):
         net = jax.tree.map(lambda a: a[m], params["net"])
-        closed = np.asarray(_dense_gradient_norms(learner, net, x))
-        reference = np.asarray(_vmap_gradient_norms(learner, net, x))
-        assert closed.shape == (9, 4)
-        np.testing.assert_allclose(closed, reference, rtol=1e-4)
+        reference = np.asarray(per_example_gradient_norms(learner.net_logits, net, x, 4))
+        np.testing.assert_allclose(closed[m], reference, rtol=1e-4)
 
 
 def test_top_k_and_kcenter():

@@ -87,5 +87,15 @@ class LabeledBuffer:
         self.round_added[self.size:need] = round_index
         self.size = need
 
+    def remove(self, row: int) -> None:
+        """Take out the example in slot `row` (later ones move up one slot; capacity is kept)."""
+        if not 0 <= row < self.size:
+            raise IndexError(f"LabeledBuffer.remove: row {row} is not filled (size {self.size})")
+        for a in (self.x, self.y, self.round_added, self.value):
+            a[row:self.size - 1] = a[row + 1:self.size]
+        last = self.size - 1
+        self.x[last], self.y[last], self.round_added[last], self.value[last] = 0.0, 0, -1, np.nan
+        self.size = last
+
     def copy(self) -> LabeledBuffer:
         return LabeledBuffer(self.x.copy(), self.y.copy(), self.round_added.copy(), self.size, self.value.copy())

@@ -1,6 +1,6 @@
 """A learner: K networks as one stacked parameter tree, trained by one vmapped, jitted program.
 
-`Learner.probs(params, x) -> [members, n, classes]` is the pure function every strategy
+`NetworkLearner.probs(params, x) -> [members, n, classes]` is the pure function every strategy
 sees (and differentiates, for synthesis). Two posteriors:
 
 * "ensemble": a deep ensemble of `members` independently initialized networks (optionally
@@ -28,6 +28,7 @@ import collections
 import dataclasses
 import functools
 import math
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -42,9 +43,15 @@ from qsynth._chunks import map_in_chunks
 from qsynth._parallel import member_windows, run_all, threads
 from qsynth.data.buffer import LabeledBuffer
 from qsynth.learners.gaussian_process import GaussianProcessLearner, GPConfig
-from qsynth.learners.models import build_model
+from qsynth.learners.gradients import dense_relu_gradient_norms, per_example_gradient_norms
+from qsynth.learners.models import BUILTIN_MODELS, build_model
+from qsynth.plugins import is_reference, resolve
 
-__all__ = ["Learner", "LearnerConfig", "TrainState", "TRACE_COUNTS"]
+__all__ = ["LearnerConfig", "NetworkLearner", "TrainState", "TRACE_COUNTS"]
+
+#: A network factory: `factory(feature_shape, num_classes, *, rngs) -> nnx.Module` whose call
+#: `module(x: [n, *feature_shape]) -> logits [n, classes]`.
+ModelFactory = Callable[..., nnx.Module]
 
 #: How many times each jitted learner program was traced (= compiled), by name. Tests read it.
 TRACE_COUNTS: collections.Counter[str] = collections.Counter()
@@ -55,8 +62,17 @@ class LearnerConfig:
     """How to build and train a learner.
 
     Attributes:
-      model: "logreg", "mlp" or "cnn".
-      hidden: hidden layer widths (MLP), or (dense width,) for the CNN.
+      model: "logreg", "mlp" or "cnn" (built in); or your own network: a factory
+        `factory(feature_shape, num_classes, *, rngs) -> nnx.Module` (an NNX module class with
+        that constructor is one) whose module maps `x: [n, *feature_shape]` to logits
+        `[n, classes]` — given as the value in Python, or as a `"package.module:attr"`
+        reference in a config. With `dropout > 0` the module is called as
+        `module(x, dropout_rate=..., dropout_key=...)`, as the built-in ones are.
+      hidden: hidden layer widths (MLP), or (dense width,) for the CNN (built-in models only).
+      optimizer: None (AdamW with `learning_rate` and `weight_decay`), an
+        `optax.GradientTransformation`, or a factory called as `factory(learning_rate=...)`
+        (`optax.sgd`, `"optax:adam"`, your own `optax.chain(...)` builder); the update is vmapped
+        over members, so a global-norm clip inside it never couples them.
       posterior: "ensemble" (deep ensemble) or "mc_dropout".
       members: ensemble size, or the number of MC-dropout samples.
       dropout: dropout rate while training (must be > 0 for "mc_dropout").
@@ -89,8 +105,9 @@ class LearnerConfig:
       noise: noise-to-signal variance ratio.
     """
 
-    model: str = "mlp"
+    model: str | ModelFactory = "mlp"
     hidden: tuple[int, ...] = (128,)
+    optimizer: str | optax.GradientTransformation | Callable[..., optax.GradientTransformation] | None = None
     posterior: str = "ensemble"
     members: int = 5
     dropout: float = 0.0
@@ -112,8 +129,16 @@ class LearnerConfig:
     noise: float = 1e-4
 
     def __post_init__(self) -> None:
-        if self.model not in ("logreg", "mlp", "cnn", "gp"):
-            raise ValueError(f"learner.model must be 'logreg', 'mlp', 'cnn' or 'gp', got {self.model!r}")
+        if not (self.model in (*BUILTIN_MODELS, "gp") or is_reference(self.model) or
+                (callable(self.model) and not isinstance(self.model, str))):
+            raise ValueError(f"learner.model must be 'logreg', 'mlp', 'cnn', 'gp', a 'package.module:attr' reference "
+                             f"to a network factory, or the factory itself; got {self.model!r}")
+        if self.optimizer is not None and not (is_reference(self.optimizer) or callable(self.optimizer) or
+                                               isinstance(self.optimizer, optax.GradientTransformation)):
+            raise ValueError(f"learner.optimizer must be an optax.GradientTransformation, a factory of one, or a "
+                             f"'package.module:attr' reference to either; got {self.optimizer!r}")
+        if self.model == "gp" and self.optimizer is not None:
+            raise ValueError("learner.optimizer applies to network learners, not model = 'gp'")
         if self.model == "gp":
             self.gp_config(self.success or ((0.0, math.inf) if self.target == "label" else (0.0, 1.0)))
         else:
@@ -151,7 +176,7 @@ class LearnerConfig:
                         depth=self.depth, noise=self.noise)
 
     def build(self, feature_shape: tuple[int, ...], num_classes: int,
-              success: tuple[float, float] | None = None) -> Learner | GaussianProcessLearner:
+              success: tuple[float, float] | None = None) -> NetworkLearner | GaussianProcessLearner:
         """The learner for a problem. `success`: the task's own success values (a simulator's), used by
         a GP regressing values when the config gives none."""
         shape = tuple(int(s) for s in feature_shape)
@@ -163,7 +188,7 @@ class LearnerConfig:
                 raise ValueError("learner.success: a GP with target = 'value' needs the values that mean success, "
                                  "(low, high); this task's oracle does not say, so give learner.success")
             return self.gp_config(interval).build(shape, int(num_classes))
-        return Learner(config=self, feature_shape=shape, num_classes=int(num_classes))
+        return NetworkLearner(config=self, feature_shape=shape, num_classes=int(num_classes))
 
 
 #: The LearnerConfig fields that configure a GP; a network learner must leave them at their defaults.
@@ -183,8 +208,12 @@ class TrainState(NamedTuple):
 
 
 @dataclasses.dataclass(frozen=True)
-class Learner:
-    """A configured learner for one problem (hashable: the jitted programs key on it)."""
+class NetworkLearner:
+    """A configured network learner for one problem (hashable: the jitted programs key on it).
+
+    Satisfies `qsynth.learners.Learner` and `PerExampleGradients` (exact `vmap(grad)` norms for
+    any network; the closed form for the built-in dense ReLU networks, logreg and mlp).
+    """
 
     config: LearnerConfig
     feature_shape: tuple[int, ...]
@@ -207,16 +236,70 @@ class Learner:
 
     @functools.cached_property
     def optimizer(self) -> optax.GradientTransformation:
-        return optax.adamw(self.config.learning_rate, weight_decay=self.config.weight_decay)
+        """The optax transformation every member is trained with (vmapped over members)."""
+        spec = self.config.optimizer
+        if spec is None:
+            return optax.adamw(self.config.learning_rate, weight_decay=self.config.weight_decay)
+        if isinstance(spec, str):
+            spec = resolve(spec, "learner.optimizer")
+        if isinstance(spec, optax.GradientTransformation):
+            return spec
+        if not callable(spec):
+            raise ValueError(f"learner.optimizer: {spec!r} is neither an optax.GradientTransformation nor a factory")
+        tx = spec(learning_rate=self.config.learning_rate)
+        if not isinstance(tx, optax.GradientTransformation):
+            raise ValueError(f"learner.optimizer: the factory {spec!r} returned {type(tx).__name__}, not an "
+                             "optax.GradientTransformation")
+        return tx
+
+    @property
+    def builtin_model(self) -> bool:
+        """Whether the network is one of qsynth's own (logreg, mlp, cnn)."""
+        return isinstance(self.config.model, str) and self.config.model in BUILTIN_MODELS
+
+    @functools.cached_property
+    def _factory(self) -> ModelFactory:
+        model = self.config.model
+        return resolve(model, "learner.model") if isinstance(model, str) else model
 
     def _build(self, rngs: nnx.Rngs) -> nnx.Module:
-        return build_model(self.config.model, self.feature_shape, self.num_classes, self.config.hidden, rngs)
+        if self.builtin_model:
+            return build_model(self.config.model, self.feature_shape, self.num_classes, self.config.hidden, rngs)
+        module = self._factory(self.feature_shape, self.num_classes, rngs=rngs)
+        if not isinstance(module, nnx.Module):
+            raise ValueError(f"learner.model: the factory {self.config.model!r} returned {type(module).__name__}, "
+                             "not a flax.nnx.Module")
+        return module
 
     # ---- pure functions -------------------------------------------------------------------
     def net_logits(self, net: Any, x: Array, dropout_key: Array | None = None) -> Array:
         """Logits `[n, classes]` of one network's params `net` (no member axis)."""
         model = nnx.merge(self.graphdef, net)
-        return model(x, dropout_rate=self.config.dropout, dropout_key=dropout_key)
+        if self.builtin_model or self.config.dropout > 0.0:
+            return model(x, dropout_rate=self.config.dropout, dropout_key=dropout_key)
+        return model(x)
+
+    def gradient_norms(self, params: dict[str, Any], x: Array) -> Array:
+        """`[nets, n, classes]`: ‖∇_θ CE(f_θ(x_i), c)‖ of each stacked network (no dropout)."""
+        x = jnp.asarray(x, jnp.float32)
+        if self.builtin_model and self.config.model in ("logreg", "mlp"):  # dense ReLU: the closed form
+
+            def norms(net: Any) -> Array:
+                model = nnx.merge(self.graphdef, net)
+                layers = [*model.hidden, model.out] if self.config.model == "mlp" else [model.out]
+                return dense_relu_gradient_norms(layers, x, self.num_classes)
+        else:
+
+            def norms(net: Any) -> Array:
+                return per_example_gradient_norms(self.net_logits, net, x, self.num_classes)
+
+        return jax.vmap(norms)(params["net"])
+
+    @property
+    def gradient_chunk(self) -> int:
+        """Points per chunk when scoring gradient norms: 64 where per-example gradients are
+        materialized (`[chunk, classes, params]` per member), else 1,024."""
+        return 1024 if self.builtin_model and self.config.model in ("logreg", "mlp") else 64
 
     def probs(self, params: dict[str, Any], x: Array) -> Array:
         """Member class probabilities `[members, n, classes]` for inputs `x: [n, *feature_shape]`."""
@@ -261,7 +344,7 @@ class Learner:
 
         def train(start: int, size: int) -> tuple[Any, Any]:
             carry = (net, opt_state) if size == self.nets else _window((net, opt_state), jnp.int32(start), size)
-            if self.config.model != "cnn":
+            if self.config.model != "cnn":  # (a user's network trains in the loop program)
                 carry = _fit(self, *carry, x, y, mask, key, jnp.int32(steps), jnp.int32(start))
             else:
                 # XLA on CPU runs a convolution's gradient about ten times slower inside a loop
@@ -293,7 +376,7 @@ class Learner:
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _init(learner: Learner, key: Array) -> TrainState:
+def _init(learner: NetworkLearner, key: Array) -> TrainState:
     TRACE_COUNTS["init"] += 1
     k_nets, k_mc = jax.random.split(key)
 
@@ -306,7 +389,7 @@ def _init(learner: Learner, key: Array) -> TrainState:
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _shrink_and_perturb(learner: Learner, net: Any, key: Array) -> Any:
+def _shrink_and_perturb(learner: NetworkLearner, net: Any, key: Array) -> Any:
     """`shrink · net + perturb · fresh`, where fresh is the initialization `learner.init(key)` would make."""
     fresh = _init(learner, key).params["net"]
     return jax.tree.map(lambda w, f: learner.config.shrink * w + learner.config.perturb * f, net, fresh)
@@ -322,7 +405,7 @@ def _masked_cross_entropy(logits: Array, y: Array, weights: Array) -> Array:
 #: fit of a kind runs one window alone, so concurrent windows never trace the same program twice.
 _COMPILED_WINDOWS: set[tuple[Any, int, int]] = set()
 
-#: Steps per unrolled block when a CNN is trained (see `Learner.fit`).
+#: Steps per unrolled block when a CNN is trained (see `NetworkLearner.fit`).
 CONV_BLOCK = 10
 
 
@@ -336,7 +419,7 @@ def _mc_key(key: Array) -> Array:
     return jax.random.key_data(_fit_keys(key)[3])
 
 
-def _train_step(learner: Learner, x: Array, y: Array, mask: Array, key: Array, start: Array, size: int) -> Any:
+def _train_step(learner: NetworkLearner, x: Array, y: Array, mask: Array, key: Array, start: Array, size: int) -> Any:
     """`body(i, (net, opt_state))`: optimizer step i of a fit keyed by `key`, for the `size`
     stacked networks `start, start + 1, ...` of the learner's `nets` (each gets the bootstrap
     weights, dropout and minibatch keys it would get in a fit of the whole stack)."""
@@ -400,7 +483,7 @@ def _stack_size(net: Any) -> int:
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _fit(learner: Learner, net: Any, opt_state: Any, x: Array, y: Array, mask: Array, key: Array, steps: Array,
+def _fit(learner: NetworkLearner, net: Any, opt_state: Any, x: Array, y: Array, mask: Array, key: Array, steps: Array,
          start: Array) -> tuple[Any, Any]:
     """`steps` steps of the stacked networks `start, ...` (as many as `net` holds), in one loop program."""
     TRACE_COUNTS["fit"] += 1
@@ -409,7 +492,7 @@ def _fit(learner: Learner, net: Any, opt_state: Any, x: Array, y: Array, mask: A
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _fit_block(learner: Learner, net: Any, opt_state: Any, x: Array, y: Array, mask: Array, key: Array,
+def _fit_block(learner: NetworkLearner, net: Any, opt_state: Any, x: Array, y: Array, mask: Array, key: Array,
                first: Array, steps: Array, start: Array) -> tuple[Any, Any]:
     """Steps first .. first + CONV_BLOCK − 1 of a fit, unrolled; those at or past `steps` change nothing."""
     TRACE_COUNTS["fit"] += 1
@@ -423,6 +506,6 @@ def _fit_block(learner: Learner, net: Any, opt_state: Any, x: Array, y: Array, m
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _mean_probs(learner: Learner, params: dict[str, Any], x: Array) -> Array:
+def _mean_probs(learner: NetworkLearner, params: dict[str, Any], x: Array) -> Array:
     TRACE_COUNTS["mean_probs"] += 1
     return jnp.mean(learner.probs(params, x), axis=0)

@@ -17,7 +17,7 @@ from jax import Array
 
 from qsynth import _random as fast_random
 
-__all__ = ["CNN", "MLP", "LogisticRegression", "build_model"]
+__all__ = ["BUILTIN_MODELS", "CNN", "MLP", "LogisticRegression", "build_model"]
 
 
 def dropout(x: Array, rate: float, key: Array | None) -> Array:
@@ -93,6 +93,10 @@ class CNN(nnx.Module):
         h = _halve(h)
         h = jax.nn.relu(self.dense(h.reshape(h.shape[0], -1)))
         return self.out(dropout(h, dropout_rate, dropout_key))
+
+
+#: The networks qsynth builds by name (any other network comes from a factory: `LearnerConfig.model`).
+BUILTIN_MODELS = ("logreg", "mlp", "cnn")
 
 
 def build_model(kind: str, feature_shape: tuple[int, ...], num_classes: int, hidden: tuple[int, ...],

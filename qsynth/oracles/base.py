@@ -15,7 +15,7 @@ from typing import Protocol, runtime_checkable
 
 from qsynth.records import Answer, Queries, Retract, Status, validate_answer
 
-__all__ = ["AsyncOracle", "Oracle", "ask", "is_async"]
+__all__ = ["AsyncOracle", "Oracle", "ShowsModel", "ask", "is_async"]
 
 
 @runtime_checkable
@@ -38,6 +38,14 @@ class AsyncOracle(Protocol):
     def collect(self, timeout: float | None = None) -> list[Answer]:
         """Answers that arrived (waiting up to `timeout` seconds for at least one; None = block)."""
         ...
+
+
+@runtime_checkable
+class ShowsModel(Protocol):
+    """An oracle that shows the current model's guess (a person at the labeling page): the runner
+    calls `set_model(predict_proba)` before each round's queries are put to it."""
+
+    def set_model(self, predict_proba: Callable[..., object]) -> None: ...
 
 
 def is_async(oracle: object) -> bool:

@@ -17,7 +17,8 @@ import jax
 import numpy as np
 
 from qsynth.data.buffer import LabeledBuffer
-from qsynth.learners.learner import Learner, LearnerConfig
+from qsynth.learners.base import Learner
+from qsynth.learners.learner import LearnerConfig
 from qsynth.records import Answer, Queries, Status
 
 __all__ = ["TEACHER_LEARNER", "TeacherOracle"]

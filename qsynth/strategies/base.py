@@ -15,11 +15,11 @@ import jax
 import numpy as np
 
 from qsynth.data.buffer import LabeledBuffer
-from qsynth.learners.learner import Learner
+from qsynth.learners.base import Learner
 from qsynth.problem import Problem
 from qsynth.records import Queries
 
-__all__ = ["RoundContext", "Strategy", "empty_queries", "query_ids"]
+__all__ = ["RoundContext", "Strategy", "StreamPositioned", "empty_queries", "query_ids"]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -56,6 +56,15 @@ class Strategy(Protocol):
 
     def select(self, key: jax.Array, ctx: RoundContext, batch_size: int, state: Any) -> tuple[Queries, Any]:
         """Up to `batch_size` distinct queries (fewer, even none, when the source runs dry)."""
+        ...
+
+
+@runtime_checkable
+class StreamPositioned(Protocol):
+    """A strategy that walks a stream declares how far it has come (metrics and drift use it)."""
+
+    def stream_position(self, state: Any) -> int:
+        """The index of the next stream point, from the strategy's state."""
         ...
 
 

@@ -27,7 +27,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from qsynth.learners.learner import Learner
+from qsynth.learners.base import Learner
 from qsynth.problem import Problem
 from qsynth.records import Queries
 from qsynth.strategies.base import RoundContext, empty_queries, query_ids
@@ -130,6 +130,9 @@ class StreamSampling:
     @property
     def name(self) -> str:
         return self.label or f"stream-{self.policy.kind}-{self.policy.budget:g}"
+
+    def stream_position(self, state: StreamState) -> int:
+        return state.position
 
     def init(self, problem: Problem) -> StreamState:
         if problem.stream is None:

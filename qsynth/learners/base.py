@@ -1,0 +1,109 @@
+"""The learner seam: what strategies, scorers and the loop may use of any learner.
+
+`Learner` is the protocol every learner satisfies — the network ensemble
+(`qsynth.learners.NetworkLearner`), the exact GP, the version-space sampler, or a user's own.
+Optional capabilities are protocols of their own, declared by implementing them, never probed
+attribute by attribute:
+
+* `LatentPosterior` — a latent Gaussian posterior `latent(params, x) -> (mean, std)` and the
+  `levels` that bound class 1 (what the straddle rule needs);
+* `PerExampleGradients` — `gradient_norms(params, x) -> [nets, n, classes]`, the norm of one
+  example's cross-entropy gradient with respect to each network's parameters for every
+  candidate label (what expected gradient length needs).
+
+Example (a learner of your own; any object with these members works):
+
+    class Constant:
+        feature_shape, num_classes, members = (2,), 2, 1
+        def init(self, key): return State({"p": jnp.full(2, 0.5)})
+        def fit(self, key, state, buffer): return state
+        def probs(self, params, x): return jnp.broadcast_to(params["p"], (1, x.shape[0], 2))
+        def predict_proba(self, params, x, chunk_size=4096): return np.asarray(self.probs(params, x)[0])
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+from jax import Array
+
+from qsynth.data.buffer import LabeledBuffer
+
+__all__ = ["LatentPosterior", "Learner", "LearnerState", "PerExampleGradients"]
+
+
+@runtime_checkable
+class LearnerState(Protocol):
+    """What a learner carries between rounds: a pytree (checkpointed leaf by leaf) with `params`."""
+
+    @property
+    def params(self) -> Any: ...
+
+
+@runtime_checkable
+class Learner(Protocol):
+    """A classifier the active-learning loop can train and strategies can query.
+
+    Attributes:
+      feature_shape: the shape of one input.
+      num_classes: C, the classes of `probs`' last axis (class indices 0..C−1).
+      members: the committee size M of `probs` (1 for a single posterior).
+
+    `init` and `fit` must be deterministic functions of their arguments (a resumed run replays
+    them); `probs` must be a pure JAX function of `(params, x)`, differentiable in `x` where
+    synthesis climbs it. The state's pytree structure must not depend on the data (a checkpoint
+    is restored into `init`'s structure).
+    """
+
+    feature_shape: tuple[int, ...]
+    num_classes: int
+
+    @property
+    def members(self) -> int: ...
+
+    def init(self, key: Array) -> LearnerState:
+        """A fresh, untrained state."""
+        ...
+
+    def fit(self, key: Array, state: LearnerState | None, buffer: LabeledBuffer) -> LearnerState:
+        """Train on the labeled buffer (its `y` are class indices), from `state` or from scratch."""
+        ...
+
+    def probs(self, params: Any, x: Array) -> Array:
+        """Member class probabilities `[members, n, classes]` of `x: [n, *feature_shape]` (pure)."""
+        ...
+
+    def predict_proba(self, params: Any, x: np.ndarray, chunk_size: int = 4096) -> np.ndarray:
+        """Committee-mean class probabilities `[n, classes]` as NumPy (chunked)."""
+        ...
+
+
+@runtime_checkable
+class LatentPosterior(Protocol):
+    """A learner with a Gaussian posterior over a latent function (the straddle rule uses it).
+
+    `latent(params, x) -> (mean [n], std [n])`; class 1 is where the latent lies between the
+    two `levels` (low, high) — high may be infinite.
+    """
+
+    @property
+    def levels(self) -> tuple[float, ...]: ...
+
+    def latent(self, params: Any, x: Array) -> tuple[Array, Array]: ...
+
+
+@runtime_checkable
+class PerExampleGradients(Protocol):
+    """A learner that gives per-example gradient norms (expected gradient length uses it).
+
+    `gradient_norms(params, x) -> [nets, n, classes]`: for each stacked network, point and
+    candidate label c, ‖∇_θ CE(f_θ(x), c)‖ over that network's trainable parameters.
+    `gradient_chunk`: how many points one scoring chunk may hold (per-example gradients
+    materialize `[chunk, classes, parameters]`; a closed form needs no such bound).
+    """
+
+    @property
+    def gradient_chunk(self) -> int: ...
+
+    def gradient_norms(self, params: Any, x: Array) -> Array: ...
