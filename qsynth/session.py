@@ -238,6 +238,7 @@ class Session:
         if self.store is not None and fresh:
             for i in fresh:
                 self.store.append({"kind": "query", "round": r, **queries.record(i)})
+            self.state.log_records += len(fresh)
             self.store.sync()
 
     # ---- tell --------------------------------------------------------------------------------
@@ -304,20 +305,22 @@ class Session:
     def retract(self, query_id: str, reason: str = "undo") -> None:
         """Take back the answer to `query_id` (a mistyped label): the query is pending again, the
         next `fit` learns without it, and the retraction is logged (a resume replays it)."""
-        st = self.state
-        told = [i for i, a in enumerate(st.answers) if a.query_id == query_id]
-        if not told:
+        if not any(a.query_id == query_id for a in self.state.answers):
             if query_id in self._logged:  # on disk, not yet told
                 self.record(Retract(query_id, reason))
                 return
             raise ValueError(f"Session.retract: query {query_id!r} has no answer to take back")
-        i = told[-1]
+        self._take_back(query_id)
+        self._append("retract", Retract(query_id, reason).record())
+
+    def _take_back(self, query_id: str) -> None:
+        st = self.state
+        i = max(i for i, a in enumerate(st.answers) if a.query_id == query_id)
         answer = st.answers.pop(i)
         if answer.status is Status.OK:
             st.buffer.remove(sum(a.status is Status.OK for a in st.answers[:i]))
         _count(st.spent, [answer], -1)
         st.pending[query_id] = self._told.pop(query_id, None) or self._asked(query_id)
-        self._append("retract", Retract(query_id, reason).record())
 
     def _asked(self, query_id: str) -> tuple[int, Queries]:
         """The round and query a told answer was for, from the label log (told before a restore)."""
@@ -329,6 +332,7 @@ class Session:
     def _append(self, kind: str, record: dict[str, Any], sync: bool = True) -> None:
         if self.store is not None:
             self.store.append({"kind": kind, "round": self.state.round, **record})
+            self.state.log_records += 1
             if sync:
                 self.store.sync()  # each answer on disk as it arrives (a person's labels must survive a crash)
 
@@ -405,11 +409,11 @@ class Session:
         log = read_label_log(self.store.path / "labels.jsonl")
         restored = read_checkpoint(self.store.path / "checkpoint", self.learner, self.state.strategy_state,
                                    self._key_data, log, self.problem.feature_shape)
-        done = -1
         if restored is not None:
-            self.state, done, self.restored = restored, restored.round, True
+            self.state, self.restored = restored, True
             self.store.rewrite_metrics(self.state.history)
-        self._after_checkpoint = [r for r in log if r.get("round", -1) > done]
+        self._after_checkpoint = log[self.state.log_records:]
+        self.state.log_records = len(log)
         for rec in self._after_checkpoint:
             if rec["kind"] == "query":
                 self._replay_queries[rec["query_id"]] = rec
@@ -429,14 +433,7 @@ class Session:
                 self._logged.add(rec["query_id"])
                 self.tell(Answer.from_record(rec))
             elif rec["kind"] == "retract" and any(a.query_id == rec["query_id"] for a in self.state.answers):
-                self._replay_retract(rec)
-
-    def _replay_retract(self, rec: dict[str, Any]) -> None:
-        store, self.store = self.store, None  # already in the log
-        try:
-            self.retract(rec["query_id"], rec.get("reason", "undo"))
-        finally:
-            self.store = store
+                self._take_back(rec["query_id"])
 
     def _fresh_state(self) -> SessionState:
         problem = self.problem

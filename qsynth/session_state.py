@@ -27,7 +27,7 @@ from qsynth.learners.base import Learner, LearnerState
 from qsynth.records import Answer, Queries
 from qsynth.store import CheckpointError, SeedStore, load_checkpoint
 
-__all__ = ["ResumeMismatch", "SessionState", "load_learner_state", "read_checkpoint", "strategy_leaves", "restore_strategy_state",
+__all__ = ["ResumeMismatch", "SessionState", "covered_records", "load_learner_state", "read_checkpoint", "strategy_leaves", "restore_strategy_state",
            "write_checkpoint"]
 
 
@@ -52,6 +52,7 @@ class SessionState:
       acquisition: the best finite score of the last ask (NaN for the seed set).
       pending: query id → (round asked, the one-query `Queries`), asked and not yet answered.
       fitted_round: the round of the last fit (−1 before any).
+      log_records: how many records the label log holds (a checkpoint covers exactly those).
     """
 
     round: int
@@ -66,6 +67,7 @@ class SessionState:
     acquisition: float = float("nan")
     pending: dict[str, tuple[int, Queries]] = dataclasses.field(default_factory=dict)
     fitted_round: int = -1
+    log_records: int = 0
 
 
 def strategy_leaves(state: Any) -> dict[str, np.ndarray]:
@@ -131,7 +133,7 @@ def write_checkpoint(store: SeedStore, state: SessionState, key_data: np.ndarray
     meta = {"round": state.round, "fitted_round": state.fitted_round, "labels": buffer.size,
             "buffer_size": buffer.size, "state_leaves": len(leaves), "strategy_state": strategy,
             "history": state.history, "spent": state.spent, "answers": len(state.answers),
-            "acquisition": state.acquisition, "finished": finished}
+            "acquisition": state.acquisition, "finished": finished, "log_records": state.log_records}
     store.save_checkpoint(arrays, json.loads(json.dumps(meta, default=_json_default)))
 
 
@@ -158,10 +160,11 @@ def read_checkpoint(folder: Path, learner: Learner, initial_strategy_state: Any,
     buffer = LabeledBuffer(arrays["buffer_x"].copy(), arrays["buffer_y"].copy(), arrays["buffer_round"].copy(),
                            int(meta["buffer_size"]), arrays["buffer_value"].copy() if "buffer_value" in arrays else None)
     round_index = int(meta["round"])
-    answers, pending = _answers_and_pending(log, round_index, feature_shape)
+    covered = covered_records(log, meta)
+    answers, pending = _answers_and_pending(log[:covered], feature_shape)
     if len(answers) != meta["answers"]:
         raise CheckpointError(f"{folder.parent}: the checkpoint of round {round_index} counts {meta['answers']} "
-                              f"answers but the label log holds {len(answers)} up to that round")
+                              f"answers but the label log holds {len(answers)} before it")
     return SessionState(
         round=round_index, learner_state=load_learner_state(learner, arrays, folder), buffer=buffer,
         available=arrays["available"].copy() if "available" in arrays else None,
@@ -169,7 +172,15 @@ def read_checkpoint(folder: Path, learner: Learner, initial_strategy_state: Any,
         answers=answers, history=[{k: (float("nan") if v is None else v) for k, v in row.items()}
                                   for row in meta["history"]],
         spent=meta["spent"], acquisition=float("nan") if meta["acquisition"] is None else float(meta["acquisition"]),
-        pending=pending, fitted_round=int(meta.get("fitted_round", round_index)))
+        pending=pending, fitted_round=int(meta.get("fitted_round", round_index)), log_records=covered)
+
+
+def covered_records(log: list[dict[str, Any]], meta: dict[str, Any]) -> int:
+    """How many of the label log's records a checkpoint covers: those written before it (version
+    1 checkpoints, written at the end of a round, cover the records of rounds up to theirs)."""
+    if "log_records" in meta:
+        return int(meta["log_records"])
+    return next((i for i, r in enumerate(log) if r.get("round", -1) > int(meta["round"])), len(log))
 
 
 def _strategy_state(meta: dict[str, Any], arrays: dict[str, np.ndarray], initial: Any, where: Path) -> Any:
@@ -184,15 +195,13 @@ def _strategy_state(meta: dict[str, Any], arrays: dict[str, np.ndarray], initial
     return restore_strategy_state(initial, [arrays[k] for k in sorted(arrays) if k.startswith("strategy_")], where)
 
 
-def _answers_and_pending(log: list[dict[str, Any]], up_to_round: int,
+def _answers_and_pending(log: list[dict[str, Any]],
                          feature_shape: tuple[int, ...]) -> tuple[list[Answer], dict[str, tuple[int, Queries]]]:
-    """The answers told up to `up_to_round` (a retraction takes back the last one for its query),
-    and the queries asked by then that stand unanswered."""
+    """The answers `log` holds (a retraction takes back the last one for its query), and the
+    queries it asked that stand unanswered."""
     answers: list[Answer] = []
     asked: dict[str, dict[str, Any]] = {}
     for r in log:
-        if r.get("round", -1) > up_to_round:
-            continue
         if r["kind"] == "query":
             asked[r["query_id"]] = r
         elif r["kind"] == "answer":

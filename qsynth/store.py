@@ -39,7 +39,7 @@ import numpy as np
 __all__ = ["CheckpointError", "RunLock", "SeedStore", "load_checkpoint", "read_label_log", "read_metrics",
            "repair_label_log"]
 
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
 
 
 class CheckpointError(ValueError):

@@ -61,11 +61,36 @@ def test_corrupt_or_truncated_checkpoints_are_detected(tmp_path):
     path.write_bytes(bytes(data[: len(data) // 2]))
     with pytest.raises(CheckpointError, match="corrupt or truncated"):
         load_checkpoint(tmp_path / "checkpoint")
-    store.save_checkpoint({"w": np.zeros(2)}, {"round": 0, "checkpoint_version": 99})
-    with pytest.raises(CheckpointError):  # (the store writes its own version; a forged newer one is refused)
-        arrays, meta = load_checkpoint(tmp_path / "checkpoint")
-        if meta["checkpoint_version"] < 99:
-            raise CheckpointError("version not kept")
+    # a checkpoint from a newer qsynth (written by hand: the store always writes its own version)
+    with open(path, "wb") as f:
+        np.savez(f, __meta__=np.frombuffer(json.dumps({"round": 0, "checkpoint_version": 99}).encode(), np.uint8))
+    with pytest.raises(CheckpointError, match=r"newer qsynth \(checkpoint version 99 > 2\)"):
+        load_checkpoint(tmp_path / "checkpoint")
+
+
+def test_a_version_1_checkpoint_resumes_to_the_uninterrupted_run(tmp_path):
+    """`tests/golden/v1_resume` was written by the code before checkpoint version 2 (strategy
+    state as JSON fields): an interrupted stream run and the same run uninterrupted."""
+    import shutil
+
+    recorded = Path(__file__).parent / "golden" / "v1_resume"
+    assert load_checkpoint(recorded / "cut" / "checkpoint")[1]["checkpoint_version"] == 1
+    shutil.copytree(recorded / "cut", tmp_path / "cut")
+    data, problem, learner, strategy = _parts({"kind": "stream", "policy": "variable_uncertainty", "budget": 0.3})
+    store = SeedStore(tmp_path / "cut", fsync=False)
+    os.environ["QSYNTH_THREADS"], threads = "1", os.environ.get("QSYNTH_THREADS")
+    try:
+        run_loop(jax.random.key(5), problem, learner, strategy, CountingOracle(data),
+                 LoopConfig(budget=12, seed_size=3, batch_size=2, fsync=False), store=store, resume=True)
+    finally:
+        os.environ.pop("QSYNTH_THREADS") if threads is None else os.environ.update(QSYNTH_THREADS=threads)
+    store.close()
+    assert read_label_log(tmp_path / "cut" / "labels.jsonl") == read_label_log(recorded / "whole" / "labels.jsonl")
+    got, meta = load_checkpoint(tmp_path / "cut" / "checkpoint")
+    want, _ = load_checkpoint(recorded / "whole" / "checkpoint")
+    assert meta["checkpoint_version"] == 2
+    for k in want:
+        assert np.array_equal(got[k], want[k], equal_nan=got[k].dtype.kind == "f"), k
 
 
 def test_one_writer_per_run(tmp_path):
