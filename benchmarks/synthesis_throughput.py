@@ -91,7 +91,7 @@ def main() -> None:
         gen = fit_generator(jax.random.key(0), cfg, data.x.reshape(-1, *shape))
         lrn, p = fitted_learner(shape)
         for measure_name in ("entropy", "bald"):
-            spec = AscentSpec(lrn, gen.generator, measure_name, args.steps, 0.05, realism=0.1)
+            spec = AscentSpec(lrn, gen, measure_name, args.steps, 0.05, realism=0.1)
             z0 = np.asarray(gen.generator.prior(jax.random.key(1), args.starts))
             row = measure(spec, p, gen.params, z0, args.repeats)
             rows[f"{name}, {measure_name}"] = row

@@ -18,11 +18,15 @@ from typing import Any
 from qsynth.generators.train import GeneratorConfig
 from qsynth.learners.learner import LearnerConfig
 from qsynth.loop import LoopConfig
+from qsynth.plugins import is_reference
 
 __all__ = ["DataConfig", "OracleConfig", "RunConfig", "SCHEMA_VERSION", "load_config", "load_run_config",
            "parse_config", "to_toml"]
 
 SCHEMA_VERSION = 1
+
+#: Task kinds a `[data]` table may name beside the datasets of `qsynth.data`.
+TASKS = ("box", "simulator")
 
 
 class ConfigError(ValueError):
@@ -31,12 +35,16 @@ class ConfigError(ValueError):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class DataConfig:
-    """Which dataset: `name` is a function of `qsynth.data` (moons, digits, ...), "npz"/"idx", or
-    "simulator" (a simulator's parameter box; see `qsynth.experiments.simulator_task`).
+    """Which dataset: `name` is a function of `qsynth.data` (moons, digits, ...), "npz"/"idx",
+    "box" (your own simulator's parameter box; see `qsynth.experiments.box_task`), "simulator"
+    (a built-in simulator's box; see `qsynth.experiments.simulator_task`), or a
+    `"package.module:attr"` reference to your own function returning a `qsynth.Dataset`.
 
     `args` are passed to it as keyword arguments (for "npz": path=...; for "idx":
-    train_images=..., train_labels=..., ...; for "simulator": simulator=..., params={...},
-    pool_size=..., grid=...). The run's seed is passed as `seed` unless `args` fixes one.
+    train_images=..., train_labels=..., ...; for "box": bounds=[[low, high], ...], names=[...],
+    reference="mysim:hit" or reference_grid="grid.npz", grid=..., pool_size=...; for
+    "simulator": simulator=..., params={...}, pool_size=..., grid=...). The run's seed is passed
+    as `seed` unless `args` fixes one.
     """
 
     name: str = "moons"
@@ -45,9 +53,14 @@ class DataConfig:
     def __post_init__(self) -> None:
         from qsynth.data.registry import DATASETS
 
-        if self.name not in DATASETS and self.name != "simulator":
+        if self.name not in DATASETS and self.name not in TASKS and not is_reference(self.name):
             raise ConfigError(f"data.name: unknown dataset {self.name!r}; choose one of "
-                              f"{sorted([*DATASETS, 'simulator'])}")
+                              f"{sorted([*DATASETS, *TASKS])} or give a 'package.module:attr' reference")
+        if self.name == "box" and "bounds" not in self.args and "simulator" not in self.args:
+            raise ConfigError("data.args.bounds: a box task needs its parameter box, bounds = [[low, high], ...]")
+        if self.name == "box" and "bounds" in self.args and not ({"reference", "reference_grid"} & set(self.args)):
+            raise ConfigError("data.args.reference: a box task needs a reference to score the learner by: a "
+                              "'package.module:attr' function (often the oracle's own) or reference_grid = a .npz")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -61,7 +74,10 @@ class OracleConfig:
         below `threshold`.
       "nearest_neighbour": the label of the nearest pool or test sample; abstains farther
         than `max_distance`.
-      "simulator": runs the simulator of a `[data] name = "simulator"` task on every query.
+      "simulator": runs the built-in simulator of a `[data] name = "simulator"` (or "box" with
+        `args.simulator`) task on every query.
+      "function": calls `function` (a `"package.module:attr"` reference to your own simulator
+        or ground truth) on every query; on a "box" task it gets the physical parameters.
       "program": runs `command` per query (JSON on stdin, JSON on stdout).
       "human": a person, on a local labeling page (`interface = "web"`, on `host`:`port`; port
         0 picks a free one; the URL with the run's token is printed) or in the terminal
@@ -77,6 +93,7 @@ class OracleConfig:
     """
 
     kind: str = "dataset"
+    function: str = ""
     threshold: float = 0.0
     cost: float = 1.0
     max_distance: float | None = None
@@ -93,7 +110,7 @@ class OracleConfig:
     show_prediction: bool = False
 
     def __post_init__(self) -> None:
-        kinds = ("dataset", "teacher", "nearest_neighbour", "simulator", "program", "human")
+        kinds = ("dataset", "teacher", "nearest_neighbour", "simulator", "function", "program", "human")
         if self.kind not in kinds:
             raise ConfigError(f"oracle.kind must be one of {list(kinds)}, got {self.kind!r}")
         if not 0.0 <= self.threshold <= 1.0:
@@ -102,6 +119,11 @@ class OracleConfig:
             raise ConfigError(f"oracle.cost must be >= 0, got {self.cost}")
         if self.max_distance is not None and not self.max_distance > 0:
             raise ConfigError(f"oracle.max_distance must be > 0, got {self.max_distance}")
+        if self.kind == "function" and not is_reference(self.function):
+            raise ConfigError(f"oracle.function: the function oracle needs a 'package.module:attr' reference to the "
+                              f"function that answers a query, got {self.function!r}")
+        if self.function and self.kind != "function":
+            raise ConfigError("oracle.function applies to kind = \"function\" only")
         if self.kind == "program" and not self.command:
             raise ConfigError("oracle.command: the program oracle needs a command, e.g. [\"python\", \"sim.py\"]")
         if self.workers < 0:
@@ -155,12 +177,17 @@ class RunConfig:
             raise ConfigError(f"seeds: duplicates in {list(self.seeds)}")
         if not self.strategies:
             raise ConfigError("strategies: give at least one [[strategies]] table")
-        if self.oracle.kind == "simulator" and self.data.name != "simulator":
+        builtin_simulator = self.data.name == "simulator" or (self.data.name == "box" and "simulator" in self.data.args)
+        if self.oracle.kind == "simulator" and not builtin_simulator:
             raise ConfigError("oracle.kind: the simulator oracle runs the simulator of a [data] name = \"simulator\" "
-                              f"task (got data.name = {self.data.name!r})")
-        if self.data.name == "simulator" and self.oracle.kind not in ("simulator", "human"):
+                              f"task (got data.name = {self.data.name!r}); for your own function use kind = "
+                              "\"function\"")
+        if builtin_simulator and self.oracle.kind not in ("simulator", "human"):
             raise ConfigError(f"oracle.kind: a simulator task is answered by the simulator (or a person), not by "
                               f"{self.oracle.kind!r}")
+        if self.data.name == "box" and not builtin_simulator and self.oracle.kind not in ("function", "program", "human"):
+            raise ConfigError(f"oracle.kind: a box task is answered by your function (kind = \"function\"), a program "
+                              f"or a person, not by {self.oracle.kind!r}")
         names = []
         for i, spec in enumerate(self.strategies):
             try:

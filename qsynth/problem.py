@@ -141,7 +141,8 @@ class Problem:
 
     @classmethod
     def from_dataset(cls, data: Dataset) -> Problem:
-        """A problem over a dataset: its pool doubles as the stream (in stored order)."""
+        """A problem over a dataset: its pool doubles as the stream (in stored order); a dataset
+        with an empty pool (a box task without candidates) makes a pool-less problem."""
         index = {c: i for i, c in enumerate(data.classes)}
         to_index = np.vectorize(index.__getitem__, otypes=[np.int32])
         labels_at = None
@@ -149,6 +150,7 @@ class Problem:
             labels_at = lambda progress: to_index(data.test_labels_at(progress))  # noqa: E731
         positive = data.meta.get("success_class")
         positive = None if positive is None else index[positive]
+        pool = data.x if len(data.x) else None
         return cls(name=data.name, feature_shape=data.feature_shape, classes=data.classes,
                    evaluator=TestSetEvaluator(data.x_test, to_index(data.y_test), labels_at, positive),
-                   bounds=data.bounds, pool=data.x, stream=data.x, pool_y=data.y)
+                   bounds=data.bounds, pool=pool, stream=pool, pool_y=None if pool is None else data.y)

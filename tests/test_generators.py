@@ -4,7 +4,7 @@ import pytest
 from flax import nnx
 
 from qsynth.data import digits
-from qsynth.generators import Generator, GeneratorConfig, fit_generator, load_generator
+from qsynth.generators import VAE, GeneratorConfig, fit_generator, load_generator
 from qsynth.generators import train as gen_train
 from tests.helpers import tiny_moons
 
@@ -64,7 +64,7 @@ def test_conv_vae_on_images_compiles_once_per_data_size():
 
 def test_bad_generator_input_is_named():
     with pytest.raises(ValueError, match="'conv' needs images"):
-        Generator(GeneratorConfig(model="conv"), (64,)).graphdef
+        VAE(GeneratorConfig(model="conv"), (64,)).graphdef
     with pytest.raises(ValueError, match="generator.latent"):
         GeneratorConfig(latent=0)
     with pytest.raises(ValueError, match="NaN"):
@@ -78,7 +78,7 @@ def test_decode_rejects_a_latent_of_the_wrong_size(moons_vae):
 
 def test_conv_vae_fits_mnist_sized_images_abstractly():
     """28×28 MNIST-format images: shapes only (jax.eval_shape, no training)."""
-    gen = Generator(GeneratorConfig(model="conv", latent=16), (28, 28, 1))
+    gen = VAE(GeneratorConfig(model="conv", latent=16), (28, 28, 1))
     params = jax.eval_shape(lambda: nnx.split(gen._build(nnx.Rngs(0)), nnx.Param)[1])
     x = jax.ShapeDtypeStruct((3, 28, 28, 1), np.float32)
     mu, logvar = jax.eval_shape(gen.encode, params, x)

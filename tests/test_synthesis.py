@@ -72,7 +72,7 @@ def test_synthesis_strategy_contract(spec, context, vae, key):
 
 def test_batched_ascent_equals_each_start_alone(context, vae):
     """Starts never interact: ascending 8 starts together equals ascending each one by itself."""
-    spec = AscentSpec(context.learner, vae.generator, "entropy", 15, 0.05, realism=0.1)
+    spec = AscentSpec(context.learner, vae, "entropy", 15, 0.05, realism=0.1)
     z0 = np.random.default_rng(0).normal(size=(8, 2)).astype(np.float32)
     together = np.asarray(ascend(spec, context.params, vae.params, z0).z)
     alone = np.concatenate([np.asarray(ascend(spec, context.params, vae.params, z0[i:i + 1]).z) for i in range(8)])
@@ -81,7 +81,7 @@ def test_batched_ascent_equals_each_start_alone(context, vae):
 
 def test_ascent_gradient_is_the_gradient_of_the_acquisition(context, vae):
     """One plain-SGD-equivalent check: the first Adam step moves each start along its own gradient's sign."""
-    spec = AscentSpec(context.learner, vae.generator, "entropy", 1, 1e-3)
+    spec = AscentSpec(context.learner, vae, "entropy", 1, 1e-3)
     z0 = np.random.default_rng(1).normal(size=(6, 2)).astype(np.float32)
     grad = jax.vmap(jax.grad(lambda z: acquisition(spec, context.params, vae.params, z[None])[0]))(jnp.asarray(z0))
     moved = np.asarray(ascend(spec, context.params, vae.params, z0).z) - z0
@@ -92,7 +92,7 @@ def test_ascent_gradient_is_the_gradient_of_the_acquisition(context, vae):
 
 def test_most_starts_reach_near_maximal_entropy(context, vae):
     """On a fixed small problem, >= 90% of the starts end at entropy >= 0.95 · log C, in latent and input space."""
-    spec = AscentSpec(context.learner, vae.generator, "entropy", 100, 0.1, realism=0.0)
+    spec = AscentSpec(context.learner, vae, "entropy", 100, 0.1, realism=0.0)
     z0 = np.asarray(vae.generator.prior(jax.random.key(0), 128))
     res = ascend(spec, context.params, vae.params, z0)
     after, before = np.asarray(res.after), np.asarray(res.before)
@@ -110,7 +110,7 @@ def test_most_starts_reach_near_maximal_entropy(context, vae):
 def test_ascent_beats_best_of_n_prior_sampling_at_equal_decoder_evaluations(context, vae):
     """64 starts × 101 evaluations (6,464 decodes) vs the best 64 of 6,464 decoded prior draws."""
     starts, steps = 64, 100
-    spec = AscentSpec(context.learner, vae.generator, "entropy", steps, 0.1)
+    spec = AscentSpec(context.learner, vae, "entropy", steps, 0.1)
     key_a, key_b = jax.random.split(jax.random.key(7))
     res = ascend(spec, context.params, vae.params, np.asarray(vae.generator.prior(key_a, starts)))
     ascent_gap = math.log(2) - np.asarray(res.after)

@@ -89,13 +89,16 @@ class RunOracles:
     def _build_runner(self, data: Dataset) -> Any:
         """A simulator or a program, in this process or on the shared executor."""
         oc, classes = self.oc, data.classes
-        if oc.kind == "simulator":
+        if oc.kind == "function":
+            task: Any = _function_task(oc.function, data)
+            self._record["function"] = oc.function
+        elif oc.kind == "simulator":
             from qsynth.experiments.simulator_task import simulator_from_meta
 
             overrides = {}
             if data.meta["simulator"] == "ball_in_cup":  # MuJoCo writes its log files into the run folder
                 overrides["log_dir"] = str(self.path / "oracle-logs")
-            task: Any = simulator_from_meta(data.meta, **overrides)
+            task = simulator_from_meta(data.meta, **overrides)
             self._record["simulator"] = task.config()
         else:  # program
             task = ExternalProgram(list(oc.command), timeout=oc.timeout or 3600.0)
@@ -166,6 +169,29 @@ class RunOracles:
         return client.get_executor()
 
 
+def _function_task(reference: str, data: Dataset) -> Any:
+    """The `[oracle] function` as a task: on a box task it is handed the physical parameters."""
+    from qsynth.experiments.box_task import InBox, _resolved
+
+    _resolved(reference)  # imports it now: a wrong reference is an error before any work
+    if "box" not in data.meta:
+        return _Identity(reference)
+    box = data.meta["box"]
+    return InBox(reference, tuple(box["low"]), tuple(box["high"]))
+
+
+class _Identity:
+    """A referenced function called with the query as it is (a dataset that is not a box)."""
+
+    def __init__(self, reference: str):
+        self.reference = reference
+
+    def __call__(self, x: np.ndarray) -> Any:
+        from qsynth.experiments.box_task import _resolved
+
+        return _resolved(self.reference)(x)
+
+
 def _run_token(path: Path) -> str:
     """The run's labeling token: made once (random), kept readable only by its owner, reused on restart."""
     import os
@@ -186,6 +212,15 @@ def _describer(data: Dataset) -> Any:
     """How a person sees a query of `data`: an image in [0, 1], or a table of (physical) parameters."""
     from qsynth.plotting import as_images
 
+    if "box" in data.meta:
+        box = data.meta["box"]
+        low, high = np.asarray(box["low"]), np.asarray(box["high"])
+
+        def parameters(x: np.ndarray) -> dict[str, Any]:
+            values = low + np.asarray(x, np.float64).ravel() * (high - low)
+            return {"table": [[n, f"{v:.4g}"] for n, v in zip(box["names"], values)]}
+
+        return parameters
     if "simulator" in data.meta:
         from qsynth.experiments.simulator_task import simulator_from_meta
 

@@ -25,9 +25,10 @@ from qsynth.config import RunConfig, load_run_config, to_toml
 from qsynth.data.datasets import Dataset
 from qsynth.data.registry import make_dataset
 from qsynth.experiments.summary import format_table, summarize
-from qsynth.generators.train import Generator, TrainedGenerator, fit_generator, load_generator
+from qsynth.generators.train import VAE, TrainedGenerator, fit_generator, load_generator
 from qsynth.loop import RunResult, run_loop
 from qsynth.experiments.oracles import RunOracles
+from qsynth.plugins import is_reference, resolve
 from qsynth.problem import Problem
 from qsynth.store import RunLock, SeedStore, load_checkpoint, read_label_log, read_metrics
 from qsynth.strategies.registry import build_strategy
@@ -55,17 +56,26 @@ def _versions() -> dict[str, str]:
 
 
 def build_dataset(config: RunConfig, seed: int) -> Dataset:
-    """The dataset of `config` for one seed (a registered dataset, or a simulator's task)."""
-    if config.data.name == "simulator":
-        from qsynth.experiments.simulator_task import simulator_dataset
-
-        args = dict(config.data.args)
-        args.setdefault("seed", seed)
-        try:
-            return simulator_dataset(**args)
-        except TypeError as exc:
-            raise ValueError(f"data.args: {exc}") from None
-    return make_dataset(config.data.name, config.data.args, seed)
+    """The dataset of `config` for one seed: a registered dataset, a box or simulator task, or the
+    `Dataset` a `"package.module:attr"` function returns."""
+    name = config.data.name
+    if name not in ("simulator", "box") and not is_reference(name):
+        return make_dataset(name, config.data.args, seed)
+    if name == "simulator":
+        from qsynth.experiments.simulator_task import simulator_dataset as build
+    elif name == "box":
+        from qsynth.experiments.box_task import box_dataset as build
+    else:
+        build = resolve(name, "data.name")
+    args = dict(config.data.args)
+    args.setdefault("seed", seed)
+    try:
+        data = build(**args)
+    except TypeError as exc:
+        raise ValueError(f"data.args: {exc}") from None
+    if not isinstance(data, Dataset):
+        raise ValueError(f"data.name: {name!r} returned {type(data).__name__}, not a qsynth.Dataset")
+    return data
 
 
 def _prepare(config: RunConfig) -> tuple[dict[int, Dataset], dict[int, Problem]]:
@@ -84,7 +94,7 @@ def _prepare(config: RunConfig) -> tuple[dict[int, Dataset], dict[int, Problem]]
         for spec in config.strategies:
             strategy = build_strategy(spec)
             if getattr(strategy, "needs_generator", False):
-                generator = Generator(config.generator, problem.feature_shape)
+                generator = VAE(config.generator, problem.feature_shape)
                 try:
                     generator.graphdef  # noqa: B018 (builds the VAE abstractly: a model that cannot fit the data raises)
                 except ValueError as exc:
@@ -299,8 +309,8 @@ def plot_run(path: str | Path, config: RunConfig, histories: dict[str, list[list
     data = (datasets or {}).get(seed) or build_dataset(config, seed)
     if data.feature_shape == (2,):
         learner = config.learner.build(data.feature_shape, data.num_classes, data.meta.get("success_values"))
-        low = np.minimum(data.x.min(0), data.x_test.min(0)) - 0.3
-        high = np.maximum(data.x.max(0), data.x_test.max(0)) + 0.3
+        seen = np.concatenate([data.x, data.x_test])
+        low, high = seen.min(0) - 0.3, seen.max(0) + 0.3
         for name in histories:
             seed_dir = path / name / f"seed-{seed}"
             if not (seed_dir / "checkpoint" / "state.npz").exists():
@@ -321,8 +331,9 @@ def plot_run(path: str | Path, config: RunConfig, histories: dict[str, list[list
                 plotting.save(ax, str(out))
                 written.append(out)
                 continue
+            shown = (data.x, data.y) if len(data.x) else (data.x_test, data.y_test)  # a box task may have no pool
             ax = plotting.plot_decision_boundary(lambda x: learner.predict_proba(params, x), bounds=(low, high),
-                                                 x=data.x, y=data.y, queried=queried, queried_y=qy,
+                                                 x=shown[0], y=shown[1], queried=queried, queried_y=qy,
                                                  title=f"{name}, seed {seed}: accuracy {acc:.3f}")
             paths = [r["path"] for r in read_label_log(seed_dir / "labels.jsonl")
                      if r["kind"] == "query" and "path" in r]

@@ -1,5 +1,7 @@
-"""Generators whose latent space synthesis searches: a VAE (MLP for vectors, conv for images)."""
+"""Generators whose latent space synthesis searches: the `Generator` protocol (and the `Encoder`
+capability), and the VAE qsynth trains (MLP for vectors, conv for images)."""
 
-from qsynth.generators.train import Generator, GeneratorConfig, TrainedGenerator, fit_generator, load_generator
+from qsynth.generators.base import Encoder, Generator
+from qsynth.generators.train import VAE, GeneratorConfig, TrainedGenerator, fit_generator, load_generator
 
-__all__ = ["Generator", "GeneratorConfig", "TrainedGenerator", "fit_generator", "load_generator"]
+__all__ = ["Encoder", "Generator", "GeneratorConfig", "TrainedGenerator", "VAE", "fit_generator", "load_generator"]

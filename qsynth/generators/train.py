@@ -1,8 +1,8 @@
 """Fit a VAE on unlabeled data (jitted ELBO training), and the pure encode/decode/sample functions.
 
-`Generator` is the hashable description (config + feature shape) that jitted programs key
-on; `TrainedGenerator` pairs it with fitted parameters and is what synthesis strategies
-hold. Training is minibatch Adam on the negative ELBO inside one `lax.fori_loop`
+`VAE` is the hashable description (config + feature shape) that jitted programs key on;
+`TrainedGenerator` pairs it with fitted parameters, satisfies the `Generator` protocol
+(`qsynth.generators.base`) and the `Encoder` capability, and is what synthesis strategies hold. Training is minibatch Adam on the negative ELBO inside one `lax.fori_loop`
 (one compilation per data size), with a linear KL warm-up over the first `warmup` steps.
 `save`/`load` write and read `generator.npz` + `generator.json` in a folder.
 """
@@ -27,7 +27,7 @@ from jax import Array
 from qsynth._chunks import map_in_chunks
 from qsynth.generators.vae import build_vae
 
-__all__ = ["Generator", "GeneratorConfig", "TrainedGenerator", "TRACE_COUNTS", "fit_generator", "load_generator"]
+__all__ = ["GeneratorConfig", "TRACE_COUNTS", "TrainedGenerator", "VAE", "fit_generator", "load_generator"]
 
 #: How many times each jitted generator program was traced, by name. Tests read it.
 TRACE_COUNTS: collections.Counter[str] = collections.Counter()
@@ -79,7 +79,7 @@ class GeneratorConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class Generator:
+class VAE:
     """A configured VAE for one feature shape (hashable: jitted programs key on it)."""
 
     config: GeneratorConfig
@@ -125,20 +125,45 @@ class Generator:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class TrainedGenerator:
-    """A generator with fitted parameters, and the training curve it came from.
+    """A VAE with fitted parameters, and the training curve it came from (a `Generator` and `Encoder`).
+
+    As the static argument of jitted programs it is compared by its VAE alone: two trained
+    generators of one configuration are one program, their parameters its data.
 
     Attributes:
       generator: the configured VAE. params: its parameters.
       history: {"step": [...], "nll": [...], "kl": [...]} recorded every 100 steps.
     """
 
-    generator: Generator
+    generator: VAE
     params: Any
     history: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+
+    def __hash__(self) -> int:
+        return hash((TrainedGenerator, self.generator))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TrainedGenerator) and other.generator == self.generator
 
     @property
     def latent(self) -> int:
         return self.generator.latent
+
+    @property
+    def feature_shape(self) -> tuple[int, ...]:
+        return self.generator.feature_shape
+
+    # ---- the Generator protocol (pure) ------------------------------------------------------
+    def generate(self, params: Any, z: Array) -> Array:
+        """Decoder means `[n, *feature_shape]` of `z: [n, latent]` (pure, differentiable)."""
+        return self.generator.decode(params, z)
+
+    def log_prior(self, z: Array) -> Array:
+        """The standard-normal prior's log density `[n]`, up to a constant: −½‖z‖²."""
+        return -(0.5 * jnp.sum(z * z, axis=-1))
+
+    def sample_prior(self, key: Array, n: int) -> Array:
+        return self.generator.prior(key, n)
 
     def encode(self, x: np.ndarray, chunk_size: int = 1024) -> np.ndarray:
         """Posterior means `[n, latent]` (NumPy), chunked."""
@@ -186,7 +211,7 @@ def load_generator(folder: str | Path) -> TrainedGenerator:
     except FileNotFoundError:
         raise FileNotFoundError(f"{folder}: no generator.json; is this a saved generator folder?") from None
     config = GeneratorConfig(**{**meta["config"], "hidden": tuple(meta["config"]["hidden"])})
-    generator = Generator(config, tuple(meta["feature_shape"]))
+    generator = VAE(config, tuple(meta["feature_shape"]))
     template = nnx.split(generator._build(nnx.Rngs(0)), nnx.Param)[1]
     treedef = jax.tree.structure(template)
     with np.load(folder / "generator.npz") as f:
@@ -207,7 +232,7 @@ def fit_generator(key: Array, config: GeneratorConfig, x: np.ndarray) -> Trained
         raise ValueError(f"generator training data must be [n, *feature_shape] with n >= 1, got shape {x.shape}")
     if not np.all(np.isfinite(x)):
         raise ValueError("generator training data holds NaN or infinite values")
-    generator = Generator(config, tuple(int(s) for s in x.shape[1:]))
+    generator = VAE(config, tuple(int(s) for s in x.shape[1:]))
     k_init, k_fit = jax.random.split(key)
     params = nnx.split(generator._build(nnx.Rngs(params=k_init)), nnx.Param)[1]
     chunks = max(1, config.steps // 100)
@@ -230,7 +255,7 @@ def fit_generator(key: Array, config: GeneratorConfig, x: np.ndarray) -> Trained
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _fit_steps(generator: Generator, params: Any, opt_state: Any, x: Array, key: Array, start: Array,
+def _fit_steps(generator: VAE, params: Any, opt_state: Any, x: Array, key: Array, start: Array,
                steps: Array) -> tuple[Any, Any, Array, Array]:
     TRACE_COUNTS["fit"] += 1
     cfg = generator.config
@@ -257,12 +282,12 @@ def _fit_steps(generator: Generator, params: Any, opt_state: Any, x: Array, key:
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _encode_mean(generator: Generator, params: Any, x: Array) -> Array:
+def _encode_mean(generator: VAE, params: Any, x: Array) -> Array:
     TRACE_COUNTS["encode"] += 1
     return generator.encode(params, x)[0]
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _decode(generator: Generator, params: Any, z: Array) -> Array:
+def _decode(generator: VAE, params: Any, z: Array) -> Array:
     TRACE_COUNTS["decode"] += 1
     return generator.decode(params, z)

@@ -8,9 +8,9 @@ only on z[s] — so its gradient with respect to z is exactly each start's own g
 and Adam is elementwise, so starts never interact. The learner and generator parameters
 are arguments, not constants, so every round of a run reuses one compilation.
 
-Objective for start s:  acquisition(probs(decode(z_s)))  −  realism · ½‖z_s‖²
-(the second term is the log prior density of a standard-normal latent up to a constant: it
-keeps z where the generator was trained). In input space `decode` is the identity and each
+Objective for start s:  acquisition(probs(generate(z_s)))  +  realism · log_prior(z_s)
+(the generator's log prior density up to a constant — −½‖z_s‖² for the VAE's standard normal:
+it keeps z where the generator was trained). In input space `decode` is the identity and each
 step is projected back into the box [low, high]. Each start returns its best iterate (by the
 objective), so a step that overshoots a narrow ridge of the acquisition loses nothing.
 """
@@ -27,8 +27,8 @@ import jax.numpy as jnp
 import optax
 from jax import Array
 
-from qsynth.generators.train import Generator
-from qsynth.strategies.scoring import Scorer, check_measure
+from qsynth.generators.base import Generator
+from qsynth.strategies.scoring import MeasureLike, Scorer, check_measure
 
 __all__ = ["AscentResult", "AscentSpec", "TRACE_COUNTS", "ascend", "acquisition", "best_starts"]
 
@@ -42,17 +42,17 @@ class AscentSpec:
 
     Attributes:
       learner: any learner with a pure `probs(params, x) -> [members, n, classes]`.
-      generator: the VAE whose latent space is searched, or None for input space.
-      measure: a differentiable uncertainty measure name.
+      generator: the `Generator` whose latent space is searched, or None for input space.
+      measure: a differentiable uncertainty measure (name, reference or function).
       steps: ascent steps; learning_rate: Adam step size.
-      realism: weight of the prior term ½‖z‖² (latent space only).
+      realism: weight of the log-prior term (latent space only).
       bounded: project onto the box after each step (input space).
       keep_path: also return every iterate (for plots of ascent paths).
     """
 
     learner: Any
     generator: Generator | None
-    measure: str
+    measure: MeasureLike
     steps: int
     learning_rate: float
     realism: float = 0.0
@@ -72,7 +72,7 @@ class AscentSpec:
         """Query points `[n, *feature_shape]` for codes `z: [n, latent]` (or flat inputs)."""
         if self.generator is None:
             return z.reshape(z.shape[0], *self.learner.feature_shape)
-        return self.generator.decode(gen_params, z)
+        return self.generator.generate(gen_params, z)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,8 +135,8 @@ def _ascend(spec: AscentSpec, params: Any, gen_params: Any, z0: Array, low: Arra
 
     def objective(z: Array) -> tuple[Array, Array]:
         acq = acquisition(spec, params, gen_params, z)
-        prior = 0.5 * jnp.sum(z * z, axis=-1) if spec.generator is not None else jnp.zeros_like(acq)
-        value = acq - spec.realism * prior
+        log_prior = spec.generator.log_prior(z) if spec.generator is not None else jnp.zeros_like(acq)
+        value = acq + spec.realism * log_prior
         return jnp.sum(value), value
 
     def step(carry: tuple[Array, Any, Array, Array], _: None) -> tuple[tuple[Array, Any, Array, Array], Array]:

@@ -37,7 +37,8 @@ def _candidates(ctx: RoundContext) -> np.ndarray:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class RandomSampling:
-    """Uniformly random unqueried pool points (passive learning)."""
+    """Uniformly random unqueried pool points (passive learning); on a pool-less problem with
+    bounds (a simulator's box), uniform draws in the box."""
 
     label: str = "random"
     scenario: str = dataclasses.field(default="pool", init=False)
@@ -47,13 +48,20 @@ class RandomSampling:
         return self.label
 
     def init(self, problem: Problem) -> Any:
+        if problem.pool is None and problem.bounds is None:
+            raise ValueError(f"problem {problem.name!r} has neither a pool nor bounds; random sampling needs one")
         return None
 
     def select(self, key: jax.Array, ctx: RoundContext, batch_size: int, state: Any) -> tuple[Queries, Any]:
+        rng = np.random.default_rng(np.asarray(jax.random.key_data(key)))
+        if ctx.problem.pool is None and ctx.problem.bounds is not None:  # uniform in the box
+            low, high = ctx.problem.bounds
+            x = rng.uniform(low, high, (batch_size, low.size)).astype(np.float32)
+            return Queries(query_ids(ctx.round_index, batch_size), x.reshape(batch_size, *ctx.problem.feature_shape),
+                           np.full(batch_size, np.nan)), state
         cand = _candidates(ctx)
         if len(cand) == 0:
             return empty_queries(ctx.problem.feature_shape), state
-        rng = np.random.default_rng(np.asarray(jax.random.key_data(key)))
         chosen = rng.choice(cand, size=min(batch_size, len(cand)), replace=False)
         return Queries(query_ids(ctx.round_index, len(chosen)), ctx.problem.pool[chosen],
                        np.full(len(chosen), np.nan), pool_index=chosen), state

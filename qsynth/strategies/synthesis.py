@@ -25,20 +25,22 @@ References:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from typing import Any
 
 import jax
 import numpy as np
 
-from qsynth.generators.train import TrainedGenerator
+from qsynth._chunks import map_in_chunks
+from qsynth.generators.base import Encoder, Generator
 from qsynth.problem import Problem
 from qsynth.records import Queries
 from qsynth.strategies.ascent import AscentSpec, ascend, best_starts
 from qsynth.strategies.base import RoundContext, empty_queries, query_ids
 from qsynth.strategies.scoring import Scorer, check_measure, score_points
 
-__all__ = ["BestOfPrior", "InputSynthesis", "LatentSynthesis", "PriorSampling", "diverse_top"]
+__all__ = ["BestOfPrior", "InputSynthesis", "LatentSynthesis", "PriorSampling", "decode", "diverse_top", "sample"]
 
 #: Inputs of at most this many features keep their ascent paths (for 2-D boundary plots).
 PATH_MAX_FEATURES = 3
@@ -74,14 +76,43 @@ def _rng(key: jax.Array) -> np.random.Generator:
     return np.random.default_rng(np.asarray(jax.random.key_data(key)))
 
 
-def _check_generator(name: str, generator: TrainedGenerator | None, problem: Problem) -> TrainedGenerator:
+def _check_generator(name: str, generator: Generator | None, problem: Problem) -> Generator:
     if generator is None:
         raise ValueError(f"strategy {name!r} needs a trained generator; the experiment runner trains one from the "
                          "config's [generator] table (in Python: dataclasses.replace(strategy, generator=...))")
-    if generator.generator.feature_shape != problem.feature_shape:
-        raise ValueError(f"strategy {name!r}: the generator makes inputs of shape {generator.generator.feature_shape}, "
+    if not isinstance(generator, Generator):
+        raise ValueError(f"strategy {name!r}: {type(generator).__name__} is not a qsynth Generator (it needs latent, "
+                         "feature_shape, params, generate, log_prior and sample_prior)")
+    if tuple(generator.feature_shape) != problem.feature_shape:
+        raise ValueError(f"strategy {name!r}: the generator makes inputs of shape {generator.feature_shape}, "
                          f"problem {problem.name!r} has {problem.feature_shape}")
     return generator
+
+
+def _encoder(name: str, generator: Generator) -> Encoder:
+    if not isinstance(generator, Encoder):
+        raise ValueError(f"strategy {name!r}: starting from pool points or matching in latent space needs a generator "
+                         f"that encodes (an Encoder); {type(generator).__name__} does not")
+    return generator
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _generate(generator: Generator, params: Any, z: jax.Array) -> jax.Array:
+    return generator.generate(params, z)
+
+
+def decode(generator: Generator, z: np.ndarray, chunk_size: int = 1024) -> np.ndarray:
+    """The generator's inputs `[n, *feature_shape]` for codes `z: [n, latent]` (NumPy, chunked)."""
+    z = np.asarray(z, np.float32)
+    if z.ndim != 2 or z.shape[1] != generator.latent:
+        raise ValueError(f"latent codes have shape {z.shape}; this generator needs [n, {generator.latent}]")
+    return map_in_chunks(lambda c: _generate(generator, generator.params, c), z, chunk_size)
+
+
+def sample(generator: Generator, key: jax.Array, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """`n` prior draws and their decodings: (z [n, latent], x [n, *feature_shape])."""
+    z = np.asarray(generator.sample_prior(key, n))
+    return z, decode(generator, z)
 
 
 def _match(ctx: RoundContext, targets: np.ndarray, space_points: np.ndarray, batch_size: int) -> np.ndarray:
@@ -172,7 +203,7 @@ class LatentSynthesis(_Ascent):
     Attributes:
       measure: a differentiable measure (entropy, smooth_margin, bald, soft_vote_entropy, ...).
       starts, steps, learning_rate: the ascent (Adam) — all starts climb together.
-      realism: weight of ½‖z‖² (the standard-normal prior's negative log density).
+      realism: weight of the generator's log prior density (−½‖z‖² for the VAE's standard normal).
       start_from: "prior" (standard-normal draws) or "pool" (posterior means of unqueried pool points).
       screen: draw `starts · screen` candidate starts and climb from the `starts` most uncertain.
       min_distance: least latent distance between two queries of a batch.
@@ -182,7 +213,7 @@ class LatentSynthesis(_Ascent):
 
     realism: float = 0.05
     start_from: str = "prior"
-    generator: TrainedGenerator | None = dataclasses.field(default=None, compare=False, repr=False)
+    generator: Generator | None = dataclasses.field(default=None, compare=False, repr=False)
     needs_generator = True
 
     def __post_init__(self) -> None:
@@ -199,19 +230,19 @@ class LatentSynthesis(_Ascent):
                              f"problem {problem.name!r} has none")
         return None
 
-    def _starts(self, key: jax.Array, ctx: RoundContext, gen: TrainedGenerator) -> np.ndarray:
-        z = np.array(gen.generator.prior(key, self.starts * self.screen), np.float32)
+    def _starts(self, key: jax.Array, ctx: RoundContext, gen: Generator) -> np.ndarray:
+        z = np.array(gen.sample_prior(key, self.starts * self.screen), np.float32)
         if self.start_from == "pool" and ctx.available is not None:
             cand = np.flatnonzero(ctx.available)
             take = _rng(key).choice(cand, size=min(self.starts, len(cand)), replace=False)
-            z[:len(take)] = gen.encode(ctx.problem.pool[take])
+            z[:len(take)] = _encoder(self.name, gen).encode(ctx.problem.pool[take])
         return z
 
     def select(self, key: jax.Array, ctx: RoundContext, batch_size: int, state: Any) -> tuple[Queries, Any]:
         gen = _check_generator(self.name, self.generator, ctx.problem)
         z0 = self._starts(key, ctx, gen)
         keep_path = math.prod(ctx.problem.feature_shape) <= PATH_MAX_FEATURES
-        spec = AscentSpec(ctx.learner, gen.generator, self.measure, self.steps, self.learning_rate,
+        spec = AscentSpec(ctx.learner, gen, self.measure, self.steps, self.learning_rate,
                           realism=self.realism, keep_path=keep_path)
         if self.screen > 1:
             z0 = best_starts(spec, ctx.params, gen.params, z0, self.starts)
@@ -220,15 +251,16 @@ class LatentSynthesis(_Ascent):
         path_x = None
         if res.path is not None:
             path = np.asarray(res.path)
-            path_x = gen.decode(path.reshape(-1, gen.latent)).reshape(path.shape[0], path.shape[1], -1)
+            path_x = decode(gen, path.reshape(-1, gen.latent)).reshape(path.shape[0], path.shape[1], -1)
 
         def match_points(zc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             pool = ctx.problem.pool[np.flatnonzero(ctx.available)]
             if self.match == "latent":
-                return zc, gen.encode(pool)
-            return gen.decode(zc), pool
+                return zc, _encoder(self.name, gen).encode(pool)
+            return decode(gen, zc), pool
 
-        return self._queries(ctx, batch_size, z, before, after, gen.decode, path_x, match_points), state
+        return self._queries(ctx, batch_size, z, before, after, functools.partial(decode, gen), path_x,
+                             match_points), state
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -285,7 +317,7 @@ class PriorSampling:
 
     measure: str = "entropy"
     label: str | None = None
-    generator: TrainedGenerator | None = dataclasses.field(default=None, compare=False, repr=False)
+    generator: Generator | None = dataclasses.field(default=None, compare=False, repr=False)
     scenario: str = dataclasses.field(default="synthesis", init=False)
     needs_generator = True
 
@@ -299,7 +331,7 @@ class PriorSampling:
 
     def select(self, key: jax.Array, ctx: RoundContext, batch_size: int, state: Any) -> tuple[Queries, Any]:
         gen = _check_generator(self.name, self.generator, ctx.problem)
-        z, x = gen.sample(key, batch_size)
+        z, x = sample(gen, key, batch_size)
         scores = score_points(ctx.learner, Scorer(self.measure), ctx.params, x)
         return Queries(query_ids(ctx.round_index, batch_size), x, scores, z=z), state
 
@@ -316,7 +348,7 @@ class BestOfPrior:
     candidates: int = 4096
     min_distance: float = 0.5
     label: str | None = None
-    generator: TrainedGenerator | None = dataclasses.field(default=None, compare=False, repr=False)
+    generator: Generator | None = dataclasses.field(default=None, compare=False, repr=False)
     scenario: str = dataclasses.field(default="synthesis", init=False)
     needs_generator = True
 
@@ -335,7 +367,7 @@ class BestOfPrior:
 
     def select(self, key: jax.Array, ctx: RoundContext, batch_size: int, state: Any) -> tuple[Queries, Any]:
         gen = _check_generator(self.name, self.generator, ctx.problem)
-        z, x = gen.sample(key, self.candidates)
+        z, x = sample(gen, key, self.candidates)
         scores = score_points(ctx.learner, Scorer(self.measure), ctx.params, x)
         chosen = diverse_top(scores, z, batch_size, self.min_distance)
         return Queries(query_ids(ctx.round_index, len(chosen)), x[chosen], scores[chosen], z=z[chosen]), state
