@@ -18,7 +18,7 @@ from typing import Any
 from qsynth.generators.train import GeneratorConfig
 from qsynth.learners.learner import LearnerConfig
 from qsynth.loop import LoopConfig
-from qsynth.plugins import is_reference
+from qsynth.plugins import is_reference, resolve
 
 __all__ = ["DataConfig", "OracleConfig", "RunConfig", "SCHEMA_VERSION", "load_config", "load_run_config",
            "parse_config", "to_toml"]
@@ -56,6 +56,8 @@ class DataConfig:
         if self.name not in DATASETS and self.name not in TASKS and not is_reference(self.name):
             raise ConfigError(f"data.name: unknown dataset {self.name!r}; choose one of "
                               f"{sorted([*DATASETS, *TASKS])} or give a 'package.module:attr' reference")
+        if is_reference(self.name) and not callable(resolve(self.name, "data.name")):
+            raise ConfigError(f"data.name: {self.name!r} is not callable")
         if self.name == "box" and "bounds" not in self.args and "simulator" not in self.args:
             raise ConfigError("data.args.bounds: a box task needs its parameter box, bounds = [[low, high], ...]")
         if self.name == "box" and "bounds" in self.args and not ({"reference", "reference_grid"} & set(self.args)):
@@ -122,6 +124,8 @@ class OracleConfig:
         if self.kind == "function" and not is_reference(self.function):
             raise ConfigError(f"oracle.function: the function oracle needs a 'package.module:attr' reference to the "
                               f"function that answers a query, got {self.function!r}")
+        if self.kind == "function" and not callable(resolve(self.function, "oracle.function")):
+            raise ConfigError(f"oracle.function: {self.function!r} is not callable")
         if self.function and self.kind != "function":
             raise ConfigError("oracle.function applies to kind = \"function\" only")
         if self.kind == "program" and not self.command:

@@ -94,6 +94,9 @@ def _prepare(config: RunConfig) -> tuple[dict[int, Dataset], dict[int, Problem]]
         for spec in config.strategies:
             strategy = build_strategy(spec)
             if getattr(strategy, "needs_generator", False):
+                if is_reference(config.generator.model):
+                    resolve(config.generator.model, "generator.model")  # imports it: a wrong reference fails now
+                    continue
                 generator = VAE(config.generator, problem.feature_shape)
                 try:
                     generator.graphdef  # noqa: B018 (builds the VAE abstractly: a model that cannot fit the data raises)
@@ -238,9 +241,13 @@ def _generators(config: RunConfig, datasets: dict[int, Dataset], path: Path,
     """One VAE per seed, trained on that seed's unlabeled pool, saved under `generator/seed-<k>/`."""
     if not any(getattr(build_strategy(s), "needs_generator", False) for s in config.strategies):
         return {}
-    out = {}
+    out: dict[int, Any] = {}
     for seed, data in datasets.items():
         folder = path / "generator" / f"seed-{seed}"
+        if is_reference(config.generator.model):  # your own: rebuilt the same way on resume
+            key = jax.random.fold_in(jax.random.key(seed), 1_000_003 + config.generator.seed)
+            out[seed] = _user_generator(config.generator.model, data, key)
+            continue
         if (folder / "quality.json").exists():  # a resumed run: the generator it was trained with
             out[seed] = load_generator(folder)
             continue
@@ -266,6 +273,16 @@ def _generators(config: RunConfig, datasets: dict[int, Dataset], path: Path,
                 plotting.save(ax, str(path / "plots" / "generator_prior_samples.png"))
         out[seed] = gen
     return out
+
+
+def _user_generator(reference: str, data: Dataset, key: jax.Array) -> Any:
+    from qsynth.generators.base import Generator
+
+    gen = resolve(reference, "generator.model")(data.x, key)
+    if not isinstance(gen, Generator):
+        raise ValueError(f"generator.model: {reference!r} made a {type(gen).__name__}, which is not a qsynth Generator "
+                         "(it needs latent, feature_shape, params, generate, log_prior and sample_prior)")
+    return gen
 
 
 def write_summary(path: Path, config: RunConfig, histories: dict[str, list[list[dict[str, float]]]]) -> dict:

@@ -26,6 +26,7 @@ from jax import Array
 
 from qsynth._chunks import map_in_chunks
 from qsynth.generators.vae import build_vae
+from qsynth.plugins import is_reference, resolve
 
 __all__ = ["GeneratorConfig", "TRACE_COUNTS", "TrainedGenerator", "VAE", "fit_generator", "load_generator"]
 
@@ -38,7 +39,10 @@ class GeneratorConfig:
     """How to build and train the VAE.
 
     Attributes:
-      model: "mlp" (vectors) or "conv" (images [H, W, C], H and W divisible by 4).
+      model: "mlp" (vectors) or "conv" (images [H, W, C], H and W divisible by 4); or your own
+        generator: a `"package.module:attr"` reference to a factory `make(x, key) -> Generator`
+        (`x`: the seed's unlabeled pool `[n, *feature_shape]`; a pretrained decoder may ignore
+        it), called once per seed — the other fields here then do not apply.
       latent: latent dimension.
       hidden: hidden widths of the MLP encoder (the decoder mirrors them); (dense width,) for conv.
       steps: Adam steps; batch_size: examples per step (drawn with replacement).
@@ -61,8 +65,11 @@ class GeneratorConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.model not in ("mlp", "conv"):
-            raise ValueError(f"generator.model must be 'mlp' or 'conv', got {self.model!r}")
+        if self.model not in ("mlp", "conv") and not is_reference(self.model):
+            raise ValueError(f"generator.model must be 'mlp', 'conv' or a 'package.module:attr' reference to a "
+                             f"generator factory, got {self.model!r}")
+        if is_reference(self.model) and not callable(resolve(self.model, "generator.model")):
+            raise ValueError(f"generator.model: {self.model!r} is not callable")
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
         if self.latent < 1:
             raise ValueError(f"generator.latent must be >= 1, got {self.latent}")

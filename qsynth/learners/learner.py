@@ -137,6 +137,9 @@ class LearnerConfig:
                                                isinstance(self.optimizer, optax.GradientTransformation)):
             raise ValueError(f"learner.optimizer must be an optax.GradientTransformation, a factory of one, or a "
                              f"'package.module:attr' reference to either; got {self.optimizer!r}")
+        for field in ("model", "optimizer"):  # a reference is imported now: a wrong one is named before any work
+            if is_reference(getattr(self, field)) and not callable(resolve(getattr(self, field), f"learner.{field}")):
+                raise ValueError(f"learner.{field}: {getattr(self, field)!r} is not callable")
         if self.model == "gp" and self.optimizer is not None:
             raise ValueError("learner.optimizer applies to network learners, not model = 'gp'")
         if self.model == "gp":

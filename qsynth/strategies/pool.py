@@ -23,7 +23,7 @@ from qsynth.problem import Problem
 from qsynth.records import Queries
 from qsynth.strategies.base import RoundContext, empty_queries, query_ids
 from qsynth.strategies.batch import kcenter_batch, top_k
-from qsynth.strategies.scoring import Scorer, score_points
+from qsynth.strategies.scoring import MeasureLike, Scorer, measure_name, score_points
 
 __all__ = ["PoolSampling", "RandomSampling"]
 
@@ -73,12 +73,13 @@ class PoolSampling:
 
     Attributes:
       measure: an uncertainty measure name (entropy, margin, least_confidence, variation_ratio,
-        mean_std, vote_entropy, kl_to_consensus, bald) or "expected_gradient_length".
+        mean_std, vote_entropy, kl_to_consensus, bald), "expected_gradient_length", "straddle",
+        your own function `probs [members, n, classes] -> [n]`, or a reference to one.
       batch: "topk" or "kcenter" (diverse: k-center greedy over a shortlist of top scorers).
       label: the name in tables; defaults to the measure (plus "-kcenter").
     """
 
-    measure: str = "entropy"
+    measure: MeasureLike = "entropy"
     batch: str = "topk"
     label: str | None = None
     scenario: str = dataclasses.field(default="pool", init=False)
@@ -90,7 +91,8 @@ class PoolSampling:
 
     @property
     def name(self) -> str:
-        return self.label or (self.measure if self.batch == "topk" else f"{self.measure}-{self.batch}")
+        measure = measure_name(self.measure)
+        return self.label or (measure if self.batch == "topk" else f"{measure}-{self.batch}")
 
     def init(self, problem: Problem) -> Any:
         return None

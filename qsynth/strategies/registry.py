@@ -1,4 +1,10 @@
-"""Strategies by name, for configs: `build_strategy({"kind": "uncertainty", "measure": "margin"})`."""
+"""Strategies by name, for configs: `build_strategy({"kind": "uncertainty", "measure": "margin"})`.
+
+A `kind` may also be a `"package.module:attr"` reference to your own strategy class or factory,
+called with the table's other fields; what it returns must satisfy the `Strategy` protocol.
+The names here exist only at the config boundary: the loop and the session take any
+`Strategy` value.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+from qsynth.plugins import is_reference, resolve
 from qsynth.strategies.base import Strategy
 from qsynth.strategies.pool import PoolSampling, RandomSampling
 from qsynth.strategies.stream import StreamPolicy, StreamSampling
@@ -58,7 +65,12 @@ STRATEGY_KINDS: dict[str, Callable[[str, dict[str, Any]], Strategy]] = {
 
 
 def register_strategy(kind: str, build: Callable[[str, dict[str, Any]], Strategy]) -> None:
-    """Make a strategy kind available to configs (later issues add synthesis this way)."""
+    """Deprecated: name your strategy in a config as `kind = "package.module:attr"` instead
+    (it survives `--resume` in a fresh process, which a registration does not)."""
+    import warnings
+
+    warnings.warn("register_strategy is deprecated and will be removed in qsynth 0.3; name your strategy as "
+                  "kind = 'package.module:attr' in the config instead", DeprecationWarning, stacklevel=2)
     STRATEGY_KINDS[kind] = build
 
 
@@ -70,6 +82,25 @@ def build_strategy(spec: dict[str, Any]) -> Strategy:
     """
     spec = dict(spec)
     kind = spec.pop("kind", None)
+    if is_reference(kind):
+        return _plugin(kind, spec)
     if kind not in STRATEGY_KINDS:
-        raise ValueError(f"unknown strategy kind {kind!r}; choose one of {sorted(STRATEGY_KINDS)}")
+        raise ValueError(f"unknown strategy kind {kind!r}; choose one of {sorted(STRATEGY_KINDS)} or give a "
+                         "'package.module:attr' reference to your own")
     return STRATEGY_KINDS[kind](kind, spec)
+
+
+def _plugin(kind: str, spec: dict[str, Any]) -> Strategy:
+    factory = resolve(kind, "kind")
+    if not callable(factory):
+        raise ValueError(f"strategy {kind!r} is not a class or factory")
+    if dataclasses.is_dataclass(factory):
+        _fields(factory, spec, kind)
+    try:
+        strategy = factory(**spec)
+    except TypeError as exc:
+        raise ValueError(f"strategy {kind!r}: {exc}") from None
+    if not isinstance(strategy, Strategy):
+        raise ValueError(f"strategy {kind!r} made a {type(strategy).__name__}, which is not a Strategy (it needs name, "
+                         "scenario, init(problem) and select(key, ctx, batch_size, state))")
+    return strategy

@@ -52,12 +52,8 @@ def measure_name(measure: MeasureLike) -> str:
 def check_measure(measure: MeasureLike, *, differentiable: bool = False) -> None:
     """Raise a ValueError if `measure` is no acquisition (or, with `differentiable`, not one to climb).
 
-    A reference is only checked for its spelling here (nothing is imported); `resolve_measure`
-    imports and checks it fully.
-    """
+    A reference is imported, and a function is tried on random probabilities, now."""
     if measure == STRADDLE or (measure == EXPECTED_GRADIENT_LENGTH and not differentiable):
-        return
-    if isinstance(measure, str) and is_reference(measure):
         return
     resolve_measure(measure, differentiable=differentiable)
 

@@ -38,7 +38,7 @@ from qsynth.problem import Problem
 from qsynth.records import Queries
 from qsynth.strategies.ascent import AscentSpec, ascend, best_starts
 from qsynth.strategies.base import RoundContext, empty_queries, query_ids
-from qsynth.strategies.scoring import Scorer, check_measure, score_points
+from qsynth.strategies.scoring import MeasureLike, Scorer, check_measure, measure_name, score_points
 
 __all__ = ["BestOfPrior", "InputSynthesis", "LatentSynthesis", "PriorSampling", "decode", "diverse_top", "sample"]
 
@@ -136,7 +136,7 @@ def _match(ctx: RoundContext, targets: np.ndarray, space_points: np.ndarray, bat
 class _Ascent:
     """What latent and input synthesis share: the ascent settings and the batch rule."""
 
-    measure: str = "entropy"
+    measure: MeasureLike = "entropy"
     starts: int = 256
     steps: int = 100
     learning_rate: float = 0.05
@@ -166,7 +166,7 @@ class _Ascent:
     def name(self) -> str:
         if self.label:
             return self.label
-        return f"{self._kind}-{self.measure}" + ("+match" if self.match else "")
+        return f"{self._kind}-{measure_name(self.measure)}" + ("+match" if self.match else "")
 
     def _queries(self, ctx: RoundContext, batch_size: int, z: np.ndarray, before: np.ndarray, after: np.ndarray,
                  x_of: Any, path_x: np.ndarray | None, match_points: Any) -> Queries:
@@ -315,7 +315,7 @@ class InputSynthesis(_Ascent):
 class PriorSampling:
     """Baseline: decoded random prior draws, no ascent (what a generator alone would ask)."""
 
-    measure: str = "entropy"
+    measure: MeasureLike = "entropy"
     label: str | None = None
     generator: Generator | None = dataclasses.field(default=None, compare=False, repr=False)
     scenario: str = dataclasses.field(default="synthesis", init=False)
@@ -344,7 +344,7 @@ class BestOfPrior:
     latent ascent does forward passes.
     """
 
-    measure: str = "entropy"
+    measure: MeasureLike = "entropy"
     candidates: int = 4096
     min_distance: float = 0.5
     label: str | None = None
@@ -359,7 +359,7 @@ class BestOfPrior:
 
     @property
     def name(self) -> str:
-        return self.label or f"prior-best-{self.measure}"
+        return self.label or f"prior-best-{measure_name(self.measure)}"
 
     def init(self, problem: Problem) -> Any:
         _check_generator(self.name, self.generator, problem)
