@@ -6,7 +6,8 @@ fit takes as long on one core as on two. Independent programs called from separa
 threads do run side by side (JAX releases the GIL while XLA executes), so an ensemble's
 members are trained in groups, one group per thread (`Learner.fit`).
 
-The number of threads is `QSYNTH_THREADS` if set, else the cores this process may use.
+The number of threads is `QSYNTH_THREADS` if set, else the cores this process may use on
+the CPU backend, and 1 on any other (`qsynth._backend`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ def threads() -> int:
         if count < 1:
             raise ValueError(f"QSYNTH_THREADS must be a positive integer, got {value!r}")
         return count
+    from qsynth._backend import cpu_speedups
+
+    if not cpu_speedups():
+        return 1
     try:
         return max(len(os.sched_getaffinity(0)), 1)
     except AttributeError:  # not on Linux

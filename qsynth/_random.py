@@ -44,8 +44,11 @@ def threefry2x32(k0: Array, k1: Array, x0: Array, x1: Array) -> tuple[Array, Arr
 
 
 def _own_stream(key: Array) -> bool:
-    """Whether `key` is a typed Threefry key whose stream these functions reproduce."""
-    return (jnp.issubdtype(key.dtype, jax.dtypes.prng_key) and key.shape == ()
+    """Whether to compute `key`'s stream here: on the CPU backend, for a typed Threefry key whose
+    stream these functions reproduce (elsewhere `jax.random` is as fast)."""
+    from qsynth._backend import cpu_speedups
+
+    return (cpu_speedups() and jnp.issubdtype(key.dtype, jax.dtypes.prng_key) and key.shape == ()
             and str(jax.random.key_impl(key)) == "threefry2x32" and jax.config.jax_threefry_partitionable)
 
 

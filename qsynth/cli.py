@@ -127,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     lst = sub.add_parser("list", help="datasets, strategies and measures a config may name")
     lst.set_defaults(fn=_cmd_list)
     args = parser.parse_args(argv)
+    import matplotlib
+
+    matplotlib.use("Agg")  # the command line draws into files, never a window
     try:
         return args.fn(args)
     except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as exc:

@@ -2,21 +2,20 @@
 ascent paths, grids of (synthesized) images, and 2-D latent spaces.
 
 Every function takes `ax=None` (a new figure then) and returns the `Axes`, so tests can
-inspect the artists and callers can compose figures.
+inspect the artists and callers can compose figures. Importing this module leaves
+matplotlib's backend alone (a notebook keeps its own); `qsynth` on the command line draws
+with Agg.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
 
-matplotlib.use("Agg")  # noqa: E402  (no display needed; set before pyplot loads)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-
-from qsynth.experiments.summary import curve_on_grid  # noqa: E402
+from qsynth.history import curve_on_grid
 
 __all__ = ["as_images", "plot_ascent_paths", "plot_decision_boundary", "plot_image_grid", "plot_latent_space",
            "plot_learning_curves", "save"]

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from qsynth.history import curve_on_grid
+
 __all__ = ["accuracy_at", "curve_on_grid", "format_table", "labels_to_reach", "mean_std", "summarize"]
 
 
@@ -28,15 +30,6 @@ def accuracy_at(history: Sequence[dict[str, float]], labels: int, key: str = "ac
         if row["queries"] <= labels:
             best = row[key]
     return best
-
-
-def curve_on_grid(history: Sequence[dict[str, float]], grid: np.ndarray, key: str = "accuracy") -> np.ndarray:
-    """`key` as a step function of queries used, read at `grid` (NaN before the first round and past the last)."""
-    q = np.asarray([row["queries"] for row in history], dtype=np.float64)
-    v = np.asarray([row[key] for row in history], dtype=np.float64)
-    idx = np.searchsorted(q, grid, side="right") - 1
-    out = np.where(idx >= 0, v[np.clip(idx, 0, len(v) - 1)], np.nan)
-    return np.where(grid > q[-1], np.nan, out)
 
 
 def mean_std(values: Sequence[float | None]) -> dict[str, float | int | None]:

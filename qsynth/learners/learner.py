@@ -40,6 +40,7 @@ from jax import Array
 
 from qsynth import _random as fast_random
 from qsynth._chunks import map_in_chunks
+from qsynth._backend import cpu_speedups
 from qsynth._parallel import member_windows, run_all, threads
 from qsynth.data.buffer import LabeledBuffer
 from qsynth.learners.gaussian_process import GaussianProcessLearner, GPConfig
@@ -347,7 +348,7 @@ class NetworkLearner:
 
         def train(start: int, size: int) -> tuple[Any, Any]:
             carry = (net, opt_state) if size == self.nets else _window((net, opt_state), jnp.int32(start), size)
-            if self.config.model != "cnn":  # (a user's network trains in the loop program)
+            if self.config.model != "cnn" or not cpu_speedups():  # (a user's network trains in the loop program)
                 carry = _fit(self, *carry, x, y, mask, key, jnp.int32(steps), jnp.int32(start))
             else:
                 # XLA on CPU runs a convolution's gradient about ten times slower inside a loop

@@ -1,0 +1,44 @@
+"""The CPU-only speed-ups are chosen by the backend: off when JAX's default backend is not the CPU."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from qsynth import _parallel, _random
+from qsynth.data import LabeledBuffer
+from qsynth.learners import LearnerConfig
+from qsynth.learners import learner as module
+
+
+@pytest.fixture
+def on_gpu(monkeypatch):
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    monkeypatch.delenv("QSYNTH_THREADS", raising=False)
+
+
+def test_on_cpu_the_speedups_apply(monkeypatch):
+    monkeypatch.delenv("QSYNTH_THREADS", raising=False)
+    assert jax.default_backend() == "cpu"
+    assert _parallel.threads() >= 1 and _random._own_stream(jax.random.key(0))
+
+
+def test_elsewhere_one_thread_and_jax_random(on_gpu):
+    assert _parallel.threads() == 1
+    key = jax.random.key(3)
+    assert not _random._own_stream(key)
+    np.testing.assert_array_equal(np.asarray(_random.uniform(key, (5,))), np.asarray(jax.random.uniform(key, (5,))))
+
+
+def test_elsewhere_a_cnn_trains_in_the_loop_program_not_in_unrolled_blocks(on_gpu, monkeypatch, key):
+    def unrolled(*args):
+        raise AssertionError("the unrolled CNN blocks are a CPU-only speed-up")
+
+    monkeypatch.setattr(module, "_fit_block", unrolled)
+    learner = LearnerConfig(model="cnn", hidden=(4,), members=1, steps=3).build((8, 8, 1), 2)
+    buf = LabeledBuffer.empty((8, 8, 1))
+    buf.add(np.random.default_rng(0).normal(size=(4, 8, 8, 1)), np.arange(4) % 2, 0)
+    state = learner.fit(key, None, buf)
+    assert jnp.all(jnp.isfinite(jax.tree.leaves(state.params["net"])[0]))
