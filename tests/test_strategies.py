@@ -7,26 +7,22 @@ from qsynth.learners import LearnerConfig
 from qsynth.strategies import (Scorer, build_strategy, expected_gradient_length, kcenter_batch,
                                score_points, top_k)
 from qsynth.strategies import scoring
+from qsynth.strategies import POLICIES, STRATEGY_KINDS
+from qsynth.uncertainty import MEASURES
+from tests.contract_specs import pool_and_stream_specs
 from tests.helpers import tiny_context
 
-ALL_STRATEGIES = [
-    {"kind": "random"},
-    {"kind": "uncertainty", "measure": "entropy"},
-    {"kind": "uncertainty", "measure": "margin"},
-    {"kind": "uncertainty", "measure": "least_confidence"},
-    {"kind": "uncertainty", "measure": "variation_ratio"},
-    {"kind": "uncertainty", "measure": "mean_std"},
-    {"kind": "uncertainty", "measure": "entropy", "batch": "kcenter"},
-    {"kind": "qbc", "measure": "vote_entropy"},
-    {"kind": "qbc", "measure": "kl_to_consensus"},
-    {"kind": "bald"},
-    {"kind": "egl"},
-    {"kind": "stream", "policy": "variable_uncertainty", "budget": 0.5},
-    {"kind": "stream", "policy": "fixed_uncertainty", "budget": 0.5, "threshold": 0.99},
-    {"kind": "stream", "policy": "randomized_variable_uncertainty", "budget": 0.5},
-    {"kind": "stream", "policy": "split", "budget": 0.5},
-    {"kind": "stream", "policy": "random", "budget": 0.5},
-]
+ALL_STRATEGIES = pool_and_stream_specs()
+
+
+def test_every_strategy_kind_and_measure_is_under_a_contract():
+    from tests.contract_specs import synthesis_specs
+
+    covered = {s["kind"] for s in ALL_STRATEGIES + synthesis_specs()}
+    assert covered == set(STRATEGY_KINDS)
+    measures = {s.get("measure") for s in ALL_STRATEGIES if s["kind"] == "uncertainty"}
+    assert set(MEASURES) <= measures  # every measure of qsynth.uncertainty, through uncertainty sampling
+    assert {s["policy"] for s in ALL_STRATEGIES if s["kind"] == "stream"} == set(POLICIES)
 
 
 @pytest.fixture(scope="module")

@@ -13,22 +13,14 @@ from qsynth.strategies import build_strategy, diverse_top
 from qsynth.strategies import ascent as ascent_module
 from qsynth.strategies.ascent import AscentSpec, acquisition, ascend
 from qsynth.strategies.synthesis import LatentSynthesis
+from tests.contract_specs import synthesis_specs
 from tests.helpers import TINY, tiny_context, tiny_moons, tiny_problem
 
 # beta < 1 keeps the 2-D latent informative (held-out reconstruction MSE ~0.004 vs ~0.08 at beta = 1),
 # so the decoded manifold crosses the learner's boundary instead of grazing it
 VAE = GeneratorConfig(latent=2, hidden=(32, 32), steps=600, batch_size=64, warmup=300, learning_rate=5e-3, beta=0.3)
 
-SYNTHESIS_STRATEGIES = [
-    {"kind": "synthesis", "measure": "entropy", "starts": 32, "steps": 10},
-    {"kind": "synthesis", "measure": "bald", "starts": 32, "steps": 10, "start_from": "pool"},
-    {"kind": "synthesis", "measure": "smooth_margin", "starts": 32, "steps": 10, "match": "latent"},
-    {"kind": "synthesis", "measure": "soft_vote_entropy", "starts": 32, "steps": 10, "match": "input"},
-    {"kind": "input_synthesis", "measure": "entropy", "starts": 32, "steps": 10},
-    {"kind": "input_synthesis", "measure": "entropy", "starts": 32, "steps": 10, "match": "input"},
-    {"kind": "prior_random"},
-    {"kind": "prior_best", "candidates": 256},
-]
+SYNTHESIS_STRATEGIES = synthesis_specs()
 
 
 @pytest.fixture(scope="module")

@@ -75,7 +75,8 @@ class Learner(Protocol):
         ...
 
     def predict_proba(self, params: Any, x: np.ndarray, chunk_size: int = 4096) -> np.ndarray:
-        """Committee-mean class probabilities `[n, classes]` as NumPy (chunked)."""
+        """Predictive class probabilities `[n, classes]` as NumPy (chunked): what evaluation and
+        the stream policies read — the committee mean, unless a learner documents otherwise."""
         ...
 
 
