@@ -26,7 +26,8 @@ _EXPORTS = {
     "PoolSampling": "qsynth.strategies", "RandomSampling": "qsynth.strategies", "StreamPolicy": "qsynth.strategies",
     "StreamSampling": "qsynth.strategies", "build_strategy": "qsynth.strategies",
     "RunConfig": "qsynth.config", "load_config": "qsynth.config",
-    "run_experiment": "qsynth.experiments",
+    "run_experiment": "qsynth.experiments", "box_task": "qsynth.experiments",
+    "Generator": "qsynth.generators",
 }
 
 __all__ = sorted(_EXPORTS)
