@@ -8,29 +8,23 @@ rules, the strategies to compare, and the seeds. Errors name the offending field
 from __future__ import annotations
 
 import dataclasses
-import sys
 import tomllib
-import types
-import typing
 from pathlib import Path
 from typing import Any
 
+from qsynth.fields import ConfigError, build_dataclass
 from qsynth.generators.train import GeneratorConfig
 from qsynth.learners.learner import LearnerConfig
 from qsynth.loop import LoopConfig
 from qsynth.plugins import is_reference, resolve
 
-__all__ = ["DataConfig", "OracleConfig", "RunConfig", "SCHEMA_VERSION", "load_config", "load_run_config",
+__all__ = ["ConfigError", "DataConfig", "OracleConfig", "RunConfig", "SCHEMA_VERSION", "load_config", "load_run_config",
            "parse_config", "to_toml"]
 
 SCHEMA_VERSION = 1
 
 #: Task kinds a `[data]` table may name beside the datasets of `qsynth.data`.
 TASKS = ("box", "simulator")
-
-
-class ConfigError(ValueError):
-    """A configuration problem, with the dotted path of the field in the message."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -221,80 +215,9 @@ def creates_points(strategy: Any) -> bool:
     return strategy.scenario == "synthesis" and getattr(strategy, "match", None) is None
 
 
-def _check(value: Any, annotation: Any, path: str) -> Any:
-    """Coerce `value` to `annotation` or raise ConfigError naming `path`."""
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _check(value, arg, path)
-            except ConfigError as exc:
-                errors.append(str(exc))
-        raise ConfigError(errors[0] if errors else f"{path}: unexpected value {value!r}")
-    if dataclasses.is_dataclass(annotation):
-        if not isinstance(value, dict):
-            raise ConfigError(f"{path}: expected a table, got {type(value).__name__} {value!r}")
-        return _build(annotation, value, path)
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{path}: expected an array, got {type(value).__name__} {value!r}")
-        inner = args[0] if args else Any
-        return tuple(_check(v, inner, f"{path}[{i}]") for i, v in enumerate(value))
-    if origin is dict or annotation is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{path}: expected a table, got {type(value).__name__} {value!r}")
-        return dict(value)
-    if annotation is Any:
-        return value
-    if annotation is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{path}: expected true or false, got {type(value).__name__} {value!r}")
-        return value
-    if annotation is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{path}: expected an integer, got {type(value).__name__} {value!r}")
-        return value
-    if annotation is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{path}: expected a number, got {type(value).__name__} {value!r}")
-        return float(value)
-    if annotation is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{path}: expected a string, got {type(value).__name__} {value!r}")
-        return value
-    return value
-
-
-def _build(cls: type, table: dict[str, Any], path: str) -> Any:
-    hints = typing.get_type_hints(cls, vars(sys.modules[cls.__module__]))
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
-    unknown = sorted(set(table) - set(fields))
-    prefix = f"{path}." if path else ""
-    if unknown:
-        raise ConfigError(f"{prefix}{unknown[0]}: unknown field; {path or 'the top level'} takes {sorted(fields)}")
-    missing = [n for n, f in fields.items() if n not in table and f.default is dataclasses.MISSING
-               and f.default_factory is dataclasses.MISSING]
-    if missing:
-        raise ConfigError(f"{prefix}{missing[0]}: required field is missing")
-    kwargs = {name: _check(value, hints[name], f"{prefix}{name}") for name, value in table.items()}
-    try:
-        return cls(**kwargs)
-    except ConfigError:
-        raise
-    except ValueError as exc:
-        message = str(exc)
-        raise ConfigError(message if message.startswith(prefix) or not path else f"{path}: {message}") from None
-
-
 def parse_config(table: dict[str, Any]) -> RunConfig:
     """A `RunConfig` from a parsed TOML table (raises ConfigError naming the field)."""
-    return _build(RunConfig, table, "")
+    return build_dataclass(RunConfig, table, "")
 
 
 def load_config(path: str | Path) -> RunConfig:

@@ -51,3 +51,16 @@ def test_missing_and_malformed_files(tmp_path):
     (tmp_path / "bad.toml").write_text("name = [unclosed")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(tmp_path / "bad.toml")
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"kind": "synthesis", "starts": "many"}, r"strategies\[0\]: strategy 'synthesis': starts: expected an integer"),
+    ({"kind": "input_synthesis", "learning_rate": "fast"}, r"learning_rate: expected a number, got str 'fast'"),
+    ({"kind": "stream", "budget": "half"}, r"strategy 'stream': budget: expected a number"),
+    ({"kind": "uncertainty", "batch": 3}, r"batch: expected a string, got int 3"),
+])
+def test_wrong_typed_strategy_fields_are_refused_naming_them(spec, message):
+    from qsynth.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError, match=message):
+        parse_config({"strategies": [spec], "oracle": {"kind": "teacher"}})

@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+from qsynth.fields import ConfigError, check_fields
 from qsynth.plugins import is_reference, resolve
 from qsynth.strategies.base import Strategy
 from qsynth.strategies.pool import PoolSampling, RandomSampling
@@ -21,12 +22,20 @@ from qsynth.strategies.synthesis import BestOfPrior, InputSynthesis, LatentSynth
 __all__ = ["STRATEGY_KINDS", "build_strategy"]
 
 
-def _fields(cls: type, spec: dict[str, Any], kind: str, allowed: set[str] | None = None) -> dict[str, Any]:
+def _fields(cls: type, spec: dict[str, Any], kind: str, allowed: set[str] | None = None,
+            typed: bool = True) -> dict[str, Any]:
+    """`spec` with its fields checked against `cls`'s: no unknown names (beyond `allowed`), and
+    with `typed` each value of its field's type."""
     names = {f.name for f in dataclasses.fields(cls) if f.init} - {"generator"} if allowed is None else allowed
     unknown = sorted(set(spec) - names)
     if unknown:
         raise ValueError(f"strategy {kind!r}: unknown field(s) {unknown}; allowed: {sorted(names)}")
-    return spec
+    if not typed:
+        return spec
+    try:
+        return check_fields(cls, spec)
+    except ConfigError as exc:
+        raise ValueError(f"strategy {kind!r}: {exc}") from None
 
 
 def _pool(default_measure: str, measures: tuple[str, ...] | None = None) -> Callable[[str, dict[str, Any]], Strategy]:
@@ -42,12 +51,13 @@ def _pool(default_measure: str, measures: tuple[str, ...] | None = None) -> Call
 
 def _stream(kind: str, spec: dict[str, Any]) -> Strategy:
     policy_fields = {f.name for f in dataclasses.fields(StreamPolicy)}
-    _fields(StreamSampling, spec, kind, allowed=(policy_fields - {"kind"}) | {"policy", "label", "window"})
+    _fields(StreamSampling, spec, kind, allowed=(policy_fields - {"kind"}) | {"policy", "label", "window"},
+            typed=False)
     spec = dict(spec)
-    outer = {k: spec.pop(k) for k in ("label", "window") if k in spec}
+    outer = _fields(StreamSampling, {k: spec.pop(k) for k in ("label", "window") if k in spec}, kind)
     if "policy" in spec:
         spec["kind"] = spec.pop("policy")
-    return StreamSampling(policy=StreamPolicy(**spec), **outer)
+    return StreamSampling(policy=StreamPolicy(**_fields(StreamPolicy, spec, kind)), **outer)
 
 
 STRATEGY_KINDS: dict[str, Callable[[str, dict[str, Any]], Strategy]] = {
