@@ -36,7 +36,7 @@ def check_value(value: Any, annotation: Any, path: str) -> Any:
             except ConfigError as exc:
                 errors.append(str(exc))
         raise ConfigError(errors[0] if errors else f"{path}: unexpected value {value!r}")
-    if dataclasses.is_dataclass(annotation):
+    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
         if not isinstance(value, dict):
             raise ConfigError(f"{path}: expected a table, got {type(value).__name__} {value!r}")
         return build_dataclass(annotation, value, path)

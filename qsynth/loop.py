@@ -23,6 +23,7 @@ from qsynth.data.buffer import LabeledBuffer
 from qsynth.learners.base import Learner, LearnerState
 from qsynth.oracles.base import AsyncOracle, Oracle, ShowsModel, ask
 from qsynth.problem import Problem
+from qsynth.records import Answer, Queries
 from qsynth.session import ResumeMismatch, Session, SessionConfig, recent, seed_queries
 from qsynth.session_state import load_learner_state
 from qsynth.store import SeedStore, load_checkpoint
@@ -148,23 +149,23 @@ def run_loop(key: jax.Array, problem: Problem, learner: Learner, strategy: Strat
     if not session.restored:  # round 0: the seed set
         _round(session, oracle, session.ask(config.seed_size), on_round)
     while (reason := stop_reason(session, config)) is None:
-        remaining = config.budget - session.state.spent["queries"]
+        remaining = int(config.budget - session.state.spent["queries"])
         queries = session.ask(min(config.batch_size, remaining))
         if len(queries) == 0:
             reason = "source exhausted"
             break
         if isinstance(oracle, ShowsModel):  # a person may be shown the current model's guess
-            params = session.state.learner_state.params
+            params = session.learner_state.params
             oracle.set_model(lambda x: learner.predict_proba(params, x))
         _round(session, oracle, queries, on_round)
     session.close(reason)
     st = session.state
-    return RunResult(history=st.history, state=st.learner_state, buffer=st.buffer, answers=st.answers,
+    return RunResult(history=st.history, state=session.learner_state, buffer=st.buffer, answers=st.answers,
                      strategy_state=st.strategy_state, stop_reason=reason,
                      labels_to_target=_labels_to_target(st.history, config.target_accuracy))
 
 
-def _round(session: Session, oracle: Oracle | AsyncOracle, queries: Any,
+def _round(session: Session, oracle: Oracle | AsyncOracle, queries: Queries,
            on_round: Callable[[dict[str, float]], None] | None) -> None:
     """Answer `queries` (from the log where it holds their answers, else from the oracle), tell, fit."""
     logged = {q: a for q in queries.query_id if (a := session.logged_answer(q)) is not None}

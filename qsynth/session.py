@@ -173,9 +173,14 @@ class Session:
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """The current learner's committee-mean class probabilities `[n, classes]`."""
+        return self.learner.predict_proba(self.learner_state.params, np.asarray(x, np.float32))
+
+    @property
+    def learner_state(self) -> LearnerState:
+        """The learner's state after the last fit (raises before the first)."""
         if self.state.learner_state is None:
-            raise RuntimeError("Session.predict_proba: the learner has not been fitted yet; call fit() first")
-        return self.learner.predict_proba(self.state.learner_state.params, np.asarray(x, np.float32))
+            raise RuntimeError("Session: the learner has not been fitted yet; call fit() first")
+        return self.state.learner_state
 
     def logged_answer(self, query_id: str) -> Answer | None:
         """On resume, the answer the log already holds for `query_id` (the oracle need not be asked)."""
@@ -294,7 +299,8 @@ class Session:
             run = ok[start:end]
             values = [answers[i].value for i in run]
             st.buffer.add(np.concatenate([asked[i][1].x for i in run]),
-                          np.asarray([self.problem.class_index(answers[i].label) for i in run]), asked[run[0]][0],
+                          np.asarray([self.problem.class_index(int(answers[i].label)) for i in run]),  # type: ignore[arg-type]
+                          asked[run[0]][0],
                           np.asarray([np.nan if v is None else float(v) for v in values], np.float32))
             start = end
         for a, q in zip(answers, asked):
@@ -320,7 +326,7 @@ class Session:
         if answer.status is Status.OK:
             st.buffer.remove(sum(a.status is Status.OK for a in st.answers[:i]))
         _count(st.spent, [answer], -1)
-        st.pending[query_id] = self._told.pop(query_id, None) or self._asked(query_id)
+        st.pending[query_id] = self._told.pop(query_id) if query_id in self._told else self._asked(query_id)
 
     def _asked(self, query_id: str) -> tuple[int, Queries]:
         """The round and query a told answer was for, from the label log (told before a restore)."""
@@ -362,10 +368,11 @@ class Session:
 
     def _row(self, train_s: float, compiled: bool) -> dict[str, float]:
         st = self.state
+        stream = self.problem.stream
         position = self.strategy.stream_position(st.strategy_state) if isinstance(
-            self.strategy, StreamPositioned) and self.problem.stream is not None else None
-        progress = 1.0 if position is None else position / max(len(self.problem.stream), 1)
-        params = st.learner_state.params
+            self.strategy, StreamPositioned) and stream is not None else None
+        progress = 1.0 if position is None or stream is None else position / max(len(stream), 1)
+        params = self.learner_state.params
         metrics = self.problem.evaluator.evaluate(lambda x: self.learner.predict_proba(params, x), progress)
         row = {"round": st.round, "queries": st.spent["queries"], "labels": st.buffer.size,
                "abstained": st.spent["abstained"], "failed": st.spent["failed"], "cost": st.spent["cost"],

@@ -88,7 +88,7 @@ def restore_strategy_state(initial: Any, leaves: list[Any], where: object) -> An
         raise CheckpointError(f"{where} holds {len(leaves)} strategy-state leaves; this strategy's state "
                               f"({type(initial).__name__}) has {len(template)}")
     values = [_like(t, v) for t, v in zip(template, leaves)]
-    if dataclasses.is_dataclass(initial):
+    if dataclasses.is_dataclass(initial) and not isinstance(initial, type):
         return dataclasses.replace(initial, **{f.name: v for f, v in zip(_fields(initial), values)})
     return jax.tree.unflatten(jax.tree.structure(initial), values)
 
@@ -125,7 +125,7 @@ def write_checkpoint(store: SeedStore, state: SessionState, key_data: np.ndarray
     arrays = {f"state_{i:04d}": np.asarray(leaf) for i, leaf in enumerate(leaves)}
     buffer = state.buffer
     arrays.update(buffer_x=buffer.x, buffer_y=buffer.y, buffer_round=buffer.round_added,
-                  buffer_value=buffer.value, key=np.asarray(key_data), **strategy_leaves(state.strategy_state))
+                  buffer_value=np.asarray(buffer.value), key=np.asarray(key_data), **strategy_leaves(state.strategy_state))
     if state.available is not None:
         arrays["available"] = state.available
     strategy = None if state.strategy_state is None else {
@@ -229,7 +229,8 @@ def load_learner_state(learner: Learner, arrays: dict[str, np.ndarray], where: A
     """The learner state whose leaves a checkpoint holds as `state_0000`, `state_0001`, ..."""
     treedef = jax.tree.structure(learner.init(jax.random.key(0)))
     names = sorted(k for k in arrays if k.startswith("state_"))
-    if len(names) != treedef.num_leaves:
-        raise CheckpointError(f"{where} holds {len(names)} learner arrays; this learner has {treedef.num_leaves} "
+    leaves: int = treedef.num_leaves  # type: ignore[attr-defined]
+    if len(names) != leaves:
+        raise CheckpointError(f"{where} holds {len(names)} learner arrays; this learner has {leaves} "
                               "(was the run made with another learner config?)")
     return jax.tree.unflatten(treedef, [jnp.asarray(arrays[n]) for n in names])

@@ -92,7 +92,7 @@ def _reference_labels(reference: Callable[[np.ndarray], Any] | str, points: np.n
         answer = as_answer(fn(p), f"reference-{i}", classes)
         if answer.status is not Status.OK:
             raise ValueError(f"data.args.reference: no label at the test point {p.tolist()}: {answer.error}")
-        labels[i] = answer.label
+        labels[i] = int(answer.label or 0)  # (an OK answer always has its label)
     return labels
 
 
@@ -127,7 +127,8 @@ def box_dataset(bounds: Sequence[Sequence[float]] | None = None, *, names: Seque
     pool = rng.uniform(0.0, 1.0, (pool_size, d))
     pool_y = np.zeros(pool_size, np.int32) if reference is None else _reference_labels(reference, low + pool * (
         high - low), classes)
-    meta = {"box": {"low": low.tolist(), "high": high.tolist(), "names": list(names or [f"x{i}" for i in range(d)])}}
+    meta: dict[str, Any] = {"box": {"low": low.tolist(), "high": high.tolist(),
+                                    "names": list(names or [f"x{i}" for i in range(d)])}}
     if 1 in classes:
         meta["success_class"] = 1
     return Dataset(name="box", x=pool, y=pool_y, x_test=test, y_test=y_test, classes=classes,

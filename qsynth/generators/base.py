@@ -34,9 +34,14 @@ class Generator(Protocol):
       params: the model's parameters (a pytree), passed back to `generate`.
     """
 
-    latent: int
-    feature_shape: tuple[int, ...]
-    params: Any
+    @property
+    def latent(self) -> int: ...
+
+    @property
+    def feature_shape(self) -> tuple[int, ...]: ...
+
+    @property
+    def params(self) -> Any: ...
 
     def generate(self, params: Any, z: Array) -> Array:
         """Inputs `[n, *feature_shape]` for codes `z: [n, latent]` (pure JAX, differentiable in z)."""

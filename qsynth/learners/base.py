@@ -56,8 +56,11 @@ class Learner(Protocol):
     is restored into `init`'s structure).
     """
 
-    feature_shape: tuple[int, ...]
-    num_classes: int
+    @property
+    def feature_shape(self) -> tuple[int, ...]: ...
+
+    @property
+    def num_classes(self) -> int: ...
 
     @property
     def members(self) -> int: ...

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import traceback
+import typing
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
@@ -79,12 +80,13 @@ def ask(oracle: Oracle | AsyncOracle, queries: Queries, classes: tuple[int, ...]
             on_answer(answer)
 
     if is_async(oracle):
+        oracle = typing.cast(AsyncOracle, oracle)
         oracle.submit(queries)
         while len(got) < len(wanted):
             for raw in oracle.collect(timeout=poll_seconds):
                 qid = getattr(raw, "query_id", None)
                 if isinstance(raw, Retract):
-                    if got.pop(qid, None) is not None and on_answer is not None:
+                    if got.pop(raw.query_id, None) is not None and on_answer is not None:
                         on_answer(raw)
                     if hasattr(oracle, "acknowledge"):
                         oracle.acknowledge(raw)
@@ -95,16 +97,16 @@ def ask(oracle: Oracle | AsyncOracle, queries: Queries, classes: tuple[int, ...]
             time.sleep(0)
     else:
         try:
-            raws = list(oracle.label(queries))
+            raws = list(typing.cast(Oracle, oracle).label(queries))
         except Exception as exc:  # the whole batch failed: every query gets the reason
             reason = f"oracle raised {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
             raws = [Answer(q, Status.FAILED, error=reason) for q in wanted]
         by_id = {getattr(a, "query_id", None): a for a in raws}
         for i, qid in enumerate(wanted):
-            raw = by_id.get(qid)
-            if raw is None and len(raws) == len(wanted) and getattr(raws[i], "query_id", None) is None:
-                raw = raws[i]
-            if raw is None:
-                raw = Answer(qid, Status.FAILED, error=f"query {qid}: the oracle gave no answer")
-            accept(raw, qid)
+            given: object = by_id.get(qid)
+            if given is None and len(raws) == len(wanted) and getattr(raws[i], "query_id", None) is None:
+                given = raws[i]
+            if given is None:
+                given = Answer(qid, Status.FAILED, error=f"query {qid}: the oracle gave no answer")
+            accept(given, qid)
     return [got[q] for q in wanted]

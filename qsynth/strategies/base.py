@@ -47,8 +47,11 @@ class RoundContext:
 class Strategy(Protocol):
     """Selects queries. `name` labels its results; `scenario` is "pool", "stream" or "synthesis"."""
 
-    name: str
-    scenario: str
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def scenario(self) -> str: ...
 
     def init(self, problem: Problem) -> Any:
         """The strategy's initial state (None when it keeps none)."""

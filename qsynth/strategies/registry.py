@@ -104,7 +104,7 @@ def _plugin(kind: str, spec: dict[str, Any]) -> Strategy:
     factory = resolve(kind, "kind")
     if not callable(factory):
         raise ValueError(f"strategy {kind!r} is not a class or factory")
-    if dataclasses.is_dataclass(factory):
+    if isinstance(factory, type) and dataclasses.is_dataclass(factory):
         _fields(factory, spec, kind)
     try:
         strategy = factory(**spec)

@@ -46,7 +46,7 @@ def measure_name(measure: MeasureLike) -> str:
     """How a measure is named in tables: its name, a reference's attribute, a function's `__name__`."""
     if isinstance(measure, str):
         return measure.rsplit(":", 1)[-1].rsplit(".", 1)[-1] if is_reference(measure) else measure
-    return getattr(measure, "name", None) or getattr(measure, "__name__", type(measure).__name__)
+    return str(getattr(measure, "name", None) or getattr(measure, "__name__", type(measure).__name__))
 
 
 def check_measure(measure: MeasureLike, *, differentiable: bool = False) -> None:
@@ -98,7 +98,7 @@ def _check_user_measure(fn: Callable[[Array], Array], name: str, differentiable:
                              "gradient-based synthesis needs a smooth function of the probabilities")
 
 
-def latent_straddle(learner: Any, params: Any, x: Array) -> Array:
+def latent_straddle(learner: Learner, params: Any, x: Array) -> Array:
     """The straddle score `[n]` of a learner with a latent posterior (`LatentPosterior`)."""
     if not isinstance(learner, LatentPosterior):
         raise ValueError(f"the measure 'straddle' needs a learner with a latent mean and standard deviation "
