@@ -87,3 +87,12 @@ def test_the_example_runs_as_written(title, blocks, folder, monkeypatch):
 
 def test_every_section_has_a_check():
     assert {t for t, _ in sections()} == set(CHECKS)
+
+
+def test_the_readme_ask_tell_example_runs_as_written(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    readme = (DOC.parents[1] / "README.md").read_text(encoding="utf-8")
+    block = next(body for lang, _, body in BLOCK.findall(readme) if lang == "python" and "Session(" in body)
+    ns: dict = {"__name__": "__example__"}
+    exec(compile(block, "README.md: ask/tell", "exec"), ns)  # noqa: S102
+    assert len(ns["session"].answers) == 40 and ns["session"].history[-1]["accuracy"] > 0.8
