@@ -93,3 +93,14 @@ def test_importing_plotting_leaves_the_backend_alone():
             "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend()")
     env = {k: v for k, v in __import__("os").environ.items() if k != "MPLBACKEND"}
     subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=PACKAGE.parent)
+
+
+def test_reading_every_config_touches_no_device():
+    """Reading and validating a config makes no array and starts no JAX backend (no GPU is claimed)."""
+    import subprocess
+    import sys
+
+    code = ("import glob; from qsynth.config import load_config\n"
+            "for p in sorted(glob.glob('experiments/*.toml')) + ['qsynth/configs/default.toml']: load_config(p)\n"
+            "from jax._src import xla_bridge; assert not xla_bridge.backends_are_initialized()")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=PACKAGE.parent)
