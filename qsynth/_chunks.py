@@ -7,9 +7,12 @@ has the same shape; results for the padding are dropped. Memory stays bounded by
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import jax
 import numpy as np
+
+if TYPE_CHECKING:
+    import jax
 
 __all__ = ["map_in_chunks"]
 

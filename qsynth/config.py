@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from qsynth.fields import ConfigError, build_dataclass
-from qsynth.generators.train import GeneratorConfig
-from qsynth.learners.learner import LearnerConfig
-from qsynth.loop import LoopConfig
+from qsynth.generators.config import GeneratorConfig
+from qsynth.learners.config import LearnerConfig
+from qsynth.loop_config import LoopConfig
 from qsynth.plugins import is_reference, resolve
 
 __all__ = ["ConfigError", "DataConfig", "OracleConfig", "RunConfig", "SCHEMA_VERSION", "load_config", "load_run_config",

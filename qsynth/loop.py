@@ -12,68 +12,24 @@ also be given in oracle cost units.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable
 from typing import Any
 
 import jax
-import numpy as np
 
 from qsynth.data.buffer import LabeledBuffer
 from qsynth.learners.base import Learner, LearnerState
 from qsynth.oracles.base import AsyncOracle, Oracle, ShowsModel, ask
 from qsynth.problem import Problem
 from qsynth.records import Answer, Queries
-from qsynth.session import ResumeMismatch, Session, SessionConfig, recent, seed_queries
+from qsynth.loop_config import LoopConfig, SessionConfig
+from qsynth.session import ResumeMismatch, Session, recent, seed_queries
 from qsynth.session_state import load_learner_state
 from qsynth.store import SeedStore, load_checkpoint
 from qsynth.strategies.base import Strategy
 
-__all__ = ["LoopConfig", "ResumeMismatch", "RunResult", "STOP_RULES", "load_params", "recent", "run_loop",
+__all__ = ["LoopConfig", "ResumeMismatch", "RunResult", "STOP_RULES", "SessionConfig", "load_params", "recent", "run_loop",
            "seed_queries", "stop_reason"]
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class LoopConfig(SessionConfig):
-    """When to stop and how to start: the session's settings (`SessionConfig`: seed_size,
-    seed_strategy, batch_size, checkpoint_every, window) and the runner's.
-
-    Attributes:
-      budget: queries that may be asked in all, the seed set included (abstained and failed count).
-      cost_budget: optional cap on the summed oracle cost.
-      target_accuracy: optional: stop once test accuracy reaches it (when `stop_at_target`).
-      stop_at_target: stop at the target (else only report when it was reached).
-      min_acquisition: optional: stop when the best acquisition score of `patience`
-        consecutive rounds stays below it (the learner is no longer uncertain anywhere).
-      patience: rounds for the plateau rule.
-      fsync: fsync the label log at every sync (keep on for real labelers).
-    """
-
-    budget: int
-    cost_budget: float | None = None
-    target_accuracy: float | None = None
-    stop_at_target: bool = False
-    min_acquisition: float | None = None
-    patience: int = 5
-    fsync: bool = True
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.budget < self.seed_size:
-            raise ValueError(f"loop.budget ({self.budget}) is smaller than loop.seed_size ({self.seed_size}): "
-                             "the seed set alone would exceed it")
-        if self.cost_budget is not None and not self.cost_budget > 0:
-            raise ValueError(f"loop.cost_budget must be > 0, got {self.cost_budget}")
-        if self.target_accuracy is not None and not 0.0 < self.target_accuracy <= 1.0:
-            raise ValueError(f"loop.target_accuracy must be in (0, 1], got {self.target_accuracy}")
-        if self.patience < 1:
-            raise ValueError(f"loop.patience must be >= 1, got {self.patience}")
-
-
-    @property
-    def session(self) -> SessionConfig:
-        """The session's part of this config."""
-        return SessionConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(SessionConfig)})
 
 
 @dataclasses.dataclass

@@ -21,7 +21,6 @@ References:
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from typing import Any
 
@@ -35,41 +34,10 @@ from qsynth.problem import Problem
 from qsynth.records import Answer, Queries, Retract, Status, validate_answer
 from qsynth.session_state import ResumeMismatch, SessionState, query_from_record, read_checkpoint, write_checkpoint
 from qsynth.store import SeedStore, read_label_log
+from qsynth.loop_config import SessionConfig
 from qsynth.strategies.base import RoundContext, Strategy, StreamPositioned
 
 __all__ = ["ResumeMismatch", "Session", "SessionConfig", "recent", "seed_queries"]
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class SessionConfig:
-    """How a session starts and trains.
-
-    Attributes:
-      seed_size: queries in the seed set (the first `ask`'s default size).
-      seed_strategy: "random" or "stratified" (one pool point per class first; needs pool labels).
-      batch_size: queries per later `ask` by default.
-      checkpoint_every: fits between checkpoints (0: none until `close`; a resume then replays the log).
-      window: train on the most recent `window` labels only (forgetting, for drifting streams);
-        every label is still kept, logged and counted. None: all labels.
-    """
-
-    seed_size: int = 2
-    seed_strategy: str = "random"
-    batch_size: int = 1
-    checkpoint_every: int = 1
-    window: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.seed_size < 1:
-            raise ValueError(f"loop.seed_size must be >= 1, got {self.seed_size}")
-        if self.seed_strategy not in ("random", "stratified"):
-            raise ValueError(f"loop.seed_strategy must be 'random' or 'stratified', got {self.seed_strategy!r}")
-        if self.batch_size < 1:
-            raise ValueError(f"loop.batch_size must be >= 1, got {self.batch_size}")
-        if self.checkpoint_every < 0:
-            raise ValueError(f"loop.checkpoint_every must be >= 0, got {self.checkpoint_every}")
-        if self.window is not None and self.window < 1:
-            raise ValueError(f"loop.window must be >= 1 (or absent), got {self.window}")
 
 
 def recent(buffer: LabeledBuffer, window: int | None) -> LabeledBuffer:

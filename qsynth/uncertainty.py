@@ -27,10 +27,15 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import jax
-import jax.numpy as jnp
-from jax import Array
+from qsynth._lazy import lazy
+
+if TYPE_CHECKING:
+    from jax import Array
+
+jax = lazy("jax")
+jnp = lazy("jax.numpy")  # (JAX starts when a measure is first computed, not when names are checked)
 
 __all__ = [
     "MEASURES",

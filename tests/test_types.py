@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CHECKED = ["qsynth/__init__.py", "qsynth/learners/base.py", "qsynth/generators/base.py", "qsynth/strategies/base.py",
            "qsynth/oracles/base.py", "qsynth/session.py", "qsynth/session_state.py", "qsynth/loop.py",
            "qsynth/plugins.py", "qsynth/records.py", "qsynth/fields.py", "qsynth/history.py",
-           "qsynth/strategies/scoring.py", "qsynth/strategies/registry.py", "qsynth/experiments/box_task.py"]
+           "qsynth/strategies/scoring.py", "qsynth/strategies/measures.py", "qsynth/loop_config.py",
+           "qsynth/learners/config.py", "qsynth/generators/config.py", "qsynth/config.py", "qsynth/strategies/registry.py", "qsynth/experiments/box_task.py"]
 
 
 @pytest.mark.slow

@@ -1,7 +1,34 @@
 """Generators whose latent space synthesis searches: the `Generator` protocol (and the `Encoder`
-capability), and the VAE qsynth trains (MLP for vectors, conv for images)."""
+capability), and the VAE qsynth trains (MLP for vectors, conv for images).
 
-from qsynth.generators.base import Encoder, Generator
-from qsynth.generators.train import VAE, GeneratorConfig, TrainedGenerator, fit_generator, load_generator
+Loaded lazily (PEP 562): the settings (`GeneratorConfig`) import no JAX.
+"""
 
-__all__ = ["Encoder", "Generator", "GeneratorConfig", "TrainedGenerator", "VAE", "fit_generator", "load_generator"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Encoder": "qsynth.generators.base",
+    "Generator": "qsynth.generators.base",
+    "GeneratorConfig": "qsynth.generators.config",
+    "VAE": "qsynth.generators.train",
+    "TrainedGenerator": "qsynth.generators.train",
+    "fit_generator": "qsynth.generators.train",
+    "load_generator": "qsynth.generators.train",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)

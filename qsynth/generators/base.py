@@ -16,10 +16,12 @@ equality by configuration, not by parameters) or keep one object per run.
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
-from jax import Array
+
+if TYPE_CHECKING:
+    from jax import Array
 
 __all__ = ["Encoder", "Generator"]
 

@@ -1,11 +1,42 @@
 """Learners: the `Learner` protocol and its capabilities; network ensembles and MC dropout in Flax
-NNX (logistic regression, MLP, CNN, or your own module); an exact GP; a version-space sampler."""
+NNX (logistic regression, MLP, CNN, or your own module); an exact GP; a version-space sampler.
 
-from qsynth.learners.base import LatentPosterior, Learner, LearnerState, PerExampleGradients
-from qsynth.learners.gaussian_process import GaussianProcessLearner, GPConfig
-from qsynth.learners.learner import TRACE_COUNTS, LearnerConfig, NetworkLearner, TrainState
-from qsynth.learners.models import BUILTIN_MODELS, CNN, MLP, LogisticRegression, build_model
+Loaded lazily (PEP 562): the settings (`LearnerConfig`, `GPConfig`) import no JAX.
+"""
 
-__all__ = ["BUILTIN_MODELS", "CNN", "GPConfig", "GaussianProcessLearner", "LatentPosterior", "Learner",
-           "LearnerConfig", "LearnerState", "LogisticRegression", "MLP", "NetworkLearner", "PerExampleGradients",
-           "TRACE_COUNTS", "TrainState", "build_model"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "LatentPosterior": "qsynth.learners.base",
+    "Learner": "qsynth.learners.base",
+    "LearnerState": "qsynth.learners.base",
+    "PerExampleGradients": "qsynth.learners.base",
+    "BUILTIN_MODELS": "qsynth.learners.config",
+    "LearnerConfig": "qsynth.learners.config",
+    "GPConfig": "qsynth.learners.gp_config",
+    "GaussianProcessLearner": "qsynth.learners.gaussian_process",
+    "TRACE_COUNTS": "qsynth.learners.learner",
+    "NetworkLearner": "qsynth.learners.learner",
+    "TrainState": "qsynth.learners.learner",
+    "CNN": "qsynth.learners.models",
+    "MLP": "qsynth.learners.models",
+    "LogisticRegression": "qsynth.learners.models",
+    "build_model": "qsynth.learners.models",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)

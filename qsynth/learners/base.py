@@ -23,12 +23,14 @@ Example (a learner of your own; any object with these members works):
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
-from jax import Array
 
 from qsynth.data.buffer import LabeledBuffer
+
+if TYPE_CHECKING:
+    from jax import Array
 
 __all__ = ["LatentPosterior", "Learner", "LearnerState", "PerExampleGradients"]
 

@@ -26,9 +26,9 @@ import math
 import jax.numpy as jnp
 from jax import Array
 
-__all__ = ["KERNELS", "arccos", "covariance", "prior_variance"]
+from qsynth.learners.gp_config import KERNELS  # (the names live with the settings)
 
-KERNELS = ("matern52", "rbf", "nngp")
+__all__ = ["KERNELS", "arccos", "covariance", "prior_variance"]
 
 # cos θ is kept this far inside ±1: arccos and √(1 − c²) have infinite slopes at ±1, and a
 # point that equals a training point (c = 1) must still give finite input gradients.

@@ -16,6 +16,7 @@ from flax import nnx
 from jax import Array
 
 from qsynth import _random as fast_random
+from qsynth.learners.config import BUILTIN_MODELS
 
 __all__ = ["BUILTIN_MODELS", "CNN", "MLP", "LogisticRegression", "build_model"]
 
@@ -93,10 +94,6 @@ class CNN(nnx.Module):
         h = _halve(h)
         h = jax.nn.relu(self.dense(h.reshape(h.shape[0], -1)))
         return self.out(dropout(h, dropout_rate, dropout_key))
-
-
-#: The networks qsynth builds by name (any other network comes from a factory: `LearnerConfig.model`).
-BUILTIN_MODELS = ("logreg", "mlp", "cnn")
 
 
 def build_model(kind: str, feature_shape: tuple[int, ...], num_classes: int, hidden: tuple[int, ...],

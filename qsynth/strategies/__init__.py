@@ -1,35 +1,52 @@
-"""Strategies: pool-based, stream-based, and query synthesis (latent, input space, matched, baselines)."""
+"""Strategies: pool-based, stream-based, and query synthesis (latent, input space, matched, baselines).
 
-from qsynth.strategies.base import RoundContext, Strategy, empty_queries, query_ids
-from qsynth.strategies.batch import kcenter_batch, top_k
-from qsynth.strategies.pool import PoolSampling, RandomSampling
-from qsynth.strategies.registry import STRATEGY_KINDS, build_strategy, register_strategy
-from qsynth.strategies.scoring import Scorer, expected_gradient_length, score_points
-from qsynth.strategies.stream import POLICIES, StreamPolicy, StreamSampling, StreamState
-from qsynth.strategies.synthesis import BestOfPrior, InputSynthesis, LatentSynthesis, PriorSampling, diverse_top
+Loaded lazily (PEP 562); the strategy classes import JAX only when they select.
+"""
 
-__all__ = [
-    "BestOfPrior",
-    "InputSynthesis",
-    "LatentSynthesis",
-    "POLICIES",
-    "PriorSampling",
-    "STRATEGY_KINDS",
-    "PoolSampling",
-    "RandomSampling",
-    "RoundContext",
-    "Scorer",
-    "Strategy",
-    "StreamPolicy",
-    "StreamSampling",
-    "StreamState",
-    "build_strategy",
-    "diverse_top",
-    "empty_queries",
-    "expected_gradient_length",
-    "kcenter_batch",
-    "query_ids",
-    "register_strategy",
-    "score_points",
-    "top_k",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "RoundContext": "qsynth.strategies.base",
+    "Strategy": "qsynth.strategies.base",
+    "StreamPositioned": "qsynth.strategies.base",
+    "empty_queries": "qsynth.strategies.base",
+    "numpy_rng": "qsynth.strategies.base",
+    "query_ids": "qsynth.strategies.base",
+    "kcenter_batch": "qsynth.strategies.batch",
+    "top_k": "qsynth.strategies.batch",
+    "PoolSampling": "qsynth.strategies.pool",
+    "RandomSampling": "qsynth.strategies.pool",
+    "STRATEGY_KINDS": "qsynth.strategies.registry",
+    "build_strategy": "qsynth.strategies.registry",
+    "register_strategy": "qsynth.strategies.registry",
+    "MeasureLike": "qsynth.strategies.measures",
+    "Scorer": "qsynth.strategies.measures",
+    "expected_gradient_length": "qsynth.strategies.scoring",
+    "score_points": "qsynth.strategies.scoring",
+    "POLICIES": "qsynth.strategies.stream",
+    "StreamPolicy": "qsynth.strategies.stream",
+    "StreamSampling": "qsynth.strategies.stream",
+    "StreamState": "qsynth.strategies.stream",
+    "BestOfPrior": "qsynth.strategies.synthesis",
+    "InputSynthesis": "qsynth.strategies.synthesis",
+    "LatentSynthesis": "qsynth.strategies.synthesis",
+    "PriorSampling": "qsynth.strategies.synthesis",
+    "diverse_top": "qsynth.strategies.synthesis",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)

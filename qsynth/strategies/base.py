@@ -11,7 +11,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Protocol, runtime_checkable
 
-import jax
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from qsynth.data.buffer import LabeledBuffer
@@ -19,7 +20,10 @@ from qsynth.learners.base import Learner
 from qsynth.problem import Problem
 from qsynth.records import Queries
 
-__all__ = ["RoundContext", "Strategy", "StreamPositioned", "empty_queries", "query_ids"]
+if TYPE_CHECKING:
+    import jax
+
+__all__ = ["RoundContext", "Strategy", "StreamPositioned", "empty_queries", "numpy_rng", "query_ids"]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -69,6 +73,13 @@ class StreamPositioned(Protocol):
     def stream_position(self, state: Any) -> int:
         """The index of the next stream point, from the strategy's state."""
         ...
+
+
+def numpy_rng(key: jax.Array) -> np.random.Generator:
+    """A NumPy generator seeded from a JAX key's data (for strategies whose draws are NumPy's)."""
+    import jax
+
+    return np.random.default_rng(np.asarray(jax.random.key_data(key)))
 
 
 def query_ids(round_index: int, n: int) -> tuple[str, ...]:

@@ -16,14 +16,18 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-import jax
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from qsynth.problem import Problem
 from qsynth.records import Queries
-from qsynth.strategies.base import RoundContext, empty_queries, query_ids
+from qsynth.strategies.base import RoundContext, empty_queries, numpy_rng, query_ids
 from qsynth.strategies.batch import kcenter_batch, top_k
-from qsynth.strategies.scoring import MeasureLike, Scorer, measure_name, score_points
+from qsynth.strategies.measures import MeasureLike, Scorer, measure_name
+
+if TYPE_CHECKING:
+    import jax
 
 __all__ = ["PoolSampling", "RandomSampling"]
 
@@ -53,7 +57,7 @@ class RandomSampling:
         return None
 
     def select(self, key: jax.Array, ctx: RoundContext, batch_size: int, state: Any) -> tuple[Queries, Any]:
-        rng = np.random.default_rng(np.asarray(jax.random.key_data(key)))
+        rng = numpy_rng(key)
         if ctx.problem.pool is None and ctx.problem.bounds is not None:  # uniform in the box
             low, high = ctx.problem.bounds
             x = rng.uniform(low, high, (batch_size, low.size)).astype(np.float32)
@@ -101,6 +105,8 @@ class PoolSampling:
         cand = _candidates(ctx)
         if len(cand) == 0:
             return empty_queries(ctx.problem.feature_shape), state
+        from qsynth.strategies.scoring import score_points
+
         pool = ctx.problem.pool
         scores = np.full(len(pool), -np.inf)
         scores[cand] = score_points(ctx.learner, Scorer(self.measure), ctx.params, pool[cand])

@@ -24,13 +24,17 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-import jax
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from qsynth.learners.base import Learner
 from qsynth.problem import Problem
 from qsynth.records import Queries
-from qsynth.strategies.base import RoundContext, empty_queries, query_ids
+from qsynth.strategies.base import RoundContext, empty_queries, numpy_rng, query_ids
+
+if TYPE_CHECKING:
+    import jax
 
 __all__ = ["POLICIES", "StreamPolicy", "StreamSampling", "StreamState"]
 
@@ -144,7 +148,7 @@ class StreamSampling:
         stream = ctx.problem.stream
         if stream is None:
             raise ValueError(f"problem {ctx.problem.name!r} has no stream; stream strategies need one")
-        rng = np.random.default_rng(np.asarray(jax.random.key_data(key)))
+        rng = numpy_rng(key)
         chosen: list[int] = []
         scores: list[float] = []
         pos = state.position

@@ -14,6 +14,8 @@
   gradient buys.
 
 Every query records `z`, the acquisition before and after the ascent and the step count.
+The JAX programs (the ascent, decoding, scoring) are imported when a strategy first selects,
+so validating a config that names these strategies starts no JAX.
 
 References:
   Angluin (1988). Queries and Concept Learning. (membership queries)
@@ -29,18 +31,20 @@ import functools
 import math
 from typing import Any
 
-import jax
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from qsynth._chunks import map_in_chunks
 from qsynth.generators.base import Encoder, Generator
 from qsynth.problem import Problem
 from qsynth.records import Queries
-from qsynth.strategies.ascent import AscentSpec, ascend, best_starts
-from qsynth.strategies.base import RoundContext, empty_queries, query_ids
-from qsynth.strategies.scoring import MeasureLike, Scorer, check_measure, measure_name, score_points
+from qsynth.strategies.base import RoundContext, empty_queries, numpy_rng, query_ids
+from qsynth.strategies.measures import MeasureLike, Scorer, check_measure, measure_name
 
-__all__ = ["BestOfPrior", "InputSynthesis", "LatentSynthesis", "PriorSampling", "decode", "diverse_top", "sample"]
+if TYPE_CHECKING:
+    import jax
+
+__all__ = ["BestOfPrior", "InputSynthesis", "LatentSynthesis", "PriorSampling", "diverse_top"]
 
 #: Inputs of at most this many features keep their ascent paths (for 2-D boundary plots).
 PATH_MAX_FEATURES = 3
@@ -72,8 +76,7 @@ def diverse_top(scores: np.ndarray, points: np.ndarray, k: int, min_distance: fl
     return np.asarray(kept, np.int64)
 
 
-def _rng(key: jax.Array) -> np.random.Generator:
-    return np.random.default_rng(np.asarray(jax.random.key_data(key)))
+_rng = numpy_rng
 
 
 def _check_generator(name: str, generator: Generator | None, problem: Problem) -> Generator:
@@ -94,25 +97,6 @@ def _encoder(name: str, generator: Generator) -> Encoder:
         raise ValueError(f"strategy {name!r}: starting from pool points or matching in latent space needs a generator "
                          f"that encodes (an Encoder); {type(generator).__name__} does not")
     return generator
-
-
-@functools.partial(jax.jit, static_argnums=0)
-def _generate(generator: Generator, params: Any, z: jax.Array) -> jax.Array:
-    return generator.generate(params, z)
-
-
-def decode(generator: Generator, z: np.ndarray, chunk_size: int = 1024) -> np.ndarray:
-    """The generator's inputs `[n, *feature_shape]` for codes `z: [n, latent]` (NumPy, chunked)."""
-    z = np.asarray(z, np.float32)
-    if z.ndim != 2 or z.shape[1] != generator.latent:
-        raise ValueError(f"latent codes have shape {z.shape}; this generator needs [n, {generator.latent}]")
-    return map_in_chunks(lambda c: _generate(generator, generator.params, c), z, chunk_size)
-
-
-def sample(generator: Generator, key: jax.Array, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """`n` prior draws and their decodings: (z [n, latent], x [n, *feature_shape])."""
-    z = np.asarray(generator.sample_prior(key, n))
-    return z, decode(generator, z)
 
 
 def _match(ctx: RoundContext, targets: np.ndarray, space_points: np.ndarray, batch_size: int) -> np.ndarray:
@@ -171,6 +155,8 @@ class _Ascent:
     def _queries(self, ctx: RoundContext, batch_size: int, z: np.ndarray, before: np.ndarray, after: np.ndarray,
                  x_of: Any, path_x: np.ndarray | None, match_points: Any) -> Queries:
         """Pick the batch from finished starts, then (optionally) match it to the pool."""
+        from qsynth.strategies.scoring import score_points
+
         chosen = diverse_top(after, z, batch_size, self._distance_scale(ctx) * self.min_distance)
         extra: dict[str, Any] = {"acquisition_before": before[chosen], "acquisition_after": after[chosen],
                                  "ascent_steps": np.full(len(chosen), self.steps, np.int64)}
@@ -239,6 +225,9 @@ class LatentSynthesis(_Ascent):
         return z
 
     def select(self, key: jax.Array, ctx: RoundContext, batch_size: int, state: Any) -> tuple[Queries, Any]:
+        from qsynth.strategies.ascent import AscentSpec, ascend, best_starts
+        from qsynth.strategies.decoding import decode
+
         gen = _check_generator(self.name, self.generator, ctx.problem)
         z0 = self._starts(key, ctx, gen)
         keep_path = math.prod(ctx.problem.feature_shape) <= PATH_MAX_FEATURES
@@ -288,6 +277,8 @@ class InputSynthesis(_Ascent):
         return float(np.linalg.norm(high - low))
 
     def select(self, key: jax.Array, ctx: RoundContext, batch_size: int, state: Any) -> tuple[Queries, Any]:
+        from qsynth.strategies.ascent import AscentSpec, ascend, best_starts
+
         if ctx.problem.bounds is None:
             raise ValueError(f"strategy {self.name!r} needs input bounds; problem {ctx.problem.name!r} has none")
         low, high = ctx.problem.bounds
@@ -330,6 +321,9 @@ class PriorSampling:
         return None
 
     def select(self, key: jax.Array, ctx: RoundContext, batch_size: int, state: Any) -> tuple[Queries, Any]:
+        from qsynth.strategies.decoding import sample
+        from qsynth.strategies.scoring import score_points
+
         gen = _check_generator(self.name, self.generator, ctx.problem)
         z, x = sample(gen, key, batch_size)
         scores = score_points(ctx.learner, Scorer(self.measure), ctx.params, x)
@@ -366,6 +360,9 @@ class BestOfPrior:
         return None
 
     def select(self, key: jax.Array, ctx: RoundContext, batch_size: int, state: Any) -> tuple[Queries, Any]:
+        from qsynth.strategies.decoding import sample
+        from qsynth.strategies.scoring import score_points
+
         gen = _check_generator(self.name, self.generator, ctx.problem)
         z, x = sample(gen, key, self.candidates)
         scores = score_points(ctx.learner, Scorer(self.measure), ctx.params, x)

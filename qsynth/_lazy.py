@@ -1,0 +1,26 @@
+"""A module imported on first use: `jnp = lazy("jax.numpy")` reads like the import it replaces,
+but JAX starts only when a function first touches `jnp.something` (reading a config, which
+only checks names against these modules, stays JAX-free)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = ["lazy"]
+
+
+class _LazyModule:
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(importlib.import_module(self._name), attr)
+
+    def __repr__(self) -> str:
+        return f"<lazy module {self._name!r}>"
+
+
+def lazy(name: str) -> Any:
+    """The module `name`, imported when an attribute of it is first read."""
+    return _LazyModule(name)
