@@ -300,3 +300,22 @@ def test_parameter_table_page(tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_nothing_that_holds_the_token_is_readable_by_others(tmp_path):
+    """human/ is 0700, human/token and human/url (the URL carries the token) are 0600."""
+    import stat
+
+    from qsynth.config import parse_config
+    from qsynth.experiments.oracles import RunOracles
+    from tests.helpers import tiny_moons
+
+    config = parse_config({"oracle": {"kind": "human"}, "strategies": [{"kind": "random"}]})
+    (tmp_path / "human").mkdir(mode=0o755)
+    (tmp_path / "human" / "url.tmp").write_text("stale")
+    os.chmod(tmp_path / "human" / "url.tmp", 0o644)
+    with RunOracles(config, tmp_path, progress=False) as make:
+        make(tiny_moons(), 0)
+        modes = {name: stat.S_IMODE(os.stat(tmp_path / "human" / name).st_mode) for name in ("token", "url")}
+    assert stat.S_IMODE(os.stat(tmp_path / "human").st_mode) == 0o700
+    assert modes == {"token": 0o600, "url": 0o600}

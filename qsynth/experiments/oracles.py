@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -126,9 +127,12 @@ class RunOracles:
                                           title=self.config.name)
             self._closers.append(self._server.close)
             print(f"label the queries at {self._server.url}", file=sys.stderr, flush=True)
-            (self.path / "human").mkdir(exist_ok=True)
+            _private_folder(self.path / "human")
             tmp = self.path / "human" / "url.tmp"
-            tmp.write_text(self._server.url + "\n", encoding="utf-8")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # the URL holds the token
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(self._server.url + "\n")
+            os.chmod(tmp, 0o600)  # (a stale url.tmp of another mode)
             tmp.replace(self.path / "human" / "url")  # (whoever reads it sees a whole line)
         else:
             self._server.session.close()
@@ -192,15 +196,21 @@ class _Identity:
         return _resolved(self.reference)(x)
 
 
+def _private_folder(folder: Path) -> None:
+    """`folder`, readable by its owner only (it holds the labeling token and the URL with it)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+
+
 def _run_token(path: Path) -> str:
     """The run's labeling token: made once (random), kept readable only by its owner, reused on restart."""
-    import os
     import secrets
 
     file = path / "human" / "token"
+    _private_folder(file.parent)
     if file.exists():
+        os.chmod(file, 0o600)
         return file.read_text(encoding="utf-8").strip()
-    file.parent.mkdir(parents=True, exist_ok=True)
     token = secrets.token_urlsafe(24)
     fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
