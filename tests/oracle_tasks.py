@@ -68,3 +68,14 @@ def busy(x: np.ndarray, seconds: float = 0.005) -> int:
 def environment() -> dict[str, str]:
     """The worker's environment variables."""
     return dict(os.environ)
+
+
+def quits(x: np.ndarray) -> int:
+    """x[0] == 1: `sys.exit(3)` (a simulator that quits), 2: raises its own KeyboardInterrupt, else answers 1."""
+    import sys
+
+    if int(x[0]) == 1:
+        sys.exit(3)
+    if int(x[0]) == 2:
+        raise KeyboardInterrupt("the simulator's own")
+    return 1

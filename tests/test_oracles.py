@@ -371,3 +371,34 @@ def test_function_oracle_runs_jax_functions_per_query_and_vectorized():
         got = oracle.label(queries(x))
         assert [a.label for a in got] == [1, 0, 1]
         assert [a.value for a in got] == pytest.approx([1.0, -2.0, 0.5])
+
+
+def _batch(modes):
+    return Queries(tuple(f"q{i}" for i in range(len(modes))), np.asarray([[m, 0.0] for m in modes], np.float32),
+                   np.zeros(len(modes)))
+
+
+def test_sys_exit_or_keyboard_interrupt_inside_a_task_fails_that_query_only(pool):
+    """A simulator's sys.exit() or its own KeyboardInterrupt is that query's FAILED answer, in this
+    process and in a worker; the other queries are answered."""
+    for oracle in (FunctionOracle(oracle_tasks.quits, (0, 1)), ParallelOracle(oracle_tasks.quits, (0, 1), executor=pool)):
+        answers = ask(oracle, _batch([0, 1, 2, 0]), (0, 1))
+        assert [a.status for a in answers] == [Status.OK, Status.FAILED, Status.FAILED, Status.OK]
+        assert "SystemExit(3)" in answers[1].error and "KeyboardInterrupt" in answers[2].error
+
+
+def test_a_real_ctrl_c_during_a_task_still_stops_the_run():
+    import signal
+
+    def interrupted(x):
+        os.kill(os.getpid(), signal.SIGINT)  # the person at the keyboard presses Ctrl-C
+        time.sleep(5)
+        return 1
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            FunctionOracle(interrupted, (0, 1)).label(_batch([0]))
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is given back
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -139,12 +139,24 @@ def call_task(task: Callable[[np.ndarray], Any], query_id: str, x: np.ndarray, c
 
 def attempt(task: Callable[[np.ndarray], Any], query_id: str, x: np.ndarray, classes: tuple[int, ...],
             timeout: float | None = None, cost: float = 1.0) -> tuple[Answer, str]:
-    """`call_task`, also saying how it went: "answered", "raised" (worth a retry) or "timeout"."""
+    """`call_task`, also saying how it went: "answered", "raised" (worth a retry) or "timeout".
+
+    A task that raises `SystemExit` (a `sys.exit()` in a simulator) or its own `KeyboardInterrupt`
+    fails its query like any other exception; only a real Ctrl-C (SIGINT) while it runs stops
+    the caller, as it would have anyway.
+    """
+    ctrl_c = _InterruptWatch()
     try:
-        with _budget(timeout):
+        with ctrl_c, _budget(timeout):
             out = task(x)
     except QueryTimeout as exc:
         return Answer(query_id, Status.FAILED, cost=cost, error=f"query {query_id}: timeout: {exc}"), "timeout"
+    except (SystemExit, KeyboardInterrupt) as exc:
+        if ctrl_c.fired:
+            raise
+        return Answer(query_id, Status.FAILED, cost=cost, error=f"query {query_id}: the task raised "
+                      f"{type(exc).__name__}({exc}) (it would have ended the run)\n{traceback.format_exc(limit=8)}"), \
+            "raised"
     except Exception as exc:  # noqa: BLE001 (every failure becomes an answer)
         tb = traceback.format_exc(limit=8)
         return Answer(query_id, Status.FAILED, cost=cost,
@@ -154,3 +166,27 @@ def attempt(task: Callable[[np.ndarray], Any], query_id: str, x: np.ndarray, cla
     except Exception as exc:  # noqa: BLE001 (a value that cannot even be inspected)
         return Answer(query_id, Status.FAILED, cost=cost,
                       error=f"query {query_id}: could not read the answer {out!r:.200}: {exc}"), "answered"
+
+
+class _InterruptWatch:
+    """While active (in the main thread), notes whether a real SIGINT arrived, and lets it through."""
+
+    def __init__(self) -> None:
+        self.fired = False
+        self._previous: Any = None
+
+    def __enter__(self) -> _InterruptWatch:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._on_sigint)
+        return self
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        self.fired = True
+        if callable(self._previous):
+            self._previous(signum, frame)
+        elif self._previous != signal.SIG_IGN:
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
