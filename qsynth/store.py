@@ -204,22 +204,53 @@ def repair_label_log(path: str | os.PathLike) -> str | None:
     return message
 
 
+#: What each kind of label-log record must hold (beyond "kind"), as the readers use it.
+_RECORD_KEYS = {"query": ("query_id", "x"), "answer": ("query_id", "status"), "retract": ("query_id",)}
+_STATUSES = ("ok", "abstain", "failed")
+
+
 def read_label_log(path: str | os.PathLike) -> list[dict[str, Any]]:
     """The records of a `labels.jsonl`; a truncated final line (crash mid-write) is skipped.
 
     Raises:
-      ValueError: a line other than the last is not valid JSON (names the line number).
+      ValueError: a line other than the last is not UTF-8 text, not valid JSON, or not a
+        record a run writes (a known kind with its keys, a known status); the message names the
+        file and the line.
     """
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    lines = Path(path).read_bytes().splitlines()
     records = []
-    for i, line in enumerate(lines):
+    for i, raw in enumerate(lines):
         try:
-            records.append(json.loads(line))
+            record = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{path}: line {i + 1} is corrupt (not UTF-8 text: {exc.reason} at byte {exc.start})") \
+                from None
         except json.JSONDecodeError as exc:
             if i == len(lines) - 1:
                 break
             raise ValueError(f"{path}: line {i + 1} is corrupt ({exc})") from exc
+        problem = _record_problem(record)
+        if problem:
+            raise ValueError(f"{path}: line {i + 1} is corrupt ({problem}); the log holds only what a run wrote")
+        records.append(record)
     return records
+
+
+def _record_problem(record: Any) -> str | None:
+    """What is wrong with a label-log record, or None."""
+    if not isinstance(record, dict):
+        return f"a {type(record).__name__}, not a record"
+    kind = record.get("kind")
+    if kind not in _RECORD_KEYS:
+        return f"unknown record kind {kind!r}"
+    missing = [k for k in _RECORD_KEYS[kind] if k not in record]
+    if missing:
+        return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} record without {', '.join(repr(k) for k in missing)}"
+    if not isinstance(record["query_id"], str):
+        return f"query_id {record['query_id']!r} is not a string"
+    if kind == "answer" and record["status"] not in _STATUSES:
+        return f"unknown answer status {record['status']!r}"
+    return None
 
 
 def read_metrics(path: str | os.PathLike) -> list[dict[str, float]]:

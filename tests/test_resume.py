@@ -28,22 +28,45 @@ from qsynth.strategies import build_strategy
 
 def test_a_truncated_final_log_line_is_cut_and_reported(tmp_path, capsys):
     log = tmp_path / "labels.jsonl"
-    log.write_text('{"kind":"query","query_id":"a"}\n{"kind":"answer","query_id":"a","sta')
+    log.write_text('{"kind":"query","query_id":"a","x":[0]}\n{"kind":"answer","query_id":"a","sta')
     store = SeedStore(tmp_path, fsync=True)
     assert "truncated final line" in store.repaired and "truncated final line" in capsys.readouterr().err
-    store.append({"kind": "query", "query_id": "b"})
+    store.append({"kind": "query", "query_id": "b", "x": [1]})
     store.close()
     assert [r["query_id"] for r in read_label_log(log)] == ["a", "b"]
     # a whole final record without its newline keeps the record
-    log.write_text('{"kind":"query","query_id":"a"}')
+    log.write_text('{"kind":"query","query_id":"a","x":[0]}')
     assert "lacked its newline" in SeedStore(tmp_path).repaired
-    assert read_label_log(log) == [{"kind": "query", "query_id": "a"}]
+    assert read_label_log(log) == [{"kind": "query", "query_id": "a", "x": [0]}]
 
 
 def test_a_corrupt_line_inside_the_log_is_an_error_naming_it(tmp_path):
     log = tmp_path / "labels.jsonl"
-    log.write_text('{"a":1}\n{broken\n{"a":2}\n')
+    good = '{"kind":"retract","query_id":"a"}'
+    log.write_text(f'{good}\n{{broken\n{good}\n')
     with pytest.raises(ValueError, match="line 2 is corrupt"):
+        read_label_log(log)
+
+
+@pytest.mark.parametrize("line, message", [
+    ('{"kind":"answer","query_id":"q1"}', r"line 2 is corrupt \(an answer record without 'status'\)"),
+    ('{"kind":"answer","query_id":"q1","status":"maybe"}', r"line 2 is corrupt \(unknown answer status 'maybe'\)"),
+    ('{"kind":"note","query_id":"q1"}', r"line 2 is corrupt \(unknown record kind 'note'\)"),
+    ('[1, 2]', r"line 2 is corrupt \(a list, not a record\)"),
+    ('{"kind":"query","query_id":7,"x":[0]}', r"line 2 is corrupt \(query_id 7 is not a string\)"),
+])
+def test_a_json_valid_line_that_no_run_writes_is_named(tmp_path, line, message):
+    log = tmp_path / "labels.jsonl"
+    log.write_text('{"kind":"query","query_id":"q0","x":[0]}\n' + line + '\n{"kind":"retract","query_id":"q0"}\n')
+    with pytest.raises(ValueError, match=message) as info:
+        read_label_log(log)
+    assert str(log) in str(info.value)
+
+
+def test_a_byte_that_is_not_utf8_is_named_with_file_and_line(tmp_path):
+    log = tmp_path / "labels.jsonl"
+    log.write_bytes(b'{"kind":"query","query_id":"q0","x":[0]}\n{"kind":"retract","query_id":"q\xff"}\n')
+    with pytest.raises(ValueError, match=r"labels.jsonl: line 2 is corrupt \(not UTF-8 text"):
         read_label_log(log)
 
 
