@@ -7,8 +7,9 @@ See the README for a ten-line script and `docs/` for concepts.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from qsynth._lazy import load_export
 
 __version__ = "0.1.0"
 
@@ -34,11 +35,7 @@ __all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'qsynth' has no attribute {name!r}")
+    return load_export(__name__, _EXPORTS, name)
 
 
 def __dir__() -> list[str]:

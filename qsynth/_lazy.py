@@ -5,9 +5,10 @@ only checks names against these modules, stays JAX-free)."""
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any
 
-__all__ = ["lazy"]
+__all__ = ["lazy", "load_export"]
 
 
 class _LazyModule:
@@ -24,3 +25,17 @@ class _LazyModule:
 def lazy(name: str) -> Any:
     """The module `name`, imported when an attribute of it is first read."""
     return _LazyModule(name)
+
+
+def load_export(package: str, exports: dict[str, str], name: str) -> Any:
+    """A package's public `name`, imported from the module `exports[name]` on first use and kept
+    in the package (the body of a PEP 562 `__getattr__`).
+
+    Raises:
+      AttributeError: the package exports no `name`.
+    """
+    if name not in exports:
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(exports[name]), name)
+    setattr(sys.modules[package], name, value)
+    return value

@@ -6,8 +6,9 @@ Loaded lazily (PEP 562): the settings (`GeneratorConfig`) import no JAX.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from qsynth._lazy import load_export
 
 _EXPORTS = {
     "Encoder": "qsynth.generators.base",
@@ -23,11 +24,7 @@ __all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return load_export(__name__, _EXPORTS, name)
 
 
 def __dir__() -> list[str]:

@@ -5,8 +5,9 @@ Loaded lazily (PEP 562); the strategy classes import JAX only when they select.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from qsynth._lazy import load_export
 
 _EXPORTS = {
     "RoundContext": "qsynth.strategies.base",
@@ -41,11 +42,7 @@ __all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return load_export(__name__, _EXPORTS, name)
 
 
 def __dir__() -> list[str]:
