@@ -383,7 +383,7 @@ class Session:
             raise ValueError("Session(resume=True) needs the store of the session to resume")
         log = read_label_log(self.store.path / "labels.jsonl")
         restored = read_checkpoint(self.store.path / "checkpoint", self.learner, self.state.strategy_state,
-                                   self._key_data, log, self.problem.feature_shape)
+                                   self._key_data, log, self.problem.feature_shape, self.store.identity)
         if restored is not None:
             self.state, self.restored = restored, True
             self.store.rewrite_metrics(self.state.history)

@@ -27,7 +27,7 @@ from qsynth.learners.base import Learner, LearnerState
 from qsynth.records import Answer, Queries
 from qsynth.store import CheckpointError, SeedStore, load_checkpoint
 
-__all__ = ["ResumeMismatch", "SessionState", "covered_records", "load_learner_state", "read_checkpoint", "strategy_leaves", "restore_strategy_state",
+__all__ = ["ResumeMismatch", "SessionState", "check_checkpoint_belongs", "covered_records", "load_learner_state", "read_checkpoint", "strategy_leaves", "restore_strategy_state",
            "write_checkpoint"]
 
 
@@ -144,27 +144,23 @@ def _json_default(v: Any) -> Any:
 
 
 def read_checkpoint(folder: Path, learner: Learner, initial_strategy_state: Any, key_data: np.ndarray,
-                    log: list[dict[str, Any]], feature_shape: tuple[int, ...]) -> SessionState | None:
+                    log: list[dict[str, Any]], feature_shape: tuple[int, ...],
+                    identity: dict[str, Any] | None = None) -> SessionState | None:
     """The state a checkpoint folder holds (its pending queries from `log`), or None without one.
 
     Raises:
-      CheckpointError: it belongs to another seed, learner or strategy, or disagrees with the log.
+      ResumeMismatch: it was written with another root key (seed).
+      CheckpointError: it belongs to another run (`identity`), learner or strategy, or disagrees with the log.
     """
     try:
         arrays, meta = load_checkpoint(folder)
     except FileNotFoundError:
         return None
-    if "key" in arrays and not np.array_equal(arrays["key"], key_data):
-        raise ResumeMismatch(f"{folder} was written by a run with another root key (seed); "
-                              "resume it with the seed it was started with")
+    covered = check_checkpoint_belongs(folder, arrays, meta, log, key_data, identity)
     buffer = LabeledBuffer(arrays["buffer_x"].copy(), arrays["buffer_y"].copy(), arrays["buffer_round"].copy(),
                            int(meta["buffer_size"]), arrays["buffer_value"].copy() if "buffer_value" in arrays else None)
     round_index = int(meta["round"])
-    covered = covered_records(log, meta)
     answers, pending = _answers_and_pending(log[:covered], feature_shape)
-    if len(answers) != meta["answers"]:
-        raise CheckpointError(f"{folder.parent}: the checkpoint of round {round_index} counts {meta['answers']} "
-                              f"answers but the label log holds {len(answers)} before it")
     return SessionState(
         round=round_index, learner_state=load_learner_state(learner, arrays, folder), buffer=buffer,
         available=arrays["available"].copy() if "available" in arrays else None,
@@ -173,6 +169,47 @@ def read_checkpoint(folder: Path, learner: Learner, initial_strategy_state: Any,
                                   for row in meta["history"]],
         spent=meta["spent"], acquisition=float("nan") if meta["acquisition"] is None else float(meta["acquisition"]),
         pending=pending, fitted_round=int(meta.get("fitted_round", round_index)), log_records=covered)
+
+
+def check_checkpoint_belongs(folder: Path, arrays: dict[str, np.ndarray], meta: dict[str, Any],
+                             log: list[dict[str, Any]], key_data: np.ndarray | None = None,
+                             identity: dict[str, Any] | None = None) -> int:
+    """Check that a checkpoint was written by this run over this label log; returns how many of
+    the log's records it covers.
+
+    It must have this run's root key, name this run (`identity`: strategy, seed, config hash —
+    where both it and the checkpoint record one), cover no more records than the log holds, count
+    the answers the log holds before it, and end on the log's query id at that point.
+
+    Raises:
+      ResumeMismatch: another root key (seed). CheckpointError: anything else that disagrees.
+    """
+    where = folder.parent
+    if key_data is not None and "key" in arrays and not np.array_equal(arrays["key"], key_data):
+        raise ResumeMismatch(f"{folder} was written by a run with another root key (seed); "
+                             "resume it with the seed it was started with")
+    written_by = meta.get("run")
+    if identity is not None and written_by is not None and written_by != identity:
+        differ = ", ".join(f"{k} {written_by.get(k)!r} (this run: {identity.get(k)!r})"
+                           for k in sorted(set(identity) | set(written_by)) if written_by.get(k) != identity.get(k))
+        raise CheckpointError(f"{folder} belongs to another run: {differ}; it was copied or moved here. Delete it "
+                              "to resume from the label log alone")
+    covered = covered_records(log, meta)
+    fix = f"; delete {folder} to resume from the label log alone"
+    if covered > len(log):
+        raise CheckpointError(f"{where}: the checkpoint covers {covered} label-log records but the log holds only "
+                              f"{len(log)} (the log was cut, or the checkpoint is another run's){fix}")
+    answers, _ = _answers_and_pending(log[:covered], None)
+    if len(answers) != meta["answers"]:
+        raise CheckpointError(f"{where}: the checkpoint of round {meta['round']} counts {meta['answers']} "
+                              f"answers but the label log holds {len(answers)} before it{fix}")
+    last = meta.get("last_query_id")
+    logged_last = log[covered - 1].get("query_id") if covered else None
+    if "last_query_id" in meta and last != logged_last:
+        raise CheckpointError(f"{where}: the checkpoint was written after query {last!r} but the label log holds "
+                              f"{logged_last!r} at that point (the checkpoint is another run's, or the log was "
+                              f"edited){fix}")
+    return covered
 
 
 def covered_records(log: list[dict[str, Any]], meta: dict[str, Any]) -> int:
@@ -196,9 +233,9 @@ def _strategy_state(meta: dict[str, Any], arrays: dict[str, np.ndarray], initial
 
 
 def _answers_and_pending(log: list[dict[str, Any]],
-                         feature_shape: tuple[int, ...]) -> tuple[list[Answer], dict[str, tuple[int, Queries]]]:
+                         feature_shape: tuple[int, ...] | None) -> tuple[list[Answer], dict[str, tuple[int, Queries]]]:
     """The answers `log` holds (a retraction takes back the last one for its query), and the
-    queries it asked that stand unanswered."""
+    queries it asked that stand unanswered (none without a `feature_shape`)."""
     answers: list[Answer] = []
     asked: dict[str, dict[str, Any]] = {}
     for r in log:
@@ -210,6 +247,8 @@ def _answers_and_pending(log: list[dict[str, Any]],
             last = [i for i, a in enumerate(answers) if a.query_id == r["query_id"]]
             if last:
                 answers.pop(last[-1])
+    if feature_shape is None:
+        return answers, {}
     answered = {a.query_id for a in answers}
     pending = {qid: (int(rec["round"]), query_from_record(rec, feature_shape))
                for qid, rec in asked.items() if qid not in answered}

@@ -78,22 +78,30 @@ class RunLock:
 class SeedStore:
     """The files of one (strategy, seed) run: `labels.jsonl`, `metrics.csv`, `checkpoint/`.
 
+    Every checkpoint records the query id of the log's last record when it was written, and
+    the store's `identity` (which run wrote it: strategy, seed, config hash), so that a resume
+    can refuse a checkpoint that belongs to another log or run.
+
     Args:
       path: the `<strategy>/seed-<k>` folder (created).
       fsync: fsync the log at each `sync()` (on by default; off only for throwaway runs).
+      identity: JSON values naming the run this folder belongs to (written into every checkpoint).
     """
 
-    def __init__(self, path: str | os.PathLike, *, fsync: bool = True):
+    def __init__(self, path: str | os.PathLike, *, fsync: bool = True, identity: dict[str, Any] | None = None):
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self.fsync = fsync
+        self.identity = identity
         self.repaired = repair_label_log(self.path / "labels.jsonl")
+        self.last_query_id = _last_query_id(self.path / "labels.jsonl")
         self._log = open(self.path / "labels.jsonl", "a", encoding="utf-8")
         self._metrics_fields: list[str] | None = None
 
     def append(self, record: dict[str, Any]) -> None:
         """Append one record to the label log (buffered until `sync`)."""
         self._log.write(json.dumps(record, separators=(",", ":")) + "\n")
+        self.last_query_id = record.get("query_id", self.last_query_id)
 
     def sync(self) -> None:
         """Flush the label log to the OS and (if enabled) to disk."""
@@ -123,7 +131,9 @@ class SeedStore:
         folder = self.path / "checkpoint"
         folder.mkdir(exist_ok=True)
         tmp = folder / "state.npz.tmp"
-        meta = {**meta, "checkpoint_version": CHECKPOINT_VERSION}
+        meta = {**meta, "checkpoint_version": CHECKPOINT_VERSION, "last_query_id": self.last_query_id}
+        if self.identity is not None:
+            meta["run"] = self.identity
         with open(tmp, "wb") as f:
             np.savez(f, __meta__=np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays)
             f.flush()
@@ -139,6 +149,17 @@ class SeedStore:
     def close(self) -> None:
         self.sync()
         self._log.close()
+
+
+def _last_query_id(log: Path) -> str | None:
+    """The query id of the log's last record (None for an empty or missing log)."""
+    if not log.exists():
+        return None
+    lines = log.read_bytes().splitlines()
+    try:
+        return json.loads(lines[-1]).get("query_id") if lines else None
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        return None  # read_label_log names the line when the log is read
 
 
 def load_checkpoint(folder: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -10,6 +10,7 @@ for every (strategy, seed) before the first one starts.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import importlib.metadata
 import json
 import platform
@@ -30,10 +31,12 @@ from qsynth.loop import RunResult, run_loop
 from qsynth.experiments.oracles import RunOracles
 from qsynth.plugins import is_reference, resolve
 from qsynth.problem import Problem
-from qsynth.store import RunLock, SeedStore, load_checkpoint, read_label_log, read_metrics
+from qsynth.session_state import check_checkpoint_belongs
+from qsynth.store import CheckpointError, RunLock, SeedStore, load_checkpoint, read_label_log, read_metrics
 from qsynth.strategies.registry import build_strategy
 
-__all__ = ["ExperimentResult", "load_histories", "plot_run", "resume_experiment", "run_experiment", "write_summary"]
+__all__ = ["ExperimentResult", "load_histories", "plot_run", "resume_experiment", "run_experiment", "run_identity",
+           "write_summary"]
 
 
 @dataclasses.dataclass
@@ -154,11 +157,15 @@ def run_experiment(config: RunConfig, out_dir: str | Path = "runs", *, progress:
     if occupied and not overwrite:  # before building datasets: a simulator's reference grid can take a minute
         raise FileExistsError(f"{path} already holds a run; choose another name (--name), pass --resume "
                               f"{path} to continue it, or --overwrite to move the old run aside")
+    if occupied:
+        with RunLock(path):  # fails now, before any work, while another process writes the old run
+            pass
     datasets, problems = _prepare(config)
     if occupied:
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-        backup = path.with_name(f"{path.name}.replaced-{stamp}")
-        path.rename(backup)
+        with RunLock(path):  # held while the folder is moved: no writer can be inside it
+            stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+            backup = path.with_name(f"{path.name}.replaced-{stamp}")
+            path.rename(backup)
         if progress:
             print(f"moved the previous run to {backup}", file=sys.stderr)
     path.mkdir(parents=True, exist_ok=True)
@@ -211,10 +218,11 @@ def _run_all(config: RunConfig, path: Path, datasets: dict[int, Dataset], proble
             learner = config.learner.build(problem.feature_shape, problem.num_classes,
                                            datasets[seed].meta.get("success_values"))
             seed_dir = path / strategy.name / f"seed-{seed}"
-            if resume and _finished(seed_dir):
+            identity = run_identity(config, spec, strategy.name, seed)
+            if resume and _finished(seed_dir, identity, seed):
                 bar.done += 1
                 continue
-            store = SeedStore(seed_dir, fsync=config.loop.fsync)
+            store = SeedStore(seed_dir, fsync=config.loop.fsync, identity=identity)
             label = f"{strategy.name} seed {seed}"
             try:
                 result = run_loop(jax.random.key(seed), problem, learner, strategy, make_oracle(datasets[seed], seed),
@@ -227,13 +235,40 @@ def _run_all(config: RunConfig, path: Path, datasets: dict[int, Dataset], proble
     return results
 
 
-def _finished(seed_dir: Path) -> bool:
-    """Whether a (strategy, seed) run ran to its end (its last checkpoint says why it stopped)."""
+#: The [oracle] fields that say how a query is answered (the others say where and how fast: a
+#: resumed run may change them).
+_ANSWERING = ("kind", "function", "threshold", "cost", "max_distance", "command", "noise")
+
+
+def run_identity(config: RunConfig, spec: dict[str, Any], strategy_name: str, seed: int) -> dict[str, Any]:
+    """What names one (strategy, seed) run in its checkpoints: the strategy, the seed, and a hash of
+    everything in the config that decides its numbers (data, learner, generator, loop, this
+    strategy's table, how the oracle answers) — not the run's name, its other seeds or strategies,
+    its summary targets, or where its oracle runs."""
+    decides = {"data": dataclasses.asdict(config.data), "learner": dataclasses.asdict(config.learner),
+               "generator": dataclasses.asdict(config.generator), "loop": dataclasses.asdict(config.loop),
+               "oracle": {k: getattr(config.oracle, k) for k in _ANSWERING}, "strategy": spec}
+    text = json.dumps(decides, sort_keys=True, default=str)
+    return {"strategy": strategy_name, "seed": seed, "config": hashlib.sha256(text.encode()).hexdigest()[:16]}
+
+
+def _finished(seed_dir: Path, identity: dict[str, Any], seed: int) -> bool:
+    """Whether a (strategy, seed) run ran to its end: its last checkpoint says why it stopped, and it
+    proves it belongs to this run and its label log (else `CheckpointError`, naming what differs)."""
     try:
-        _, meta = load_checkpoint(seed_dir / "checkpoint")
+        arrays, meta = load_checkpoint(seed_dir / "checkpoint")
     except FileNotFoundError:
         return False
-    return meta.get("finished") is not None
+    if meta.get("finished") is None:
+        return False
+    log = read_label_log(seed_dir / "labels.jsonl") if (seed_dir / "labels.jsonl").exists() else []
+    covered = check_checkpoint_belongs(seed_dir / "checkpoint", arrays, meta, log,
+                                       np.asarray(jax.random.key_data(jax.random.key(seed))), identity)
+    if covered != len(log):
+        raise CheckpointError(f"{seed_dir}: the run's final checkpoint covers {covered} label-log records but the log "
+                              f"holds {len(log)}; records were added after the run ended. Delete "
+                              f"{seed_dir / 'checkpoint'} to resume from the label log alone")
+    return True
 
 
 def _generators(config: RunConfig, datasets: dict[int, Dataset], path: Path,

@@ -1,0 +1,109 @@
+"""The last ways to corrupt a run or be misled by one (issue 17): one writer even under
+--overwrite, checkpoints that must prove they belong to their run, runs where every answer failed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from qsynth.config import parse_config
+from qsynth.experiments.runner import resume_experiment, run_experiment
+from qsynth.store import CheckpointError, RunLock, load_checkpoint, read_label_log
+from qsynth.session_state import ResumeMismatch
+
+TABLE = {
+    "name": "x", "seeds": [0, 1], "targets": [0.8],
+    "data": {"name": "moons", "args": {"n": 60, "n_test": 60}},
+    "learner": {"hidden": [8], "members": 2, "steps": 10, "warm_steps": 3},
+    "loop": {"budget": 6, "seed_size": 2, "fsync": False},
+    "strategies": [{"kind": "random"}, {"kind": "uncertainty"}],
+}
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A finished two-strategy, two-seed run (copied by each test that changes it)."""
+    out = tmp_path_factory.mktemp("finished")
+    return run_experiment(parse_config(TABLE), out, progress=False, plots=False).path
+
+
+def _copy(run, tmp_path):
+    return shutil.copytree(run, tmp_path / run.name)
+
+
+# ---- item 1: --overwrite never moves a run that another process is writing -------------------------
+
+def test_overwrite_is_refused_while_another_process_writes_the_run(finished_run, tmp_path):
+    run = _copy(finished_run, tmp_path)
+    with RunLock(run):  # a live writer (flock conflicts across open files, even in one process)
+        with pytest.raises(RuntimeError, match="is being written by pid"):
+            run_experiment(parse_config(TABLE), tmp_path, progress=False, plots=False, overwrite=True)
+    assert not list(tmp_path.glob("x.replaced-*")), "the live run was moved aside under its writer"
+    assert (run / "random" / "seed-0" / "metrics.csv").exists()
+    run_experiment(parse_config(TABLE), tmp_path, progress=False, plots=False, overwrite=True)  # no writer: moved
+    assert len(list(tmp_path.glob("x.replaced-*"))) == 1
+
+
+# ---- item 2: a finished checkpoint must prove it belongs to its log and run -------------------------
+
+def test_resume_refuses_another_strategys_checkpoint(finished_run, tmp_path):
+    run = _copy(finished_run, tmp_path)
+    target = run / "entropy" / "seed-0" / "checkpoint"
+    shutil.rmtree(target)
+    shutil.copytree(run / "random" / "seed-0" / "checkpoint", target)
+    with pytest.raises(CheckpointError, match=r"belongs to another run: config .*, strategy 'random' "
+                                              r"\(this run: 'entropy'\); it was copied or moved here"):
+        resume_experiment(run, progress=False, plots=False)
+
+
+def test_resume_refuses_another_seeds_checkpoint(finished_run, tmp_path):
+    run = _copy(finished_run, tmp_path)
+    target = run / "random" / "seed-0" / "checkpoint"
+    shutil.rmtree(target)
+    shutil.copytree(run / "random" / "seed-1" / "checkpoint", target)
+    with pytest.raises(ResumeMismatch, match="another root key"):
+        resume_experiment(run, progress=False, plots=False)
+
+
+def test_resume_refuses_a_checkpoint_of_another_config(finished_run, tmp_path):
+    run = _copy(finished_run, tmp_path)
+    config = (run / "config.toml").read_text()
+    (run / "config.toml").write_text(config.replace("budget = 6", "budget = 8"))
+    with pytest.raises(CheckpointError, match=r"belongs to another run: config '[0-9a-f]{16}' \(this run: "):
+        resume_experiment(run, progress=False, plots=False)
+
+
+def test_resume_refuses_a_finished_checkpoint_that_disagrees_with_its_log(finished_run, tmp_path):
+    run = _copy(finished_run, tmp_path)
+    log = run / "random" / "seed-0" / "labels.jsonl"
+    lines = log.read_text().splitlines(keepends=True)
+    log.write_text("".join(lines[:-2]))  # the last query and answer cut off
+    with pytest.raises(CheckpointError, match="covers 12 label-log records but the log holds only 10"):
+        resume_experiment(run, progress=False, plots=False)
+    # records written after the run's final checkpoint
+    log.write_text("".join(lines) + json.dumps({"kind": "retract", "query_id": "r0004-q00"}) + "\n")
+    with pytest.raises(CheckpointError, match="records were added after the run ended"):
+        resume_experiment(run, progress=False, plots=False)
+
+
+def test_a_checkpoint_whose_last_query_is_not_the_logs_is_refused(finished_run, tmp_path):
+    run = _copy(finished_run, tmp_path)
+    log = run / "random" / "seed-0" / "labels.jsonl"
+    records = read_label_log(log)
+    last = records[-1]["query_id"]
+    records[-2]["query_id"] = records[-1]["query_id"] = "r0009-q00"  # same counts, another query
+    log.write_text("".join(json.dumps(r) + "\n" for r in records))
+    with pytest.raises(CheckpointError, match=f"written after query '{last}' but the label log holds 'r0009-q00'"):
+        resume_experiment(run, progress=False, plots=False)
+
+
+def test_checkpoints_name_their_run_and_an_intact_run_resumes(finished_run, tmp_path):
+    run = _copy(finished_run, tmp_path)
+    _, meta = load_checkpoint(run / "entropy" / "seed-1" / "checkpoint")
+    assert meta["run"]["strategy"] == "entropy" and meta["run"]["seed"] == 1
+    assert meta["last_query_id"] == read_label_log(run / "entropy" / "seed-1" / "labels.jsonl")[-1][
+        "query_id"]
+    result = resume_experiment(run, progress=False, plots=False)  # nothing to do: every run finished
+    assert result.results == {}
