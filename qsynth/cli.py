@@ -36,7 +36,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         result = resume_experiment(args.resume, progress=not args.quiet)
         print_table(result.summary)
         print(f"\nrun folder: {result.path}  (plots in {result.path / 'plots'})")
-        return 0
+        return _failure_status(result.summary, args.allow_failures)
     config = load_config(args.config or _default_config_path())
     if args.name:
         config = dataclasses.replace(config, name=args.name)
@@ -47,7 +47,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
     result = run_experiment(config, args.out, progress=not args.quiet, overwrite=args.overwrite)
     print_table(result.summary)
     print(f"\nrun folder: {result.path}  (plots in {result.path / 'plots'})")
-    return 0
+    return _failure_status(result.summary, args.allow_failures)
+
+
+def _failure_status(summary: dict, allowed: bool) -> int:
+    """1 when a (strategy, seed) run got no usable label (every answer failed or abstained), unless allowed."""
+    from qsynth.experiments.summary import unlearned_runs
+
+    unlearned = unlearned_runs(summary)
+    if not unlearned or allowed:
+        return 0
+    which = ", ".join(f"{name} ({n} seed{'s' * (n > 1)})" for name, n in unlearned.items())
+    print(f"qsynth: error: runs that never got a usable label, because every answer failed or abstained: {which}; "
+          "see failed and abstained in their metrics.csv and the label log's answers (pass --allow-failures to "
+          "accept such runs)", file=sys.stderr)
+    return 1
 
 
 def _cmd_label(args: argparse.Namespace) -> int:
@@ -114,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="if the run folder already holds a run, move it aside to <name>.replaced-<time> first")
     run.add_argument("--resume", metavar="RUN_DIR",
                      help="continue an interrupted run from its folder (last checkpoint + the answers logged after it)")
+    run.add_argument("--allow-failures", action="store_true",
+                     help="exit 0 even when a run got no usable label (every answer failed or abstained)")
     run.set_defaults(fn=_cmd_run)
     label = sub.add_parser("label", help="label a run's queries yourself (a run whose [oracle] kind is human)")
     label.add_argument("run_dir")

@@ -79,3 +79,8 @@ def quits(x: np.ndarray) -> int:
     if int(x[0]) == 2:
         raise KeyboardInterrupt("the simulator's own")
     return 1
+
+
+def explodes(x: np.ndarray) -> int:
+    """Always raises: every query FAILED."""
+    raise RuntimeError(f"simulator diverged at {x.tolist()}")

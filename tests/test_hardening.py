@@ -107,3 +107,41 @@ def test_checkpoints_name_their_run_and_an_intact_run_resumes(finished_run, tmp_
         "query_id"]
     result = resume_experiment(run, progress=False, plots=False)  # nothing to do: every run finished
     assert result.results == {}
+
+
+# ---- item 4: a run whose every answer failed says so, in the table and the exit status ------------
+
+FAILING = """
+name = "fails"
+seeds = [0]
+[data]
+name = "box"
+args = {bounds = [[-1.0, 1.0], [-1.0, 1.0]], reference = "tests.oracle_tasks:sign_label", grid = 10}
+[oracle]
+kind = "function"
+function = "tests.oracle_tasks:explodes"
+[learner]
+hidden = [8]
+members = 2
+steps = 10
+[loop]
+budget = 8
+seed_size = 4
+fsync = false
+[[strategies]]
+kind = "random"
+"""
+
+
+def test_a_run_whose_every_answer_failed_says_so_and_exits_nonzero(tmp_path, capsys):
+    from qsynth.cli import main
+
+    (tmp_path / "fails.toml").write_text(FAILING)
+    code = main(["run", str(tmp_path / "fails.toml"), "--out", str(tmp_path), "--quiet"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "warning: random: 1 of 1 seeds got no usable label" in out
+    assert "failed" in out.splitlines()[0] and "100%" in out.splitlines()[2]
+    assert "runs that never got a usable label, because every answer failed or abstained: random (1 seed)" in err
+    assert "--allow-failures" in err
+    assert main(["run", "--resume", str(tmp_path / "fails"), "--quiet", "--allow-failures"]) == 0

@@ -450,8 +450,9 @@ def _queried_points(log: Path, classes: tuple[int, ...]) -> tuple[np.ndarray, np
     return np.asarray([xs[q] for q in ids]), np.asarray([ys[q] for q in ids])
 
 
-def print_table(summary: dict[str, Any], stream: TextIO = sys.stdout) -> None:
-    stream.write(format_table(summary) + "\n")
+def print_table(summary: dict[str, Any], stream: TextIO | None = None) -> None:
+    """The summary table (and its warnings) on `stream` (standard output by default)."""
+    (stream or sys.stdout).write(format_table(summary) + "\n")
 
 
 __all__ += ["print_table"]
