@@ -145,3 +145,100 @@ def test_a_run_whose_every_answer_failed_says_so_and_exits_nonzero(tmp_path, cap
     assert "runs that never got a usable label, because every answer failed or abstained: random (1 seed)" in err
     assert "--allow-failures" in err
     assert main(["run", "--resume", str(tmp_path / "fails"), "--quiet", "--allow-failures"]) == 0
+
+
+# ---- item 6: no process outlives its query, its worker or its run ---------------------------------
+
+def _processes_with(marker: str) -> list[int]:
+    """Live (not zombie) processes whose command line contains `marker`."""
+    import os
+    from pathlib import Path
+
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker in cmdline and state != "Z":
+            found.append(int(proc.name))
+    return found
+
+
+def _gone(marker: str, within: float = 5.0) -> list[int]:
+    import time
+
+    end = time.monotonic() + within
+    while (left := _processes_with(marker)) and time.monotonic() < end:
+        time.sleep(0.05)
+    return left
+
+
+def test_a_program_that_times_out_is_killed_with_its_children():
+    import numpy as np
+
+    from qsynth.oracles import ExternalProgram, QueryTimeout
+
+    marker = "31.4159"  # a shell that starts two sleeps of its own, then waits
+    program = ExternalProgram(["sh", "-c", f"sleep {marker} & sleep {marker}; wait"], timeout=0.5)
+    with pytest.raises(QueryTimeout, match="killed"):
+        program(np.zeros(2))
+    assert _gone(f"sleep {marker}") == []
+
+
+def test_a_worker_killed_at_its_deadline_takes_its_programs_along():
+    import numpy as np
+
+    from qsynth.oracles import ExternalProgram, WorkerPool
+
+    marker = "32.7182"
+    program = ExternalProgram(["sh", "-c", f"sleep {marker} & sleep {marker}; wait"], timeout=600)
+    with WorkerPool(1) as pool:
+        future = pool.submit_with_deadline(1.0, program, np.zeros(2))
+        with pytest.raises(TimeoutError, match="deadline"):
+            future.result(timeout=60)
+        assert _gone(f"sleep {marker}") == []
+
+
+_DRIVER = """
+import sys, time
+import numpy as np
+from qsynth.oracles import ExternalProgram, ParallelOracle
+from qsynth.records import Queries
+program = ExternalProgram(["sh", "-c", "sleep {marker} & sleep {marker}; wait"], timeout=600)
+oracle = ParallelOracle(program, (0, 1), workers=2)
+oracle.submit(Queries(("a", "b"), np.asarray([[0.0, 0.0], [1.0, 1.0]], np.float32), np.zeros(2)))
+print(" ".join(str(w.process.pid) for w in oracle.executor._workers), flush=True)
+time.sleep(600)
+"""
+
+
+def test_after_sigkill_of_the_run_its_workers_and_programs_exit():
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    marker = "33.1415"
+    driver = subprocess.Popen([sys.executable, "-c", _DRIVER.format(marker=marker)], stdout=subprocess.PIPE, text=True)
+    try:
+        workers = [int(p) for p in driver.stdout.readline().split()]
+        end = time.monotonic() + 60
+        while len(_processes_with(f"sleep {marker}")) < 4 and time.monotonic() < end:  # both programs running
+            time.sleep(0.05)
+        assert len(_processes_with(f"sleep {marker}")) == 4
+    finally:
+        driver.send_signal(signal.SIGKILL)
+        driver.wait()
+    assert _gone(f"sleep {marker}") == []
+    end = time.monotonic() + 5
+    alive = workers
+    while alive and time.monotonic() < end:
+        alive = [p for p in workers if os.path.exists(f"/proc/{p}") and
+                 open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"]
+        time.sleep(0.05)
+    assert alive == [], f"worker processes {alive} outlived the run"

@@ -12,8 +12,11 @@ it is ignored, so the program may print progress):
     {"status": "abstain", "error": "…"} can't tell
     {"status": "failed", "error": "…"}  the program knows it failed
 
-A non-zero exit status, output that is not JSON, or running past `timeout` (the process is
-killed) is a FAILED answer with the program's stderr. Wrap it in a `ParallelOracle` to run
+A non-zero exit status, output that is not JSON, or running past `timeout` is a FAILED
+answer with the program's stderr. Each program runs in a process group of its own, and a
+timeout or an interruption kills the whole group: what the program started dies with it.
+In a `WorkerPool` worker, the programs also die with the worker and with the run
+(`qsynth.oracles.children`). Wrap it in a `ParallelOracle` to run
 several at once (a thread pool is enough: the work happens in the subprocesses).
 """
 
@@ -28,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from qsynth.oracles import children
 from qsynth.oracles.calls import QueryTimeout, time_left
 
 __all__ = ["ExternalProgram"]
@@ -58,19 +62,13 @@ class ExternalProgram:
         if self.names is not None:
             request["names"] = self.names
         budget = min(self.timeout, max(time_left(), 1e-3))
-        try:
-            done = subprocess.run(self.command, input=json.dumps(request), capture_output=True, text=True,
-                                  timeout=budget, cwd=self.cwd, env={**os.environ, **self.env} if self.env else None)
-        except subprocess.TimeoutExpired:
-            raise QueryTimeout(f"{self.command[0]} ran past {budget:g} s and was killed") from None
-        except OSError as exc:
-            raise RuntimeError(f"could not start {self.command!r}: {exc}") from None
-        if done.returncode != 0:
-            raise RuntimeError(f"{self.command[0]} exited with status {done.returncode}; stderr: "
-                               f"{done.stderr.strip()[-2000:] or '(empty)'}")
-        lines = [line for line in done.stdout.splitlines() if line.strip()]
+        returncode, stdout, stderr = self._run(json.dumps(request), budget)
+        if returncode != 0:
+            raise RuntimeError(f"{self.command[0]} exited with status {returncode}; stderr: "
+                               f"{stderr.strip()[-2000:] or '(empty)'}")
+        lines = [line for line in stdout.splitlines() if line.strip()]
         if not lines:
-            raise RuntimeError(f"{self.command[0]} printed nothing on stdout; stderr: {done.stderr.strip()[-2000:]}")
+            raise RuntimeError(f"{self.command[0]} printed nothing on stdout; stderr: {stderr.strip()[-2000:]}")
         try:
             out = json.loads(lines[-1])
         except json.JSONDecodeError as exc:
@@ -78,6 +76,31 @@ class ExternalProgram:
         if isinstance(out, float) and math.isfinite(out) and out.is_integer():
             return int(out)
         return out
+
+    def _run(self, request: str, budget: float) -> tuple[int, str, str]:
+        """Run the program on `request` in a process group of its own; on a timeout or an
+        interruption the whole group is killed (the program's children too), before it is reaped."""
+        try:
+            proc = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True, cwd=self.cwd, start_new_session=True,
+                                    env={**os.environ, **self.env} if self.env else None)
+        except OSError as exc:
+            raise RuntimeError(f"could not start {self.command!r}: {exc}") from None
+        children.started(proc.pid)
+        try:
+            stdout, stderr = proc.communicate(request, timeout=budget)
+        except subprocess.TimeoutExpired:
+            children.kill_group(proc.pid)
+            proc.communicate()
+            raise QueryTimeout(f"{self.command[0]} ran past {budget:g} s and was killed (with its process group)") \
+                from None
+        except BaseException:  # interrupted (a SIGALRM timeout, Ctrl-C): nothing it started may go on
+            children.kill_group(proc.pid)
+            proc.wait()
+            raise
+        finally:
+            children.ended(proc.pid)
+        return proc.returncode, stdout, stderr
 
     def config(self) -> dict[str, Any]:
         return {"command": self.command, "timeout": self.timeout, "names": self.names, "cwd": self.cwd}

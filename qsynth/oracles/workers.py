@@ -10,7 +10,9 @@ one task at a time and the pool knows which, so
 - a task given a deadline (`submit_with_deadline`) that runs past it is killed with its
   worker (`TimeoutError`), and the worker is replaced;
 - workers are started once, up front, and reused; each is pinned to one BLAS/XLA thread
-  (a second thread per worker makes a 2-core machine thrash).
+  (a second thread per worker makes a 2-core machine thrash);
+- a worker dies with its parent (a watchdog thread sees the parent go), and the programs a
+  worker's tasks start (`ExternalProgram`) die with the worker, whoever kills it.
 
 Tasks and their arguments must be picklable (module-level functions, not lambdas):
 workers are started with "spawn", so scripts need an `if __name__ == "__main__":` guard.
@@ -32,6 +34,8 @@ import time
 import traceback
 from collections.abc import Callable
 from typing import Any
+
+from qsynth.oracles import children
 
 __all__ = ["WorkerCrashed", "WorkerPool"]
 
@@ -59,14 +63,26 @@ class _Worker:
     ready: bool = False
     jobs: collections.deque = dataclasses.field(default_factory=collections.deque)  # (id, _Job) sent, in order
     deadline: float | None = None  # of the first job (the one running)
+    groups: set = dataclasses.field(default_factory=set)  # process groups of the programs it runs
 
 
 def _worker_main(conn: Any, initializer: Callable[..., None] | None, initargs: tuple) -> None:
-    """A worker: run pickled `(fn, args, kwargs)` jobs one at a time until told to stop."""
+    """A worker: run pickled `(fn, args, kwargs)` jobs one at a time until told to stop.
+
+    It dies with its parent (a watchdog thread), taking the programs it started along, and it
+    tells the parent each program's process group, so a parent that kills it kills those too."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    children.watch_parent()
+    sending = threading.Lock()
+
+    def send(msg: Any) -> None:
+        with sending:
+            conn.send(msg)
+
+    children.set_listener(lambda op, pgid: send(("group", op, pgid)))
     if initializer is not None:
         initializer(*initargs)
-    conn.send(("ready", os.getpid()))
+    send(("ready", os.getpid()))
     while True:
         try:
             msg = conn.recv()
@@ -81,10 +97,10 @@ def _worker_main(conn: Any, initializer: Callable[..., None] | None, initargs: t
         except BaseException as exc:  # noqa: BLE001 (a task's SystemExit is its failure, not the worker's)
             result = (job_id, "error", exc, traceback.format_exc())
         try:
-            conn.send(result)
+            send(result)
         except Exception as exc:  # noqa: BLE001 (an unpicklable result or exception)
-            conn.send((job_id, "error", RuntimeError(f"the task's result could not be sent back: {exc!r}"),
-                       traceback.format_exc()))
+            send((job_id, "error", RuntimeError(f"the task's result could not be sent back: {exc!r}"),
+                  traceback.format_exc()))
 
 
 class WorkerPool(concurrent.futures.Executor):
@@ -247,6 +263,8 @@ class WorkerPool(concurrent.futures.Executor):
         """Worker i is dead (or killed): its running job fails with `error`, its waiting jobs go back
         to the front of the queue, and a fresh worker takes its place."""
         w = self._workers[i]
+        for pgid in w.groups:  # the programs it started die with it
+            children.kill_group(pgid)
         running = w.jobs.popleft()[1] if w.jobs else None
         with self._lock:
             for _, job in reversed(w.jobs):
@@ -280,6 +298,8 @@ class WorkerPool(concurrent.futures.Executor):
                         break
                     if msg[0] == "ready":
                         w.ready = True
+                    elif msg[0] == "group":
+                        (w.groups.add if msg[1] == "started" else w.groups.discard)(msg[2])
                     elif w.jobs and msg[0] == w.jobs[0][0]:
                         _, job = w.jobs.popleft()
                         nxt = w.jobs[0][1] if w.jobs else None
@@ -311,6 +331,8 @@ class WorkerPool(concurrent.futures.Executor):
             if w.process.is_alive():
                 w.process.kill()
                 w.process.join()
+            for pgid in w.groups:
+                children.kill_group(pgid)
             w.conn.close()
         self._wake_r.close()
         self._wake_w.close()
