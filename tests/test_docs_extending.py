@@ -68,6 +68,10 @@ def test_the_example_runs_as_written(title, blocks, folder, monkeypatch):
     monkeypatch.syspath_prepend(str(folder))
     monkeypatch.setenv("PYTHONPATH", str(folder))  # worker processes import the user's module too
     ns: dict = {"__name__": "__example__"}
+    for _, earlier in sections():  # a section may use a file an earlier one wrote (xdist may run it first)
+        for _, info, body in earlier:
+            if info.startswith("file=") and not (folder / info.removeprefix("file=")).exists():
+                (folder / info.removeprefix("file=")).write_text(body, encoding="utf-8")
     for lang, info, body in blocks:
         if info.startswith("file="):
             (folder / info.removeprefix("file=")).write_text(body, encoding="utf-8")

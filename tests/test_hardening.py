@@ -242,3 +242,56 @@ def test_after_sigkill_of_the_run_its_workers_and_programs_exit():
                  open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"]
         time.sleep(0.05)
     assert alive == [], f"worker processes {alive} outlived the run"
+
+
+# ---- item 7: a timeout stops even a function that blocks signals ------------------------------------
+
+def test_a_function_oracle_with_a_timeout_runs_in_a_worker_that_is_killed_at_the_deadline():
+    import time
+
+    import numpy as np
+
+    from qsynth.oracles import FunctionOracle
+    from qsynth.records import Queries, Status
+    from tests import oracle_tasks
+
+    # x[0] == 3 blocks SIGALRM and sleeps an hour: in this process no timeout could stop it
+    with FunctionOracle(oracle_tasks.misbehave, (0, 1), feature_shape=(2,), timeout=0.5) as oracle:
+        assert oracle.in_worker
+        oracle.label(Queries(("warm",), np.asarray([[0.0, 1.0]], np.float32), np.zeros(1)))  # the worker starts
+        t0 = time.monotonic()
+        stuck, fine, nan = oracle.label(Queries(("q0", "q1", "q2"), np.asarray([[3, 1.0], [0, 1.0], [np.nan, 0]],
+                                                                               np.float32), np.zeros(3)))
+        took = time.monotonic() - t0
+    assert stuck.status is Status.FAILED and "timeout" in stuck.error
+    assert fine.status is Status.OK and fine.label == 1
+    assert nan.status is Status.FAILED and "non-finite" in nan.error
+    assert took < 10.0, f"the stuck query took {took:.1f} s"
+
+
+def test_an_unpicklable_function_with_a_timeout_stays_here_and_says_so():
+    from qsynth.oracles import FunctionOracle
+
+    with pytest.warns(UserWarning, match="cannot be pickled, so it runs in this process"):
+        oracle = FunctionOracle(lambda x: 1, (0, 1), timeout=1.0)
+    assert not oracle.in_worker
+    with pytest.raises(ValueError, match="in_worker needs a picklable fn"):
+        FunctionOracle(lambda x: 1, (0, 1), timeout=1.0, in_worker=True)
+    assert not FunctionOracle(lambda x: 1, (0, 1)).in_worker  # no timeout: here
+
+
+def test_a_config_with_a_timeout_and_no_workers_runs_its_function_in_one_worker(tmp_path):
+    from qsynth.experiments.oracles import RunOracles
+    from qsynth.experiments.runner import build_dataset
+    from qsynth.oracles import ParallelOracle, WorkerPool
+
+    table = {**TABLE, "seeds": [0], "strategies": [{"kind": "random"}],
+             "data": {"name": "box", "args": {"bounds": [[-1.0, 1.0], [-1.0, 1.0]],
+                                              "reference": "tests.oracle_tasks:sign_label", "grid": 10}},
+             "oracle": {"kind": "function", "function": "tests.oracle_tasks:sign_label", "timeout": 5.0}}
+    config = parse_config(table)
+    with RunOracles(config, tmp_path) as make:
+        oracle = make(build_dataset(config, 0), 0)
+        assert isinstance(oracle, ParallelOracle) and isinstance(oracle.executor, WorkerPool)
+        assert oracle.executor.size == 1
+    assert "one worker, because a timeout is set" in (tmp_path / "oracle.json").read_text()

@@ -198,7 +198,7 @@ def test_the_same_query_or_point_is_never_asked_twice(tmp_path, pool):
 
 def test_threads_and_in_process_functions_time_out_too():
     # a main-thread call is interrupted by SIGALRM
-    oracle = FunctionOracle(oracle_tasks.misbehave, (0, 1), timeout=0.3)
+    oracle = FunctionOracle(oracle_tasks.misbehave, (0, 1), timeout=0.3, in_worker=False)
     t0 = time.monotonic()
     a, b = oracle.label(queries(np.array([[2, 1.0], [0, 1.0]])))
     assert a.status is Status.FAILED and "timeout" in a.error and b.label == 1

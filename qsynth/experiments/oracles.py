@@ -107,9 +107,15 @@ class RunOracles:
         shape = data.x.shape[1:]
         self._record.update(workers=oc.workers, executor=oc.executor if oc.workers else "in-process",
                             timeout=oc.timeout, retries=oc.retries)
-        if oc.workers == 0:
-            return FunctionOracle(task, classes, feature_shape=shape, timeout=oc.timeout, cost=oc.cost)
-        return ParallelOracle(task, classes, executor=self._shared_executor(), timeout=oc.timeout,
+        if oc.workers == 0 and (oc.timeout is None or oc.kind == "program"):  # (a program's timeout kills it)
+            return FunctionOracle(task, classes, feature_shape=shape, timeout=oc.timeout, cost=oc.cost,
+                                  in_worker=False)
+        if oc.workers == 0:  # a timeout in this process is a signal a function may block: one worker instead
+            self._record["executor"] = "process (one worker, because a timeout is set)"
+            executor = self._single_worker()
+        else:
+            executor = self._shared_executor()
+        return ParallelOracle(task, classes, executor=executor, timeout=oc.timeout,
                               retries=oc.retries, cost=oc.cost, feature_shape=shape, reuse_answers=oc.noise == 0)
 
     def _human(self, data: Dataset) -> Any:
@@ -139,6 +145,14 @@ class RunOracles:
             self._server.session = session
         self._record.update(host=oc.host, port=self._server.port)
         return session
+
+    def _single_worker(self) -> concurrent.futures.Executor:
+        """One worker process for a run with `workers = 0` and a timeout (started once, shared)."""
+        if self._executor is None:
+            pool = WorkerPool(1)
+            self._closers.append(lambda: pool.shutdown(wait=True, cancel_futures=True))
+            self._executor = pool
+        return self._executor
 
     def _shared_executor(self) -> concurrent.futures.Executor:
         if self._executor is not None:
