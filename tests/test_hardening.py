@@ -295,3 +295,107 @@ def test_a_config_with_a_timeout_and_no_workers_runs_its_function_in_one_worker(
         assert isinstance(oracle, ParallelOracle) and isinstance(oracle.executor, WorkerPool)
         assert oracle.executor.size == 1
     assert "one worker, because a timeout is set" in (tmp_path / "oracle.json").read_text()
+
+
+# ---- item 9: the labeling page is closed to other origins and cannot be starved of threads ---------
+
+TOKEN = "t" * 32
+
+
+def _page(**kwargs):
+    from qsynth.oracles.human import HumanSession, LabelingServer
+
+    return LabelingServer(HumanSession((0, 1), lambda x: {"kind": "vector", "values": list(map(float, x))}),
+                          TOKEN, **kwargs)
+
+
+def _raw(port: int, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> tuple[int, dict, bytes]:
+    """One request with exactly these headers (http.client adds no Host of its own here)."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+    for k, v in headers.items():
+        conn.putheader(k, v)
+    conn.endheaders(body or None)
+    r = conn.getresponse()
+    out = (r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
+    conn.close()
+    return out
+
+
+def test_the_page_refuses_other_hosts_dns_rebinding():
+    server = _page()
+    try:
+        ok = {"Host": f"127.0.0.1:{server.port}", "X-Token": TOKEN}
+        assert _raw(server.port, "GET", "/api/state", ok)[0] == 200
+        assert _raw(server.port, "GET", "/api/state", {**ok, "Host": f"localhost:{server.port}"})[0] == 200
+        status, _, body = _raw(server.port, "GET", "/api/state", {**ok, "Host": f"evil.example.com:{server.port}"})
+        assert status == 403 and b"is not this page's" in body
+        assert _raw(server.port, "GET", "/api/state", {**ok, "Host": "127.0.0.1:1"})[0] == 403  # another port
+        assert _raw(server.port, "GET", "/api/state", {"X-Token": TOKEN})[0] == 403  # no Host at all
+    finally:
+        server.close()
+
+
+def test_the_page_refuses_cross_origin_and_non_json_posts():
+    server = _page()
+    try:
+        base = {"Host": f"127.0.0.1:{server.port}", "X-Token": TOKEN, "Content-Type": "application/json",
+                "Content-Length": "2"}
+        status, _, body = _raw(server.port, "POST", "/api/undo", {**base, "Origin": "http://evil.example.com"}, b"{}")
+        assert status == 403 and b"another origin" in body
+        plain = {**base, "Content-Type": "text/plain"}  # what a cross-site form may send without a preflight
+        assert _raw(server.port, "POST", "/api/undo", plain, b"{}")[0] == 415
+        same = {**base, "Origin": f"http://127.0.0.1:{server.port}"}
+        assert _raw(server.port, "POST", "/api/undo", same, b"{}")[0] == 409  # accepted (nothing to undo)
+    finally:
+        server.close()
+
+
+def test_every_response_forbids_framing_and_referrers():
+    server = _page()
+    try:
+        for path, headers in (("/", {"X-Token": TOKEN}), ("/api/state", {"X-Token": TOKEN}), ("/api/state", {})):
+            status, got, _ = _raw(server.port, "GET", path, {"Host": f"127.0.0.1:{server.port}", **headers})
+            assert got["x-frame-options"] == "DENY", (path, status)
+            assert "frame-ancestors 'none'" in got["content-security-policy"]
+            assert got["referrer-policy"] == "no-referrer"
+    finally:
+        server.close()
+
+
+def test_a_negative_content_length_is_refused_at_once():
+    import time
+
+    server = _page()
+    try:
+        t0 = time.monotonic()
+        status, _, body = _raw(server.port, "POST", "/api/answer", {
+            "Host": f"127.0.0.1:{server.port}", "X-Token": TOKEN, "Content-Type": "application/json",
+            "Content-Length": "-1"})
+        assert status == 400 and b"Content-Length" in body and time.monotonic() - t0 < 2.0
+    finally:
+        server.close()
+
+
+def test_idle_connections_are_closed_and_hold_a_bounded_number_of_threads():
+    import socket
+    import threading
+    import time
+
+    before = threading.active_count()
+    server = _page(idle_timeout=0.5, threads=16)
+    idle = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(50)]
+    try:
+        time.sleep(0.3)
+        assert threading.active_count() - before <= 32
+        t0 = time.monotonic()  # the page still answers, once the idle ones have timed out
+        status, _, _ = _raw(server.port, "GET", "/api/state", {"Host": f"127.0.0.1:{server.port}", "X-Token": TOKEN})
+        assert status == 200 and time.monotonic() - t0 < 5.0
+        idle[0].settimeout(2.0)
+        assert idle[0].recv(1) == b""  # the server closed it
+    finally:
+        for s in idle:
+            s.close()
+        server.close()

@@ -76,6 +76,8 @@ def test_session_answers_undo_and_refusals():
 
 def _request(url: str, method: str = "GET", body: bytes | None = None, token: str | None = TOKEN):
     req = urllib.request.Request(url, data=body, method=method)
+    if method == "POST":
+        req.add_header("Content-Type", "application/json")
     if token is not None:
         req.add_header("X-Token", token)
     try:

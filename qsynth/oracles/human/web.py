@@ -3,8 +3,15 @@
 Security: it listens on 127.0.0.1 unless told otherwise; every request must carry the
 run's random token (`?token=` or an `X-Token` header), compared in constant time, else
 HTTP 403; request bodies are capped at 4 KiB (413); labels are checked against the run's
-classes (400); no path or file name is ever taken from the client. The standard library's
-threading HTTP server is enough for one person. Imports no JAX.
+classes (400); no path or file name is ever taken from the client. Against other origins:
+the `Host` header must name this page (127.0.0.1, localhost or the host it listens on;
+else 403, which stops DNS rebinding); a POST must be `application/json` (415: no HTML form
+can send that cross-site without a preflight, which is refused) and, where it has an
+`Origin`, come from this page (403); every response forbids framing (`X-Frame-Options`,
+`frame-ancestors`) and referrers (the URL holds the token). Connections that sit idle are
+closed after `idle_timeout` seconds, and requests are served by a bounded pool of
+`threads`, so half-open connections cannot pile up threads. The standard library's HTTP
+server is enough for one person. Imports no JAX.
 
 API (JSON): `GET /api/state` → the open query, its view, progress, classes;
 `POST /api/answer {"query_id", "label"}` (label null = can't tell) → 200 once the answer
@@ -13,11 +20,14 @@ is in the run's log (400 bad label, 409 not open); `POST /api/undo` → 200 or 4
 
 from __future__ import annotations
 
+import concurrent.futures
 import hmac
+import ipaddress
 import json
+import socket
 import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from importlib import resources
 from typing import Any
 
@@ -26,6 +36,36 @@ from qsynth.oracles.human.session import HumanSession, NotOpen
 __all__ = ["LabelingServer"]
 
 MAX_BODY = 4096
+_LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
+_WILDCARD = ("", "0.0.0.0", "::")
+
+
+class _BoundedHTTPServer(HTTPServer):
+    """An HTTP server whose requests run on a fixed pool of threads (not one thread per connection)."""
+
+    request_queue_size = 128  # (the listen backlog: a burst of connections is accepted, not dropped)
+
+    def __init__(self, address: tuple[str, int], handler: Any, threads: int):
+        super().__init__(address, handler)
+        self._pool = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="qsynth-labeling-request")
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self._pool.submit(self._serve, request, client_address)
+
+    def _serve(self, request: Any, client_address: Any) -> None:
+        try:
+            self.finish_request(request, client_address)
+        except Exception:  # noqa: BLE001 (one broken connection must not stop the page)
+            self.handle_error(request, client_address)
+        finally:
+            self.shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:  # quiet: a client that hung up
+        pass
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 class LabelingServer:
@@ -35,10 +75,12 @@ class LabelingServer:
       session: the queries and answers.
       token: the secret every request must carry.
       title: shown on the page (the run's name).
+      idle_timeout: seconds a connection may wait for its request before it is closed.
+      threads: requests served at once (more wait their turn).
     """
 
     def __init__(self, session: HumanSession, token: str, *, host: str = "127.0.0.1", port: int = 0,
-                 title: str = "qsynth"):
+                 title: str = "qsynth", idle_timeout: float = 5.0, threads: int = 16):
         if len(token) < 16:
             raise ValueError("LabelingServer: the token must be at least 16 characters")
         self.session, self.token, self.title = session, token, title
@@ -47,6 +89,8 @@ class LabelingServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            timeout = idle_timeout  # (the socket's: a connection that sends nothing is closed)
+
             def log_message(self, *args: Any) -> None:  # quiet: the run's own output matters
                 pass
 
@@ -56,9 +100,11 @@ class LabelingServer:
             def do_POST(self) -> None:
                 server._handle(self, "POST")
 
-        self.httpd = ThreadingHTTPServer((host, port), Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _BoundedHTTPServer((host, port), Handler, threads)
         self.host, self.port = host, self.httpd.server_address[1]
+        self._names = {*_LOOPBACK, host if ":" not in host else f"[{host}]"}
+        if host in _WILDCARD:  # reachable under this machine's names and any address it has
+            self._names |= {socket.gethostname(), socket.getfqdn()}
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="qsynth-labeling-page", daemon=True)
         self._thread.start()
 
@@ -75,11 +121,37 @@ class LabelingServer:
         given = h.headers.get("X-Token") or (query.get("token") or [""])[0]
         return hmac.compare_digest(given.encode(), self.token.encode())
 
+    def _our_host(self, value: str | None) -> bool:
+        """Whether a `Host` value (or an `Origin`'s host) names this page: one of its names and its port."""
+        if not value:
+            return False
+        name, _, port = value.rpartition(":")
+        if not name or port != str(self.port):
+            return False
+        if name in self._names:
+            return True
+        if self.host not in _WILDCARD:
+            return False
+        try:  # listening on every address: any IP literal is one of ours, a domain name is not
+            ipaddress.ip_address(name.strip("[]"))
+        except ValueError:
+            return False
+        return True
+
     def _handle(self, h: BaseHTTPRequestHandler, method: str) -> None:
         url = urllib.parse.urlsplit(h.path)
         query = urllib.parse.parse_qs(url.query)
+        if not self._our_host(h.headers.get("Host")):
+            return _send(h, 403, {"error": f"Host {h.headers.get('Host')!r} is not this page's "
+                                           f"(http://127.0.0.1:{self.port}/)"})
         if not self._authorized(h, query):
             return _send(h, 403, {"error": "missing or wrong token"})
+        if method == "POST":
+            origin = h.headers.get("Origin")
+            if origin is not None and not (origin.startswith("http://") and self._our_host(origin[7:])):
+                return _send(h, 403, {"error": f"a request from another origin ({origin}) is refused"})
+            if h.headers.get("Content-Type", "").split(";")[0].strip().lower() != "application/json":
+                return _send(h, 415, {"error": "a POST must be application/json"})
         if method == "GET" and url.path == "/":
             return _send(h, 200, self._page, "text/html; charset=utf-8")
         if method == "GET" and url.path == "/api/state":
@@ -89,6 +161,8 @@ class LabelingServer:
         try:
             length = int(h.headers.get("Content-Length", "0"))
         except ValueError:
+            return _send(h, 400, {"error": "bad Content-Length"})
+        if length < 0:
             return _send(h, 400, {"error": "bad Content-Length"})
         if length > MAX_BODY:
             return _send(h, 413, {"error": f"request body over {MAX_BODY} bytes"})
@@ -123,7 +197,9 @@ def _send(h: BaseHTTPRequestHandler, status: int, body: Any, content_type: str =
     h.send_header("Cache-Control", "no-store")
     h.send_header("X-Content-Type-Options", "nosniff")
     h.send_header("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; "
-                                             "style-src 'unsafe-inline'; img-src data:")
+                                             "style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'")
+    h.send_header("X-Frame-Options", "DENY")
+    h.send_header("Referrer-Policy", "no-referrer")
     h.end_headers()
     h.wfile.write(data)
 
