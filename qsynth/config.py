@@ -52,6 +52,10 @@ class DataConfig:
                               f"{sorted([*DATASETS, *TASKS])} or give a 'package.module:attr' reference")
         if is_reference(self.name) and not callable(resolve(self.name, "data.name")):
             raise ConfigError(f"data.name: {self.name!r} is not callable")
+        if self.name in DATASETS:
+            from qsynth.data.arguments import check_dataset_args
+
+            object.__setattr__(self, "args", check_dataset_args(self.name, self.args))
         if self.name == "box" and "bounds" not in self.args and "simulator" not in self.args:
             raise ConfigError("data.args.bounds: a box task needs its parameter box, bounds = [[low, high], ...]")
         if self.name == "box" and "bounds" in self.args and not ({"reference", "reference_grid"} & set(self.args)):
@@ -171,6 +175,9 @@ class RunConfig:
 
         if not self.seeds:
             raise ConfigError("seeds: give at least one seed")
+        for i, seed in enumerate(self.seeds):
+            if not 0 <= seed < 2**32:
+                raise ConfigError(f"seeds[{i}]: a seed is an integer in [0, 2**32), got {seed}")
         if len(set(self.seeds)) != len(self.seeds):
             raise ConfigError(f"seeds: duplicates in {list(self.seeds)}")
         if not self.strategies:
@@ -200,9 +207,12 @@ class RunConfig:
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ConfigError(f"strategies: names {dupes} appear twice; give one a distinct `label`")
-        for t in self.targets:
+        for i, t in enumerate(self.targets):
             if not 0.0 < t <= 1.0:
-                raise ConfigError(f"targets: accuracy targets must be in (0, 1], got {t}")
+                raise ConfigError(f"targets[{i}]: accuracy targets must be in (0, 1], got {t}")
+        for i, n in enumerate(self.at_labels):
+            if n < 1:
+                raise ConfigError(f"at_labels[{i}]: a label count at which to report accuracy must be >= 1, got {n}")
         if self.schema_version > SCHEMA_VERSION:
             raise ConfigError(f"schema_version: this config is version {self.schema_version}, newer than this "
                               f"qsynth understands ({SCHEMA_VERSION}); upgrade qsynth")

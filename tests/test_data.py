@@ -83,7 +83,7 @@ def test_npz_round_trip(tmp_path):
     d = load_npz(tmp_path / "mine.npz")
     assert d.name == "mine" and d.classes == (0, 1, 2) and len(d.x) + len(d.x_test) == 50
     np.savez(tmp_path / "bad.npz", features=np.zeros((3, 2)))
-    with pytest.raises(ValueError, match=r"missing array\(s\) \['x', 'y'\]"):
+    with pytest.raises(ValueError, match=r"bad.npz has no array 'x'; it holds \['features'\]"):
         load_npz(tmp_path / "bad.npz")
 
 

@@ -143,8 +143,12 @@ class Dataset:
 
 def standardize(x: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, ...]:
     """Zero mean, unit variance per feature, with statistics from `x` (constant features keep scale 1)."""
-    mean = x.mean(axis=0, keepdims=True)
-    std = x.std(axis=0, keepdims=True)
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = x.mean(axis=0, keepdims=True)
+        std = x.std(axis=0, keepdims=True)
+    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std))) and np.all(np.isfinite(x)):
+        x = x.astype(np.float64)  # values near float32's limit (1e38): their squares overflow it
+        mean, std = x.mean(axis=0, keepdims=True), x.std(axis=0, keepdims=True)
     std = np.where(std > 1e-8, std, 1.0)
     return tuple(((a - mean) / std).astype(np.float32) for a in (x, *others))
 

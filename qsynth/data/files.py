@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -92,13 +93,17 @@ def load_npz(path: str | os.PathLike, *, name: str | None = None, seed: int = 0,
     """A dataset from an `.npz` holding `x` and `y` (and optionally `x_test`, `y_test`).
 
     Raises:
-      ValueError: a required array is missing (the message lists the ones present).
+      ValueError: the file is missing, not an .npz, lacks `x` or `y`, or holds arrays that do not make a
+        dataset (the message names the file, and the array).
     """
-    with np.load(path, allow_pickle=False) as archive:
-        arrays = {k: archive[k] for k in archive.files}
-    missing = [k for k in ("x", "y") if k not in arrays]
-    if missing:
-        raise ValueError(f"{path}: missing array(s) {missing}; it holds {sorted(arrays)} (need 'x' and 'y')")
-    return Dataset.from_arrays(arrays["x"], arrays["y"], arrays.get("x_test"), arrays.get("y_test"),
-                               name=name or Path(path).stem, seed=seed, test_fraction=test_fraction,
-                               standardize_features=standardize_features)
+    from qsynth.data.arguments import npz_headers
+
+    npz_headers(path, "path")  # a file that is not an .npz of the right arrays: named before it is read
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {k: archive[k] for k in archive.files}
+        return Dataset.from_arrays(arrays["x"], arrays["y"], arrays.get("x_test"), arrays.get("y_test"),
+                                   name=name or Path(path).stem, seed=seed, test_fraction=test_fraction,
+                                   standardize_features=standardize_features)
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise ValueError(f"{path}: {exc}") from None

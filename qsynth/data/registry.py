@@ -9,6 +9,7 @@ from qsynth.data import datasets as data
 from qsynth.data.files import load_idx, load_npz
 from qsynth.data.mnist1d import mnist1d
 from qsynth.data.datasets import Dataset
+from qsynth.fields import ConfigError
 
 __all__ = ["DATASETS", "make_dataset"]
 
@@ -41,3 +42,5 @@ def make_dataset(name: str, args: dict[str, Any], seed: int) -> Dataset:
         return DATASETS[name](**args)
     except TypeError as exc:
         raise ValueError(f"data.args: {exc}") from None
+    except ConfigError as exc:  # a dataset's own check of an argument, which its message names first
+        raise ConfigError(f"data.args.{exc}") from None

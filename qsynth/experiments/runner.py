@@ -90,6 +90,12 @@ def _prepare(config: RunConfig) -> tuple[dict[int, Dataset], dict[int, Problem]]
     if config.learner.model == "cnn" and len(probe.feature_shape) < 2:
         raise ValueError(f"learner.model: 'cnn' needs image or sequence features, but {config.data.name!r} has "
                          f"feature shape {probe.feature_shape}; set data.args.as_images = true or use 'mlp'")
+    if config.learner.model != "gp":  # (a GP's state is its kernel's few numbers)
+        from qsynth.learners.memory import check_fits_in_memory
+
+        lc = config.learner
+        check_fits_in_memory(lc.build(probe.feature_shape, probe.num_classes),
+                             f"learner.members = {lc.members}, learner.hidden = {list(lc.hidden)}")
     for seed, problem in problems.items():
         if problem.pool is not None and config.loop.seed_size > len(problem.pool):
             raise ValueError(f"loop.seed_size ({config.loop.seed_size}) exceeds the pool of {problem.name!r} "
