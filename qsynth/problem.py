@@ -73,6 +73,28 @@ class TestSetEvaluator:
     labels_at: Callable[[float], np.ndarray] | None = None
     positive: int | None = None
 
+    def __post_init__(self) -> None:
+        x, y = np.asarray(self.x), np.asarray(self.y)
+        if x.ndim < 2 or len(x) == 0:
+            raise ValueError(f"TestSetEvaluator: x has shape {x.shape}; expected [n >= 1, *feature_shape]")
+        if y.shape != (len(x),):
+            raise ValueError(f"TestSetEvaluator: y has shape {y.shape}; expected ({len(x)},) to match x")
+        if not np.issubdtype(y.dtype, np.integer) or (y.size and y.min() < 0):
+            raise ValueError(f"TestSetEvaluator: y must hold class indices 0, 1, ... (integers), got dtype {y.dtype}"
+                             + (f" with minimum {y.min()}" if np.issubdtype(y.dtype, np.number) and y.size else ""))
+
+    def check(self, feature_shape: tuple[int, ...], num_classes: int) -> None:
+        """Raise ValueError unless this evaluator scores inputs of `feature_shape` over `num_classes` classes."""
+        if tuple(np.asarray(self.x).shape[1:]) != tuple(feature_shape):
+            raise ValueError(f"evaluator: x has feature shape {np.asarray(self.x).shape[1:]}, but the problem's is "
+                             f"{tuple(feature_shape)}")
+        top = int(np.max(self.y))
+        if top >= num_classes:
+            raise ValueError(f"evaluator: y holds class index {top}, but the problem has {num_classes} classes "
+                             f"(y holds indices into classes, not the labels themselves)")
+        if self.positive is not None and not 0 <= self.positive < num_classes:
+            raise ValueError(f"evaluator: positive class index {self.positive} is not one of 0..{num_classes - 1}")
+
     def evaluate(self, predict_proba: Callable[[np.ndarray], np.ndarray], progress: float) -> dict[str, float]:
         probs = np.asarray(predict_proba(self.x), dtype=np.float64)
         y = self.y if self.labels_at is None else self.labels_at(progress)
@@ -110,7 +132,11 @@ class Problem:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "feature_shape", tuple(int(s) for s in self.feature_shape))
-        object.__setattr__(self, "classes", tuple(int(c) for c in self.classes))
+        classes = tuple(int(c) for c in self.classes)
+        if len(classes) < 2 or list(classes) != sorted(set(classes)):
+            raise ValueError(f"Problem {self.name!r}: classes must be at least two distinct labels in increasing "
+                             f"order, got {tuple(self.classes)}")
+        object.__setattr__(self, "classes", classes)
         for field in ("pool", "stream"):
             arr = getattr(self, field)
             if arr is not None:
@@ -131,6 +157,43 @@ class Problem:
                 raise ValueError(f"Problem {self.name!r}: bounds have low > high in dimensions "
                                  f"{np.flatnonzero(low > high).tolist()}")
             object.__setattr__(self, "bounds", (low, high))
+        if self.pool_y is not None:
+            pool_y = np.asarray(self.pool_y)
+            if self.pool is None or pool_y.shape != (len(self.pool),):
+                raise ValueError(f"Problem {self.name!r}: pool_y has shape {pool_y.shape}; expected "
+                                 + ("no pool_y without a pool" if self.pool is None else f"({len(self.pool)},), one "
+                                    "label per pool point"))
+            outside = sorted(set(np.unique(pool_y).tolist()) - set(classes))
+            if outside:
+                raise ValueError(f"Problem {self.name!r}: pool_y holds labels {outside[:5]} outside classes {classes}")
+        self._check_evaluator()
+
+    def _check_evaluator(self) -> None:
+        """The evaluator must score inputs of this problem's shape and classes: a `TestSetEvaluator`
+        is checked by its arrays; any other is called once with a uniform model that checks its inputs."""
+        evaluator = self.evaluator
+        if not callable(getattr(evaluator, "evaluate", None)):
+            raise ValueError(f"Problem {self.name!r}: evaluator {type(evaluator).__name__} has no evaluate(predict_proba, "
+                             "progress) method")
+        if isinstance(evaluator, TestSetEvaluator):
+            try:
+                evaluator.check(self.feature_shape, self.num_classes)
+            except ValueError as exc:
+                raise ValueError(f"Problem {self.name!r}: {exc}") from None
+            return
+        shape, k = self.feature_shape, self.num_classes
+
+        def uniform(x: np.ndarray) -> np.ndarray:
+            x = np.asarray(x)
+            if tuple(x.shape[1:]) != shape:
+                raise ValueError(f"Problem {self.name!r}: the evaluator asked for predictions on inputs of shape "
+                                 f"{tuple(x.shape[1:])}; the problem's feature shape is {shape}")
+            return np.full((len(x), k), 1.0 / k)
+
+        metrics = evaluator.evaluate(uniform, 0.0)
+        if not isinstance(metrics, dict) or "accuracy" not in metrics:
+            raise ValueError(f"Problem {self.name!r}: the evaluator must return a dict with at least 'accuracy', "
+                             f"got {type(metrics).__name__} {str(metrics)[:80]}")
 
     @property
     def num_classes(self) -> int:

@@ -171,7 +171,7 @@ def test_seed_queries(key):
     q = seed_queries(key, problem, 6, stratified=True)
     assert len(set(q.pool_index.tolist())) == 6
     np.testing.assert_array_equal(np.bincount(problem.pool_y[q.pool_index]), [3, 3])
-    poolless = dataclasses.replace(problem, pool=None)
+    poolless = dataclasses.replace(problem, pool=None, pool_y=None)
     q = seed_queries(key, poolless, 4, stratified=False)
     low, high = problem.bounds
     assert q.pool_index is None and np.all(q.x >= low) and np.all(q.x <= high)

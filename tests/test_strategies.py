@@ -139,7 +139,7 @@ def test_bad_strategy_specs_are_named(spec, message):
 
 def test_pool_strategy_on_poolless_problem_says_so(context):
     import dataclasses
-    problem = dataclasses.replace(context.problem, pool=None)
+    problem = dataclasses.replace(context.problem, pool=None, pool_y=None)
     ctx = dataclasses.replace(context, problem=problem, available=None)
     with pytest.raises(ValueError, match="has no pool"):
         build_strategy({"kind": "uncertainty"}).select(jax.random.key(0), ctx, 1, None)

@@ -6,6 +6,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from qsynth.problem import TestSetEvaluator as GridEvaluator
+
 from qsynth.generators import GeneratorConfig, fit_generator
 from qsynth.loop import LoopConfig, run_loop
 from qsynth.oracles.teacher import TeacherOracle
@@ -181,7 +183,7 @@ def test_synthesis_without_a_fitting_generator_or_bounds_says_so(context, vae):
     with pytest.raises(ValueError, match="needs a trained generator"):
         build_strategy({"kind": "synthesis"}).init(context.problem)
     digits_like = dataclasses.replace(context.problem, feature_shape=(64,), pool=None, stream=None, pool_y=None,
-                                      bounds=None)
+                                      bounds=None, evaluator=GridEvaluator(np.zeros((1, 64)), np.zeros(1, int)))
     with pytest.raises(ValueError, match=r"makes inputs of shape \(2,\)"):
         LatentSynthesis(generator=vae).init(digits_like)
     with pytest.raises(ValueError, match="needs input bounds"):
