@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import sys
 from importlib import resources
 from pathlib import Path
@@ -115,6 +116,35 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_dir(args: argparse.Namespace) -> str | None:
+    """The run folder a command writes (for messages), if it is known from the arguments."""
+    if getattr(args, "resume", None) or getattr(args, "run_dir", None):
+        return args.resume if getattr(args, "resume", None) else args.run_dir
+    if args.command == "run":
+        from qsynth.config import load_config
+
+        try:
+            name = args.name or load_config(args.config or _default_config_path()).name
+        except Exception:  # noqa: BLE001 (only for the message)
+            return None
+        return str(Path(args.out) / name)
+    return None
+
+
+def _os_error(exc: OSError, run_dir: str | None) -> str:
+    """One sentence for an OSError: the file, what the system said, and what is safe."""
+    where = f" {exc.filename}" if exc.filename else ""
+    text = f"cannot write{where}: {exc.strerror or exc}"
+    if exc.errno == errno.ENOSPC:
+        text += " (the disk is full)"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        text += " (no permission to write there; choose another --out, or make the folder writable)"
+    if run_dir and Path(run_dir).exists() and any(Path(run_dir).glob("*/seed-*/labels.jsonl")):
+        text += (f". Every answer logged before this is intact in {run_dir}; once the problem is fixed, "
+                 f"qsynth run --resume {run_dir} continues the run from there")
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="qsynth", description="Active learning and query synthesis in JAX.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -151,9 +181,14 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as exc:
         print(f"qsynth: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a read-only folder, a full disk: say which file, and that the log is safe
+        print(f"qsynth: error: {_os_error(exc, _run_dir(args))}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt as exc:
+        run = _run_dir(args) or "RUN_DIR"
         print(f"\nqsynth: stopped ({exc or 'interrupted'}); every answer so far is in the run's log: continue "
-              "with qsynth run --resume RUN_DIR (or qsynth label RUN_DIR)", file=sys.stderr)
+              f"with qsynth run --resume {run}" + (f" (or qsynth label {run})" if args.command == "label" else ""),
+              file=sys.stderr)
         return 130
 
 

@@ -104,10 +104,16 @@ class SeedStore:
         self.last_query_id = record.get("query_id", self.last_query_id)
 
     def sync(self) -> None:
-        """Flush the label log to the OS and (if enabled) to disk."""
-        self._log.flush()
-        if self.fsync:
-            os.fsync(self._log.fileno())
+        """Flush the label log to the OS and (if enabled) to disk.
+
+        Raises:
+          OSError: naming the log (a full disk, say); what was synced before is intact."""
+        try:
+            self._log.flush()
+            if self.fsync:
+                os.fsync(self._log.fileno())
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror or str(exc), str(self.path / "labels.jsonl")) from exc
 
     def write_metrics(self, row: dict[str, Any]) -> None:
         """Append one round's metrics to `metrics.csv` (header from the first row)."""
@@ -134,11 +140,15 @@ class SeedStore:
         meta = {**meta, "checkpoint_version": CHECKPOINT_VERSION, "last_query_id": self.last_query_id}
         if self.identity is not None:
             meta["run"] = self.identity
-        with open(tmp, "wb") as f:
-            np.savez(f, __meta__=np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, folder / "state.npz")
+        try:
+            with open(tmp, "wb") as f:
+                np.savez(f, __meta__=np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, folder / "state.npz")
+        except OSError as exc:  # a full disk, say: the previous checkpoint stays whole; the half-written one goes
+            tmp.unlink(missing_ok=True)
+            raise OSError(exc.errno, exc.strerror or str(exc), str(folder / "state.npz")) from exc
         fd = os.open(folder, os.O_RDONLY)
         try:
             os.fsync(fd)

@@ -15,7 +15,8 @@ from qsynth.data.buffer import LabeledBuffer
 from qsynth.experiments.runner import run_experiment
 from qsynth.learners import GPConfig, LearnerConfig
 from qsynth.learners import gaussian_process as gp_module
-from qsynth.problem import Problem, TestSetEvaluator
+from qsynth.problem import Problem
+from qsynth.problem import TestSetEvaluator as GridEvaluator
 from qsynth.strategies.base import RoundContext
 from qsynth.strategies.pool import PoolSampling
 from qsynth.strategies.scoring import Scorer, score_points
@@ -142,7 +143,7 @@ def test_straddle_by_hand_and_through_the_scorer():
 
 def _ctx(learner, params, buffer, pool=None):
     grid = np.zeros((1, 2), np.float32)
-    problem = Problem(name="toy", feature_shape=(2,), classes=(0, 1), evaluator=TestSetEvaluator(grid, np.zeros(1, int)),
+    problem = Problem(name="toy", feature_shape=(2,), classes=(0, 1), evaluator=GridEvaluator(grid, np.zeros(1, int)),
                       bounds=(np.zeros(2, np.float32), np.ones(2, np.float32)), pool=pool)
     available = None if pool is None else np.ones(len(pool), bool)
     return RoundContext(round_index=3, learner=learner, params=params, problem=problem, available=available,

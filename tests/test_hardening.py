@@ -399,3 +399,95 @@ def test_idle_connections_are_closed_and_hold_a_bounded_number_of_threads():
         for s in idle:
             s.close()
         server.close()
+
+
+# ---- item 10: files that break and disks that fill are a sentence, and the run resumes --------------
+
+SMALL = """
+name = "small"
+seeds = [0]
+[data]
+name = "moons"
+args = {n = 60, n_test = 60}
+[learner]
+hidden = [8]
+members = 2
+steps = 10
+[loop]
+budget = 6
+seed_size = 2
+fsync = false
+[[strategies]]
+kind = "random"
+"""
+
+
+def test_a_full_disk_during_a_checkpoint_names_the_file_and_the_run_resumes(tmp_path, capsys, monkeypatch):
+    import errno
+
+    import numpy as np
+
+    from qsynth import store
+    from qsynth.cli import main
+
+    (tmp_path / "small.toml").write_text(SMALL)
+    real_savez, calls = np.savez, []
+
+    def savez_until_full(f, **arrays):
+        calls.append(1)
+        if len(calls) == 3:  # the third checkpoint: the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_savez(f, **arrays)
+
+    monkeypatch.setattr(store.np, "savez", savez_until_full)
+    code = main(["run", str(tmp_path / "small.toml"), "--out", str(tmp_path), "--quiet"])
+    out = capsys.readouterr().err.strip()
+    run = tmp_path / "small"
+    err = out.splitlines()[-1]
+    assert code == 2 and err.startswith("qsynth: error: ") and "Traceback" not in out
+    assert f"cannot write {run / 'random' / 'seed-0' / 'checkpoint' / 'state.npz'}: No space left on device " \
+           "(the disk is full)" in err
+    assert f"qsynth run --resume {run} continues the run" in err
+    assert not (run / "random" / "seed-0" / "checkpoint" / "state.npz.tmp").exists()
+    monkeypatch.setattr(store.np, "savez", real_savez)  # space again
+    assert main(["run", "--resume", str(run), "--quiet"]) == 0
+    answers = [r for r in read_label_log(run / "random" / "seed-0" / "labels.jsonl") if r["kind"] == "answer"]
+    assert len(answers) == 6 and len({a["query_id"] for a in answers}) == 6
+
+
+def test_a_read_only_run_folder_is_one_line_naming_it(tmp_path, capsys, monkeypatch):
+    import errno
+    from pathlib import Path
+
+    from qsynth.cli import main
+
+    (tmp_path / "small.toml").write_text(SMALL)
+    real_mkdir = Path.mkdir
+
+    def read_only(self, *args, **kwargs):  # (tests run as root, where permissions block nothing)
+        if self == tmp_path / "small":
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    assert main(["run", str(tmp_path / "small.toml"), "--out", str(tmp_path), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == f"qsynth: error: cannot write {tmp_path / 'small'}: Permission denied (no permission to write " \
+                  "there; choose another --out, or make the folder writable)"
+
+
+def test_a_truncated_generator_is_named_on_resume(tmp_path):
+    from qsynth.generators import load_generator
+    from qsynth.generators.config import GeneratorConfig
+    from qsynth.generators.train import fit_generator
+    import jax
+    import numpy as np
+
+    gen = fit_generator(jax.random.key(0), GeneratorConfig(latent=2, hidden=(8,), steps=5, batch_size=16),
+                        np.random.default_rng(0).normal(size=(40, 2)).astype(np.float32))
+    gen.save(tmp_path / "g")
+    data = (tmp_path / "g" / "generator.npz").read_bytes()
+    (tmp_path / "g" / "generator.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"generator.npz is corrupt or truncated .*; delete .* to train the "
+                                         r"generator again from the run's seed"):
+        load_generator(tmp_path / "g")

@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import json
 import math
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -170,8 +171,15 @@ def load_generator(folder: str | Path) -> TrainedGenerator:
     generator = VAE(config, tuple(meta["feature_shape"]))
     template = nnx.split(generator._build(nnx.Rngs(0)), nnx.Param)[1]
     treedef = jax.tree.structure(template)
-    with np.load(folder / "generator.npz") as f:
-        leaves = [jnp.asarray(f[k]) for k in sorted(f.files)]
+    try:
+        with np.load(folder / "generator.npz", allow_pickle=False) as f:
+            leaves = [jnp.asarray(f[k]) for k in sorted(f.files)]  # reading each member checks its CRC
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{folder}: generator.json without generator.npz; delete the folder to train the "
+                                "generator again from the run's seed") from None
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as exc:
+        raise ValueError(f"{folder / 'generator.npz'} is corrupt or truncated ({type(exc).__name__}: {exc}); delete "
+                         f"{folder} to train the generator again from the run's seed") from None
     if len(leaves) != treedef.num_leaves:
         raise ValueError(f"{folder}: generator.npz holds {len(leaves)} arrays, the config needs {treedef.num_leaves}")
     return TrainedGenerator(generator, jax.tree.unflatten(treedef, leaves), meta.get("history", {}))
