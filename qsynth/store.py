@@ -31,6 +31,7 @@ import json
 import os
 import sys
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -99,8 +100,8 @@ class SeedStore:
         self._metrics_fields: list[str] | None = None
 
     def append(self, record: dict[str, Any]) -> None:
-        """Append one record to the label log (buffered until `sync`)."""
-        self._log.write(json.dumps(record, separators=(",", ":")) + "\n")
+        """Append one record to the label log (buffered until `sync`), with its checksum as `crc`."""
+        self._log.write(_with_checksum(record) + "\n")
         self.last_query_id = record.get("query_id", self.last_query_id)
 
     def sync(self) -> None:
@@ -235,6 +236,16 @@ def repair_label_log(path: str | os.PathLike) -> str | None:
     return message
 
 
+def _body(record: dict[str, Any]) -> str:
+    return json.dumps(record, separators=(",", ":"))
+
+
+def _with_checksum(record: dict[str, Any]) -> str:
+    """The record's JSON line with a last field `crc`: the CRC-32 of the line without it."""
+    body = _body(record)
+    return f'{body[:-1]},"crc":"{zlib.crc32(body.encode()):08x}"}}' if body != "{}" else body
+
+
 #: What each kind of label-log record must hold (beyond "kind"), as the readers use it.
 _RECORD_KEYS = {"query": ("query_id", "x"), "answer": ("query_id", "status"), "retract": ("query_id",)}
 _STATUSES = ("ok", "abstain", "failed")
@@ -243,10 +254,14 @@ _STATUSES = ("ok", "abstain", "failed")
 def read_label_log(path: str | os.PathLike) -> list[dict[str, Any]]:
     """The records of a `labels.jsonl`; a truncated final line (crash mid-write) is skipped.
 
+    Each record a run writes carries the CRC-32 of its line (`crc`, removed from what is
+    returned): a line changed by hand — a label edited, say — no longer matches it and is
+    refused, never used. (Records without one, from logs before checksums, are read as they are.)
+
     Raises:
-      ValueError: a line other than the last is not UTF-8 text, not valid JSON, or not a
-        record a run writes (a known kind with its keys, a known status); the message names the
-        file and the line.
+      ValueError: a line other than the last is not UTF-8 text, not valid JSON, not a record a
+        run writes (a known kind with its keys, a known status), or does not match its
+        checksum; the message names the file and the line.
     """
     lines = Path(path).read_bytes().splitlines()
     records = []
@@ -260,6 +275,12 @@ def read_label_log(path: str | os.PathLike) -> list[dict[str, Any]]:
             if i == len(lines) - 1:
                 break
             raise ValueError(f"{path}: line {i + 1} is corrupt ({exc})") from exc
+        if isinstance(record, dict) and "crc" in record:
+            crc = record.pop("crc")
+            if crc != f"{zlib.crc32(_body(record).encode()):08x}":
+                raise ValueError(f"{path}: line {i + 1} does not match its checksum: it was changed after the run "
+                                 "wrote it (a label edited by hand is never used; take an answer back with "
+                                 "Session.retract, or restore the line)")
         problem = _record_problem(record)
         if problem:
             raise ValueError(f"{path}: line {i + 1} is corrupt ({problem}); the log holds only what a run wrote")

@@ -491,3 +491,20 @@ def test_a_truncated_generator_is_named_on_resume(tmp_path):
     with pytest.raises(ValueError, match=r"generator.npz is corrupt or truncated .*; delete .* to train the "
                                          r"generator again from the run's seed"):
         load_generator(tmp_path / "g")
+
+
+# ---- item 3 (the rest): a label edited by hand is refused, never used -------------------------------
+
+def test_a_hand_edited_label_does_not_match_its_checksum(finished_run, tmp_path):
+    run = _copy(finished_run, tmp_path)
+    log = run / "random" / "seed-0" / "labels.jsonl"
+    lines = log.read_text().splitlines(keepends=True)
+    i = next(i for i, line in enumerate(lines) if '"kind":"answer"' in line and '"label":1' in line)
+    lines[i] = lines[i].replace('"label":1', '"label":0')
+    log.write_text("".join(lines))
+    with pytest.raises(ValueError, match=f"line {i + 1} does not match its checksum: it was changed after the run"):
+        read_label_log(log)
+    with pytest.raises(ValueError, match="does not match its checksum"):
+        resume_experiment(run, progress=False, plots=False)
+    assert all('"crc":"' in line for line in lines)  # every record a run writes carries one
+    assert "crc" not in read_label_log(run / "random" / "seed-1" / "labels.jsonl")[0]
