@@ -34,7 +34,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         from qsynth.experiments.runner import resume_experiment
 
         print(f"qsynth run --resume {args.resume}", file=sys.stderr)
-        result = resume_experiment(args.resume, progress=not args.quiet)
+        result = resume_experiment(args.resume, progress=not args.quiet, plots=not args.no_plots)
         print_table(result.summary)
         print(f"\nrun folder: {result.path}  (plots in {result.path / 'plots'})")
         return _failure_status(result.summary, args.allow_failures)
@@ -45,7 +45,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         config = dataclasses.replace(config, seeds=tuple(args.seeds))
     print(f"qsynth run {config.name!r}: {config.data.name}, {len(config.strategies)} strategies × "
           f"{len(config.seeds)} seeds, budget {config.loop.budget} labels", file=sys.stderr)
-    result = run_experiment(config, args.out, progress=not args.quiet, overwrite=args.overwrite)
+    result = run_experiment(config, args.out, progress=not args.quiet, overwrite=args.overwrite,
+                            plots=not args.no_plots)
     print_table(result.summary)
     print(f"\nrun folder: {result.path}  (plots in {result.path / 'plots'})")
     return _failure_status(result.summary, args.allow_failures)
@@ -116,6 +117,15 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("qsynth")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
 def _run_dir(args: argparse.Namespace) -> str | None:
     """The run folder a command writes (for messages), if it is known from the arguments."""
     if getattr(args, "resume", None) or getattr(args, "run_dir", None):
@@ -147,6 +157,7 @@ def _os_error(exc: OSError, run_dir: str | None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="qsynth", description="Active learning and query synthesis in JAX.")
+    parser.add_argument("--version", action="version", version=f"qsynth {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a config (strategies × seeds); the built-in default without one")
     run.add_argument("config", nargs="?", help="a TOML config (default: the built-in moons comparison)")
@@ -158,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="if the run folder already holds a run, move it aside to <name>.replaced-<time> first")
     run.add_argument("--resume", metavar="RUN_DIR",
                      help="continue an interrupted run from its folder (last checkpoint + the answers logged after it)")
+    run.add_argument("--no-plots", action="store_true",
+                     help="draw no plots (qsynth plot RUN_DIR draws them later)")
     run.add_argument("--allow-failures", action="store_true",
                      help="exit 0 even when a run got no usable label (every answer failed or abstained)")
     run.set_defaults(fn=_cmd_run)

@@ -90,3 +90,19 @@ def test_plots_draw_what_they_should():
                                 queried_y=np.array([0, 1, 1]), resolution=20)
     assert ax.get_legend().get_texts()[0].get_text() == "3 queried"
     matplotlib.pyplot.close("all")
+
+
+def test_version_and_a_single_seed_table_without_a_spread(capsys):
+    import importlib.metadata
+
+    from qsynth.cli import main
+    from qsynth.experiments.summary import format_table, summarize
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == f"qsynth {importlib.metadata.version('qsynth')}"
+    row = {"round": 1, "queries": 10, "labels": 10, "accuracy": 0.9, "select_s": 0.0, "train_s": 0.0}
+    one = format_table(summarize({"random": [[row]]}, [0.8], [10]))
+    two = format_table(summarize({"random": [[row], [{**row, "accuracy": 0.8}]]}, [0.8], [10]))
+    assert "±" not in one and "0.900" in one
+    assert "0.850 ± 0.050" in two

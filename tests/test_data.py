@@ -135,3 +135,19 @@ def test_capacity_buckets_and_buffer_growth():
     np.testing.assert_array_equal(buf.x[60:70], 2.0)
     with pytest.raises(ValueError, match="feature shape"):
         buf.add(np.ones((1, 3)), np.zeros(1), 4)
+
+
+def test_from_arrays_takes_bounds_in_the_units_of_x_and_standardizes_them_with_it():
+    rng = np.random.default_rng(0)
+    x = rng.uniform([0.0, 10.0], [1.0, 20.0], size=(200, 2))
+    y = (x[:, 0] > 0.5).astype(int)
+    raw = Dataset.from_arrays(x, y, bounds=([0, 10], [1, 20]), standardize_features=False)
+    assert np.array_equal(raw.bounds[0], [0, 10]) and np.array_equal(raw.bounds[1], [1, 20])
+    scaled = Dataset.from_arrays(x, y, bounds=([0, 10], [1, 20]))
+    low, high = scaled.bounds
+    assert np.all(low <= scaled.x.min(0)) and np.all(high >= scaled.x.max(0))
+    # the box maps like the features: a pool point's raw and scaled positions agree in the box
+    assert np.allclose((scaled.x - low) / (high - low), (raw.x - raw.bounds[0]) / (raw.bounds[1] - raw.bounds[0]),
+                       atol=1e-5)
+    with pytest.raises(ValueError, match="bounds must be .low, high. of 2 values each"):
+        Dataset.from_arrays(x, y, bounds=([0], [1]))

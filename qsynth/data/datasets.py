@@ -108,7 +108,7 @@ class Dataset:
     @classmethod
     def from_arrays(cls, x: Any, y: Any, x_test: Any = None, y_test: Any = None, *, name: str = "arrays",
                     test_fraction: float = 0.25, seed: int = 0, standardize_features: bool = True,
-                    classes: tuple[int, ...] | None = None) -> Dataset:
+                    classes: tuple[int, ...] | None = None, bounds: tuple[Any, Any] | None = None) -> Dataset:
         """A dataset from user arrays; with no test set, a stratified seeded split makes one.
 
         Args:
@@ -118,6 +118,8 @@ class Dataset:
           seed: seeds the split.
           standardize_features: scale each feature to zero mean, unit variance (pool statistics).
           classes: the class set; by default the sorted labels seen.
+          bounds: optional (low [d], high [d]) box of the flat inputs, in the units of `x`
+            (standardized with the features), for strategies that synthesize inputs.
         """
         x = np.asarray(x, dtype=np.float32)
         y = np.asarray(y)
@@ -134,22 +136,38 @@ class Dataset:
             x, y, x_test, y_test = x[pool_idx], y[pool_idx], x[test_idx], y[test_idx]
         x_test = np.asarray(x_test, dtype=np.float32)
         y_test = np.asarray(y_test)
+        box = None
+        if bounds is not None:
+            low, high = (np.asarray(b, dtype=np.float64).reshape(-1) for b in bounds)
+            box = np.stack([low, high]) if low.shape == high.shape else None
+            if box is None or box.shape[1] != int(np.prod(x.shape[1:])):
+                raise ValueError(f"bounds must be (low, high) of {int(np.prod(x.shape[1:]))} values each (the flat "
+                                 f"features), got shapes {low.shape} and {high.shape}")
         if standardize_features:
+            if box is not None:  # the box goes through the same affine map as the features
+                mean, std = _feature_stats(x)
+                box = (box - mean.reshape(1, -1)) / std.reshape(1, -1)
             x, x_test = standardize(x, x_test)
         if classes is None:
             classes = tuple(sorted(set(np.unique(y).astype(int).tolist()) | set(np.unique(y_test).astype(int).tolist())))
-        return cls(name=name, x=x, y=y, x_test=x_test, y_test=y_test, classes=classes)
+        return cls(name=name, x=x, y=y, x_test=x_test, y_test=y_test, classes=classes,
+                   bounds=None if box is None else (box[0], box[1]))
 
 
-def standardize(x: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Zero mean, unit variance per feature, with statistics from `x` (constant features keep scale 1)."""
+def _feature_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean and std [1, *feature_shape] of `x` (std 1 for constant features)."""
     with np.errstate(over="ignore", invalid="ignore"):
         mean = x.mean(axis=0, keepdims=True)
         std = x.std(axis=0, keepdims=True)
     if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std))) and np.all(np.isfinite(x)):
         x = x.astype(np.float64)  # values near float32's limit (1e38): their squares overflow it
         mean, std = x.mean(axis=0, keepdims=True), x.std(axis=0, keepdims=True)
-    std = np.where(std > 1e-8, std, 1.0)
+    return mean, np.where(std > 1e-8, std, 1.0)
+
+
+def standardize(x: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Zero mean, unit variance per feature, with statistics from `x` (constant features keep scale 1)."""
+    mean, std = _feature_stats(x)
     return tuple(((a - mean) / std).astype(np.float32) for a in (x, *others))
 
 

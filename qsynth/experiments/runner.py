@@ -179,7 +179,7 @@ def run_experiment(config: RunConfig, out_dir: str | Path = "runs", *, progress:
         if not resume or not (path / "config.toml").exists():
             (path / "config.toml").write_text(to_toml(config, _versions()), encoding="utf-8")
         bar = _Progress(len(config.strategies) * len(config.seeds), enabled=progress)
-        generators = _generators(config, datasets, path, progress)
+        generators = _generators(config, datasets, path, progress, plots)
         with RunOracles(config, path) as make_oracle:
             results = _run_all(config, path, datasets, problems, make_oracle, generators, bar, resume)
         histories = load_histories(path) if resume else \
@@ -278,7 +278,7 @@ def _finished(seed_dir: Path, identity: dict[str, Any], seed: int) -> bool:
 
 
 def _generators(config: RunConfig, datasets: dict[int, Dataset], path: Path,
-                progress: bool) -> dict[int, TrainedGenerator]:
+                progress: bool, plots: bool = True) -> dict[int, TrainedGenerator]:
     """One VAE per seed, trained on that seed's unlabeled pool, saved under `generator/seed-<k>/`."""
     if not any(getattr(build_strategy(s), "needs_generator", False) for s in config.strategies):
         return {}
@@ -303,7 +303,7 @@ def _generators(config: RunConfig, datasets: dict[int, Dataset], path: Path,
         if progress:
             print(f"generator seed {seed}: trained in {time.perf_counter() - t0:.1f} s, held-out reconstruction "
                   f"MSE {recon:.3f} (feature variance {np.var(data.x_test):.3f})", file=sys.stderr)
-        if seed == config.seeds[0]:
+        if plots and seed == config.seeds[0]:
             from qsynth import plotting
 
             images = plotting.as_images(gen.sample(jax.random.key(seed), 32)[1], data.x.shape[1:])

@@ -74,8 +74,11 @@ def summarize(histories: dict[str, list[list[dict[str, float]]]], targets: Seque
 
 
 def _fmt(ms: dict, digits: int = 3, scale: float = 1.0) -> str:
+    """`mean ± std` over seeds; the mean alone for one seed (a spread of one is not ± 0)."""
     if ms["mean"] is None:
         return "—"
+    if ms.get("n") == 1:
+        return f"{ms['mean'] * scale:.{digits}f}"
     return f"{ms['mean'] * scale:.{digits}f} ± {ms['std'] * scale:.{digits}f}"
 
 
