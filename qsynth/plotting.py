@@ -9,6 +9,7 @@ with Agg.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 
 import matplotlib.pyplot as plt
@@ -18,38 +19,77 @@ from matplotlib.axes import Axes
 from qsynth.history import curve_on_grid
 
 __all__ = ["as_images", "plot_ascent_paths", "plot_decision_boundary", "plot_image_grid", "plot_latent_space",
-           "plot_learning_curves", "save"]
+           "plot_learning_curves", "save", "strategy_styles"]
+
+
+#: Line styles after the ten colours are used up (then dash patterns of growing length).
+_LINESTYLES = ("-", "--", ":", "-.")
+
+
+def strategy_styles(names: Sequence[str]) -> dict[str, tuple[str, object]]:
+    """A (colour, line style) per strategy, fixed by the order of `names` (a config's order), unique for
+    any number: the ten tab10 colours with solid lines, then dashed, dotted, dash-dotted, then dash
+    patterns of growing length."""
+    colours = [plt.get_cmap("tab10")(i) for i in range(10)]
+    out: dict[str, tuple[str, object]] = {}
+    for i, name in enumerate(names):
+        round_ = i // 10
+        style: object = _LINESTYLES[round_] if round_ < len(_LINESTYLES) else (0, (round_, 1 + round_ // 2))
+        out[name] = ("#%02x%02x%02x" % tuple(int(255 * c) for c in colours[i % 10][:3]), style)
+    return out
 
 
 def plot_learning_curves(histories: dict[str, list[list[dict[str, float]]]], *, key: str = "accuracy",
-                         targets: Sequence[float] = (), ax: Axes | None = None, title: str | None = None) -> Axes:
+                         targets: Sequence[float] = (), ax: Axes | None = None, title: str | None = None,
+                         styles: dict[str, tuple[str, object]] | None = None) -> Axes:
     """Mean ± std of `key` against queries used, one line and band per strategy.
 
+    Strategies whose curves are identical on every seed (entropy, margin and least confidence
+    on two classes) are drawn once, their names joined with "=" in the legend. The legend
+    sits outside the plotting area.
+
     Args:
-      histories: strategy name -> one history (list of round rows) per seed.
+      histories: strategy name -> one history (list of round rows) per seed, in the order to draw
+        and colour them (a `RunResult.history` is one such history).
       targets: horizontal reference lines (accuracy targets).
+      styles: (colour, line style) per strategy; default `strategy_styles` of the histories' order.
     """
     if ax is None:
-        _, ax = plt.subplots(figsize=(7, 4.5))
+        _, ax = plt.subplots(figsize=(9, 4.5))
+    styles = styles or strategy_styles(list(histories))
     top = max(h[-1]["queries"] for runs in histories.values() for h in runs)
     bottom = min(h[0]["queries"] for runs in histories.values() for h in runs)
     grid = np.arange(bottom, top + 1, dtype=np.float64)
-    for name, runs in histories.items():
-        curves = np.stack([curve_on_grid(h, grid, key) for h in runs])
+    curves_of = {name: np.stack([curve_on_grid(h, grid, key) for h in runs]) for name, runs in histories.items()}
+    drawn: list[str] = []
+    groups: dict[str, list[str]] = {}
+    for name, curves in curves_of.items():
+        same = next((d for d in drawn if curves_of[d].shape == curves.shape and
+                     np.array_equal(curves_of[d], curves, equal_nan=True)), None)
+        if same is None:
+            drawn.append(name)
+            groups[name] = [name]
+        else:
+            groups[same].append(name)
+    for name in drawn:
+        curves = curves_of[name]
         with np.errstate(all="ignore"):
             valid = np.isfinite(curves).sum(axis=0) > 0
             mean = np.nanmean(np.where(np.isfinite(curves), curves, np.nan), axis=0, where=np.isfinite(curves))
             std = np.nanstd(curves, axis=0)
-        (line,) = ax.plot(grid[valid], mean[valid], label=f"{name} (n={len(runs)})", lw=1.6)
-        ax.fill_between(grid[valid], (mean - std)[valid], (mean + std)[valid], color=line.get_color(), alpha=0.15)
+        colour, style = styles[name]
+        label = " = ".join(groups[name]) + (" (identical)" if len(groups[name]) > 1 else "")
+        ax.plot(grid[valid], mean[valid], label=f"{label} (n={len(histories[name])})", lw=1.6, color=colour,
+                ls=style)
+        ax.fill_between(grid[valid], (mean - std)[valid], (mean + std)[valid], color=colour, alpha=0.12)
     for t in targets:
         ax.axhline(t, color="0.5", lw=0.8, ls="--")
     ax.set_xlabel("labels queried (seed set included)")
     ax.set_ylabel(f"test {key}")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, frameon=False)
     if title:
-        ax.set_title(title)
+        ax.set_title(title, fontsize=10)
     return ax
 
 
@@ -143,10 +183,12 @@ def plot_success_region(predict_proba: Callable[[np.ndarray], np.ndarray],
 
 
 def save(ax: Axes, path: str) -> None:
-    """Save the axes' figure as PNG and close it."""
+    """Save the axes' figure as PNG (cropped to what is drawn, outside legends included) and close it."""
     fig = ax.figure
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with warnings.catch_warnings():  # (a layout matplotlib cannot tighten is still saved whole, below)
+        warnings.simplefilter("ignore", UserWarning)
+        fig.tight_layout()
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
 

@@ -7,9 +7,10 @@ One config, run once uninterrupted as the reference: a latent-synthesis arm (a V
 on the box's pool) whose queries the projectile simulator answers in two worker processes.
 Every process shares one persistent XLA compilation cache (a folder beside the runs), so
 only the reference compiles; a cached executable is the same program, so results are unchanged.
-Each trial starts `qsynth run`, and sends SIGKILL or SIGINT at a random moment: once the
-label logs hold k lines (k uniform from 0 to one less than the reference holds) and then a uniform 0–1 s
-more — during start-up or generator training, mid-round, mid-ascent, mid-write. Then it
+Each trial starts `qsynth run` and sends SIGKILL or SIGINT at a random moment — on even
+trials a uniform time over the run (start-up, generator training, the rounds, the end), on
+odd ones 0–20 ms after the label logs reach k lines (k uniform over the reference's lines:
+mid-ascent, mid-fit, mid-write). Then it
 `qsynth run --resume`s the run to the end, and asserts:
 
 - no answer lost: every answer in the log when it was killed is in the final log, in place;
@@ -206,20 +207,22 @@ def run(kills: int = 3, seed: int = 0, folder: Path | None = None, log=print) ->
     for trial in range(kills):
         name = list(CONFIGS)[trial % len(CONFIGS)]
         how = signal.SIGKILL if rng.random() < 0.5 else signal.SIGINT
-        lines = int(rng.integers(0, log_lines[name]))  # the moment: after this many log lines ...
-        extra = float(rng.uniform(0.0, 1.0))  # ... and this long after (mid-training, mid-ascent, mid-write)
+        if trial % 2 == 0:  # by time: anywhere in the run (start-up, generator training, rounds, the end)
+            lines, extra = 0, float(rng.uniform(0.0, 0.7 * walls[name]))  # (a cached run is ~0.6× the reference)
+        else:  # by progress: after k log lines, within a round (mid-ascent, mid-fit, mid-write)
+            lines, extra = int(rng.integers(0, log_lines[name])), float(rng.uniform(0.0, 0.02))
         out = folder / f"trial-{trial:03d}"
         marker = uuid.uuid4().hex
         proc = _qsynth(["run", str(configs[name]), "--out", str(out)], marker, folder)
         while _lines(out / name) < lines and proc.poll() is None:
-            time.sleep(0.002)
+            time.sleep(0.001)
         try:
             proc.wait(timeout=extra)
             note = "finished before the signal"
         except subprocess.TimeoutExpired:
             proc.send_signal(how)
             proc.wait(timeout=120)
-            note = f"{how.name} {extra:.2f} s after line {lines}"
+            note = f"{how.name} {extra:.2f} s after " + (f"line {lines}" if lines else "the start")
         orphans = _wait_gone(marker)
         run_dir = out / name
         before = _answers(run_dir) if run_dir.exists() else {}

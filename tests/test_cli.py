@@ -106,3 +106,41 @@ def test_version_and_a_single_seed_table_without_a_spread(capsys):
     two = format_table(summarize({"random": [[row], [{**row, "accuracy": 0.8}]]}, [0.8], [10]))
     assert "±" not in one and "0.900" in one
     assert "0.850 ± 0.050" in two
+
+
+def test_strategy_styles_are_unique_fixed_by_config_order_and_the_same_in_run_and_plot(tmp_path, monkeypatch):
+    from qsynth import plotting
+    from qsynth.config import parse_config
+    from qsynth.experiments.runner import load_histories, plot_run, run_experiment
+
+    names = [f"s{i}" for i in range(45)]
+    styles = plotting.strategy_styles(names)
+    assert len(set(styles.values())) == 45  # no two strategies share (colour, line style)
+    assert plotting.strategy_styles(names[:3]) == {n: styles[n] for n in names[:3]}  # a prefix keeps its styles
+    drawn = []
+
+    def keep(ax, path):
+        if path.endswith("learning_curves.png"):
+            drawn.append([(ln.get_label(), ln.get_color(), ln.get_linestyle()) for ln in ax.get_lines()
+                          if "(n=" in ln.get_label()])
+        matplotlib.pyplot.close(ax.figure)
+
+    monkeypatch.setattr(plotting, "save", keep)
+    table = {"name": "order", "seeds": [0], "data": {"name": "moons", "args": {"n": 60, "n_test": 60}},
+             "learner": {"hidden": [8], "members": 2, "steps": 5}, "loop": {"budget": 4, "seed_size": 2, "fsync": False},
+             "strategies": [{"kind": "random"}, {"kind": "bald"}, {"kind": "uncertainty"}]}
+    config = parse_config(table)
+    run = run_experiment(config, tmp_path, progress=False).path  # draws from the results, in config order
+    assert list(load_histories(run)) == ["bald", "entropy", "random"]  # on disk: by name
+    plot_run(run, config)  # qsynth plot: from disk
+    assert drawn[0] == drawn[1]
+    assert [label.split(" (n=")[0] for label, _, _ in drawn[0]] == ["random", "bald", "entropy"]
+
+
+def test_identical_curves_are_drawn_once_and_named_together():
+    rows = lambda acc: [{"queries": q, "accuracy": a} for q, a in zip([2, 3, 4], acc)]  # noqa: E731
+    ax = plot_learning_curves({"entropy": [rows([0.5, 0.6, 0.7])], "margin": [rows([0.5, 0.6, 0.7])],
+                               "random": [rows([0.5, 0.5, 0.6])]})
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["entropy = margin (identical) (n=1)", "random (n=1)"]
+    matplotlib.pyplot.close("all")

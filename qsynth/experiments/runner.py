@@ -119,7 +119,8 @@ def _prepare(config: RunConfig) -> tuple[dict[int, Dataset], dict[int, Problem]]
 class _Progress:
     """A one-line progress bar on a terminal; a line per finished run otherwise."""
 
-    def __init__(self, total_runs: int, stream: TextIO = sys.stderr, enabled: bool = True):
+    def __init__(self, total_runs: int, stream: TextIO | None = None, enabled: bool = True):
+        stream = stream or sys.stderr  # (looked up now: a test's or notebook's replaced stderr)
         self.total, self.done, self.stream, self.enabled = total_runs, 0, stream, enabled
         self.tty = stream.isatty()
         self.t0 = time.perf_counter()
@@ -326,9 +327,21 @@ def _user_generator(reference: str, data: Dataset, key: jax.Array) -> Any:
     return gen
 
 
+def strategy_names(config: RunConfig) -> list[str]:
+    """The names of the config's strategies, in its order (the order of tables, colours and legends)."""
+    return [build_strategy(spec).name for spec in config.strategies]
+
+
+def in_config_order(config: RunConfig, histories: dict[str, Any]) -> dict[str, Any]:
+    """`histories` with the config's strategies first, in its order (others after, by name)."""
+    order = strategy_names(config)
+    rank = {name: i for i, name in enumerate(order)}
+    return dict(sorted(histories.items(), key=lambda kv: (rank.get(kv[0], len(order)), kv[0])))
+
+
 def write_summary(path: Path, config: RunConfig, histories: dict[str, list[list[dict[str, float]]]]) -> dict:
     """Aggregate the histories and write `path/summary.json`; returns the per-strategy summary."""
-    summary = summarize(histories, config.targets, config.at_labels)
+    summary = summarize(in_config_order(config, histories), config.targets, config.at_labels)
     (path / "summary.json").write_text(json.dumps({"name": config.name, "dataset": config.data.name,
                                                    "seeds": list(config.seeds), "strategies": summary}, indent=1),
                                        encoding="utf-8")
@@ -357,10 +370,23 @@ def plot_run(path: str | Path, config: RunConfig, histories: dict[str, list[list
     path = Path(path)
     plots = path / "plots"
     plots.mkdir(exist_ok=True)
-    histories = histories or load_histories(path)
+    histories = in_config_order(config, histories or load_histories(path))
     written = []
-    ax = plotting.plot_learning_curves(histories, targets=config.targets,
-                                       title=f"{config.name}: {config.data.name}, {len(config.seeds)} seeds")
+    styles = plotting.strategy_styles(strategy_names(config))
+    seeds = f"{len(config.seeds)} seed{'s' * (len(config.seeds) != 1)}"
+    with_f1 = all("f1" in runs[0][-1] for runs in histories.values())
+    if with_f1:  # a success region: its F1 is the headline, beside accuracy
+        import matplotlib.pyplot as plt
+
+        _, (left, right) = plt.subplots(1, 2, figsize=(13, 4.5))
+        plotting.plot_learning_curves(histories, targets=config.targets, ax=left, styles=styles,
+                                      title=f"{config.name}: test accuracy, {seeds}")
+        left.get_legend().remove()
+        ax = plotting.plot_learning_curves(histories, key="f1", ax=right, styles=styles,
+                                           title=f"F1 of the success region, {seeds}")
+    else:
+        ax = plotting.plot_learning_curves(histories, targets=config.targets, styles=styles,
+                                           title=f"{config.name}: {config.data.name}, {seeds}")
     plotting.save(ax, str(plots / "learning_curves.png"))
     written.append(plots / "learning_curves.png")
     seed = config.seeds[0]
