@@ -12,9 +12,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import errno
+import signal
 import sys
+import threading
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 __all__ = ["main"]
 
@@ -155,7 +158,24 @@ def _os_error(exc: OSError, run_dir: str | None) -> str:
     return text
 
 
+def _keep_interrupts() -> None:
+    """Make a Ctrl-C always stop the command. A SIGINT whose KeyboardInterrupt is raised inside a
+    garbage-collector callback (JAX registers one) is "ignored" by Python and lost — a Ctrl-C
+    during start-up used to let the whole run go on. Such an interrupt is delivered again, from a
+    timer, to land in ordinary code."""
+    previous = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            threading.Timer(0.01, signal.raise_signal, (signal.SIGINT,)).start()
+            return
+        previous(unraisable)
+
+    sys.unraisablehook = hook
+
+
 def main(argv: list[str] | None = None) -> int:
+    _keep_interrupts()
     parser = argparse.ArgumentParser(prog="qsynth", description="Active learning and query synthesis in JAX.")
     parser.add_argument("--version", action="version", version=f"qsynth {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -199,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt as exc:
         run = _run_dir(args) or "RUN_DIR"
-        print(f"\nqsynth: stopped ({exc or 'interrupted'}); every answer so far is in the run's log: continue "
+        print(f"\nqsynth: stopped ({str(exc) or 'interrupted'}); every answer so far is in the run's log: continue "
               f"with qsynth run --resume {run}" + (f" (or qsynth label {run})" if args.command == "label" else ""),
               file=sys.stderr)
         return 130

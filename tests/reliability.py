@@ -18,6 +18,7 @@ mid-ascent, mid-fit, mid-write). Then it
 - the final state equals the uninterrupted run's: the label log (every query in order, every
   answer — answers from parallel workers are logged in the order they arrive), the final
   checkpoint's arrays and the metrics apart from timings, bit for bit;
+- the signal stopped the run (SIGINT: exit status 130; SIGKILL: killed);
 - no process left over: nothing started by the run (found by an environment marker every
   child inherits) outlives it, after the kill and after the resume.
 
@@ -185,7 +186,8 @@ def check(reference: dict[str, tuple], run: Path, before: dict[str, list[dict]])
 
 
 def run(kills: int = 3, seed: int = 0, folder: Path | None = None, log=print) -> dict[str, int]:
-    """`kills` trials; returns the counts {"trials", "lost", "duplicated", "differ", "orphans", "failed"}."""
+    """`kills` trials; returns the counts {"trials", "lost", "duplicated", "differ", "orphans", "unstopped",
+    "failed"}."""
     rng = np.random.default_rng(seed)
     folder = Path(folder or tempfile.mkdtemp(prefix="qsynth-reliability-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -203,12 +205,12 @@ def run(kills: int = 3, seed: int = 0, folder: Path | None = None, log=print) ->
         log_lines[name] = _lines(folder / "reference" / name)
         if _wait_gone(marker):
             raise RuntimeError(f"the reference run of {name} left processes behind")
-    counts = dict.fromkeys(("trials", "lost", "duplicated", "differ", "orphans", "failed"), 0)
+    counts = dict.fromkeys(("trials", "lost", "duplicated", "differ", "orphans", "unstopped", "failed"), 0)
     for trial in range(kills):
         name = list(CONFIGS)[trial % len(CONFIGS)]
         how = signal.SIGKILL if rng.random() < 0.5 else signal.SIGINT
         if trial % 2 == 0:  # by time: anywhere in the run (start-up, generator training, rounds, the end)
-            lines, extra = 0, float(rng.uniform(0.0, 0.7 * walls[name]))  # (a cached run is ~0.6× the reference)
+            lines, extra = 0, float(rng.uniform(0.0, 0.5 * walls[name]))  # (a cached run is about half the reference)
         else:  # by progress: after k log lines, within a round (mid-ascent, mid-fit, mid-write)
             lines, extra = int(rng.integers(0, log_lines[name])), float(rng.uniform(0.0, 0.02))
         out = folder / f"trial-{trial:03d}"
@@ -216,17 +218,20 @@ def run(kills: int = 3, seed: int = 0, folder: Path | None = None, log=print) ->
         proc = _qsynth(["run", str(configs[name]), "--out", str(out)], marker, folder)
         while _lines(out / name) < lines and proc.poll() is None:
             time.sleep(0.001)
+        problems = []
         try:
             proc.wait(timeout=extra)
             note = "finished before the signal"
         except subprocess.TimeoutExpired:
             proc.send_signal(how)
-            proc.wait(timeout=120)
+            code = proc.wait(timeout=120)
             note = f"{how.name} {extra:.2f} s after " + (f"line {lines}" if lines else "the start")
+            if code not in (-how, 130 if how == signal.SIGINT else -how):
+                problems.append(f"the {how.name} did not stop the run (exit status {code})")
         orphans = _wait_gone(marker)
         run_dir = out / name
         before = _answers(run_dir) if run_dir.exists() else {}
-        problems = [f"processes {orphans} outlived the killed run"] if orphans else []
+        problems += [f"processes {orphans} outlived the killed run"] if orphans else []
         marker2 = uuid.uuid4().hex
         resume = ["run", "--resume", str(run_dir)] if (run_dir / "config.toml").exists() else \
             ["run", str(configs[name]), "--out", str(out)]  # killed before it wrote anything
@@ -242,13 +247,15 @@ def run(kills: int = 3, seed: int = 0, folder: Path | None = None, log=print) ->
         counts["duplicated"] += any("answered twice" in p for p in problems)
         counts["differ"] += any("differs" in p or "differ from" in p for p in problems)
         counts["orphans"] += any("outlived" in p for p in problems)
+        counts["unstopped"] += any("did not stop" in p for p in problems)
         counts["failed"] += bool(problems)
         answered = sum(len(a) for a in before.values())
         log(f"trial {trial:3d} {name:9s} {note:28s} {answered:3d} answers logged before; "
             + ("ok" if not problems else "FAILED: " + "; ".join(problems)))
     log(f"{counts['trials']} kills: {counts['lost']} with answers lost, {counts['duplicated']} with a query asked "
         f"twice, {counts['differ']} that ended unlike the uninterrupted run, {counts['orphans']} with processes "
-        f"left over ({', '.join(f'{n} {w:.1f} s' for n, w in walls.items())} uninterrupted)")
+        f"left over, {counts['unstopped']} where the signal did not stop the run "
+        f"({', '.join(f'{n} {w:.1f} s' for n, w in walls.items())} uninterrupted)")
     return counts
 
 

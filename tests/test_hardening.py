@@ -508,3 +508,25 @@ def test_a_hand_edited_label_does_not_match_its_checksum(finished_run, tmp_path)
         resume_experiment(run, progress=False, plots=False)
     assert all('"crc":"' in line for line in lines)  # every record a run writes carries one
     assert "crc" not in read_label_log(run / "random" / "seed-1" / "labels.jsonl")[0]
+
+
+# ---- item 5 (the rest): a Ctrl-C during start-up stops the run too -----------------------------------
+
+def test_a_ctrl_c_during_start_up_is_never_lost(tmp_path):
+    """A KeyboardInterrupt raised inside a garbage-collector callback (JAX has one) is dropped by
+    Python; the command line delivers it again, so the run stops (exit 130) instead of going on."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "small.toml").write_text(SMALL)
+    for i, at in enumerate((0.6, 1.0, 1.4, 1.8)):  # during the imports, where the collector runs most
+        proc = subprocess.Popen([sys.executable, "-m", "qsynth.cli", "run", str(tmp_path / "small.toml"), "--out",
+                                 str(tmp_path / f"out-{i}"), "--quiet", "--no-plots"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        time.sleep(at)
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=120)
+        err = proc.stderr.read()
+        assert code in (130, -signal.SIGINT), f"SIGINT at {at} s: exit status {code}\n{err[-800:]}"
