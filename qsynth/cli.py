@@ -162,7 +162,11 @@ def _keep_interrupts() -> None:
     """Make a Ctrl-C always stop the command. A SIGINT whose KeyboardInterrupt is raised inside a
     garbage-collector callback (JAX registers one) is "ignored" by Python and lost — a Ctrl-C
     during start-up used to let the whole run go on. Such an interrupt is delivered again, from a
-    timer, to land in ordinary code."""
+    timer, to land in ordinary code; and every SIGINT is noted (`qsynth._interrupts`), so the
+    runner raises it again after the round in which it arrived if it was dropped anywhere else."""
+    from qsynth import _interrupts
+
+    _interrupts.install()
     previous = sys.unraisablehook
 
     def hook(unraisable: Any) -> None:
@@ -210,7 +214,11 @@ def main(argv: list[str] | None = None) -> int:
 
     matplotlib.use("Agg")  # the command line draws into files, never a window
     try:
-        return args.fn(args)
+        code = args.fn(args)
+        from qsynth import _interrupts
+
+        _interrupts.check()  # a Ctrl-C that was dropped and only noted: the run did not finish as asked
+        return code
     except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as exc:
         print(f"qsynth: error: {exc}", file=sys.stderr)
         return 2

@@ -189,6 +189,8 @@ def run(kills: int = 3, seed: int = 0, folder: Path | None = None, log=print) ->
     """`kills` trials; returns the counts {"trials", "lost", "duplicated", "differ", "orphans", "unstopped",
     "failed"}."""
     rng = np.random.default_rng(seed)
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:  # started in the background (`... &`): the runs
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # would inherit an ignored SIGINT
     folder = Path(folder or tempfile.mkdtemp(prefix="qsynth-reliability-"))
     folder.mkdir(parents=True, exist_ok=True)
     configs, references, walls, log_lines = {}, {}, {}, {}
@@ -226,7 +228,7 @@ def run(kills: int = 3, seed: int = 0, folder: Path | None = None, log=print) ->
             proc.send_signal(how)
             code = proc.wait(timeout=120)
             note = f"{how.name} {extra:.2f} s after " + (f"line {lines}" if lines else "the start")
-            if code not in (-how, 130 if how == signal.SIGINT else -how):
+            if code == 0 or (how == signal.SIGKILL and code != -how):  # (a SIGINT: 130, or a traceback in start-up)
                 problems.append(f"the {how.name} did not stop the run (exit status {code})")
         orphans = _wait_gone(marker)
         run_dir = out / name

@@ -530,3 +530,24 @@ def test_a_ctrl_c_during_start_up_is_never_lost(tmp_path):
         code = proc.wait(timeout=120)
         err = proc.stderr.read()
         assert code in (130, -signal.SIGINT), f"SIGINT at {at} s: exit status {code}\n{err[-800:]}"
+
+
+def test_a_noted_ctrl_c_that_python_dropped_stops_the_run_after_its_round(tmp_path, monkeypatch):
+    from qsynth import _interrupts
+    from qsynth.store import SeedStore
+
+    write = SeedStore.write_metrics
+
+    def dropped_during_the_seed_round(self, row):  # as if a SIGINT arrived and its KeyboardInterrupt was swallowed
+        write(self, row)
+        _interrupts._requested.set()
+
+    monkeypatch.setattr(SeedStore, "write_metrics", dropped_during_the_seed_round)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_experiment(parse_config({**TABLE, "seeds": [0], "strategies": [{"kind": "random"}]}), tmp_path,
+                           progress=False, plots=False)
+    finally:
+        _interrupts._requested.clear()
+    log = read_label_log(tmp_path / "x" / "random" / "seed-0" / "labels.jsonl")
+    assert {r["round"] for r in log} == {0}  # the seed round, then it stopped

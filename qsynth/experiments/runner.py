@@ -22,6 +22,7 @@ from typing import Any, TextIO
 import jax
 import numpy as np
 
+from qsynth import _interrupts
 from qsynth.config import RunConfig, load_run_config, to_toml
 from qsynth.data.datasets import Dataset
 from qsynth.data.registry import make_dataset
@@ -229,12 +230,17 @@ def _run_all(config: RunConfig, path: Path, datasets: dict[int, Dataset], proble
             if resume and _finished(seed_dir, identity, seed):
                 bar.done += 1
                 continue
+            _interrupts.check()
             store = SeedStore(seed_dir, fsync=config.loop.fsync, identity=identity)
             label = f"{strategy.name} seed {seed}"
+
+            def on_round(row: dict[str, float], label: str = label) -> None:
+                bar.round(label, row, config.loop.budget)
+                _interrupts.check()  # (a Ctrl-C that Python dropped stops the run here, after its round)
+
             try:
                 result = run_loop(jax.random.key(seed), problem, learner, strategy, make_oracle(datasets[seed], seed),
-                                  config.loop, store=store, on_round=lambda row: bar.round(label, row, config.loop.budget),
-                                  resume=resume)
+                                  config.loop, store=store, on_round=on_round, resume=resume)
             finally:
                 store.close()
             results.setdefault(strategy.name, {})[seed] = result

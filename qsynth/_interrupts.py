@@ -1,0 +1,44 @@
+"""Ctrl-C on the command line: a SIGINT is noted as well as raised, so that one Python drops
+cannot let a run go on.
+
+Python turns a SIGINT into a KeyboardInterrupt at whatever bytecode runs next; where that is
+inside a garbage-collector callback, a `__del__` or a weakref callback (JAX registers a GC
+callback), the exception is "ignored" and the Ctrl-C lost. With `install()` (the `qsynth`
+command calls it) every SIGINT is also noted, and `check()` — called by the runner after every
+round and between runs — raises it again. In a notebook nothing is installed and `check()`
+does nothing. Imports no JAX.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Any
+
+__all__ = ["check", "install", "requested"]
+
+_requested = threading.Event()
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    _requested.set()
+    raise KeyboardInterrupt
+
+
+def install() -> None:
+    """Note every SIGINT (where Python's default Ctrl-C handler is in place; an ignored SIGINT
+    stays ignored)."""
+    if threading.current_thread() is threading.main_thread() and \
+            signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _on_sigint)
+
+
+def requested() -> bool:
+    """Whether a Ctrl-C arrived since `install()`."""
+    return _requested.is_set()
+
+
+def check() -> None:
+    """Raise KeyboardInterrupt if a Ctrl-C arrived (and may have been dropped)."""
+    if _requested.is_set():
+        raise KeyboardInterrupt("interrupted")
