@@ -295,4 +295,12 @@ def load_run_config(run_path: str | Path) -> RunConfig:
     path = Path(run_path) / "config.toml"
     if not path.is_file():
         raise FileNotFoundError(f"{run_path}: no config.toml; is this a qsynth run folder?")
-    return parse_config(strip_provenance(tomllib.loads(path.read_text(encoding="utf-8"))))
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); a run's config.toml is written whole by qsynth") from None
+    missing = [k for k in ("name", "seeds", "strategies", "provenance") if k not in table]
+    if missing:  # (never parsed with defaults: that would resume another experiment)
+        raise ConfigError(f"{path} is incomplete (no {', '.join(missing)}): not a config qsynth wrote for a run; "
+                          "restore it, or start the run again in a new folder")
+    return parse_config(strip_provenance(table))

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from qsynth.config import parse_config
+from qsynth.config import ConfigError, parse_config
 from qsynth.experiments.runner import resume_experiment, run_experiment
 from qsynth.store import CheckpointError, RunLock, load_checkpoint, read_label_log
 from qsynth.session_state import ResumeMismatch
@@ -551,3 +551,14 @@ def test_a_noted_ctrl_c_that_python_dropped_stops_the_run_after_its_round(tmp_pa
         _interrupts._requested.clear()
     log = read_label_log(tmp_path / "x" / "random" / "seed-0" / "labels.jsonl")
     assert {r["round"] for r in log} == {0}  # the seed round, then it stopped
+
+
+def test_a_config_toml_cut_short_is_refused_not_read_as_defaults(finished_run, tmp_path):
+    run = _copy(finished_run, tmp_path)
+    (run / "config.toml").write_text("")  # killed while it was written (before it was written atomically)
+    with pytest.raises(ConfigError, match=r"config.toml is incomplete \(no name, seeds, strategies, provenance\)"):
+        resume_experiment(run, progress=False, plots=False)
+    (run / "config.toml").write_text('name = "x"\nseeds = [0')
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        resume_experiment(run, progress=False, plots=False)
+    assert not (finished_run / "config.toml.tmp").exists()  # written whole, then renamed
