@@ -185,7 +185,7 @@ def test_bad_npz_files_are_named_before_any_run_folder_is_written(tmp_path, caps
         code = main(["run", str(tmp_path / "bad.toml"), "--out", str(tmp_path / "runs"), "--quiet"])
         err = capsys.readouterr().err.strip().splitlines()[-1]
         assert code == 2 and "Traceback" not in err, (name, err)
-        assert err.startswith(f"qsynth: error: data.args.path: ") and file in err and says in err, (name, err)
+        assert err.startswith("qsynth: error: data.args.path: ") and file in err and says in err, (name, err)
     assert not (tmp_path / "runs").exists()
 
 

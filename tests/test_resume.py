@@ -268,7 +268,7 @@ def _answers(run: Path) -> dict[str, list[dict]]:
 
 
 @pytest.mark.slow
-def test_sigkill_mid_round_at_fixed_and_random_points_then_resume(tmp_path):
+def test_sigkill_mid_round_at_fixed_points_then_resume(tmp_path):
     cfg = tmp_path / "killed.toml"
     cfg.write_text(CONFIG.format())
     ref = _qsynth(["run", str(cfg), "--out", str(tmp_path / "reference")])
@@ -276,8 +276,7 @@ def test_sigkill_mid_round_at_fixed_and_random_points_then_resume(tmp_path):
     reference = tmp_path / "reference" / "killed"
     total = _log_lines(reference)  # 2 strategies × 20 queries × (query + answer) = 80
     assert total == 80
-    rng = np.random.default_rng(20261124)
-    points = [3, 31, 57, int(rng.integers(5, total - 5))]  # seed round; mid-run; second strategy; random
+    points = [31, 57]  # mid-run; in the second strategy (random moments: tests/test_reliability.py)
     from qsynth.learners.learner import LearnerConfig as LC
 
     learner = LC(hidden=(16,), members=2, steps=30, warm_steps=5).build((2,), 2)
