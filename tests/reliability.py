@@ -36,6 +36,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -87,7 +88,7 @@ def _env(marker: str, cache: Path) -> dict[str, str]:
 
 
 def _qsynth(args: list[str], marker: str, folder: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "qsynth.cli", *args, "--quiet", "--no-plots"], env=_env(marker, folder / "xla"),
+    return subprocess.Popen([sys.executable, "-c", QSYNTH, *args, "--quiet", "--no-plots"], env=_env(marker, folder / "xla"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=REPO)
 
 
@@ -189,8 +190,17 @@ def run(kills: int = 3, seed: int = 0, folder: Path | None = None, log=print) ->
     """`kills` trials; returns the counts {"trials", "lost", "duplicated", "differ", "orphans", "unstopped",
     "failed"}."""
     rng = np.random.default_rng(seed)
-    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:  # started in the background (`... &`): the runs
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # would inherit an ignored SIGINT
+    return _run(kills, rng, folder, log)
+
+
+#: `python -c QSYNTH ARGS...` runs the command line with Python's own Ctrl-C handler: a process
+#: started in the background (`... &`, nohup, some CI runners) ignores SIGINT, and its children
+#: inherit that, so a SIGINT would never reach the run.
+QSYNTH = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+          "sys.argv[0] = 'qsynth'; runpy.run_module('qsynth.cli', run_name='__main__', alter_sys=True)")
+
+
+def _run(kills: int, rng: np.random.Generator, folder: Path | None, log: Any) -> dict[str, int]:
     folder = Path(folder or tempfile.mkdtemp(prefix="qsynth-reliability-"))
     folder.mkdir(parents=True, exist_ok=True)
     configs, references, walls, log_lines = {}, {}, {}, {}

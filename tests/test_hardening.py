@@ -520,9 +520,11 @@ def test_a_ctrl_c_during_start_up_is_never_lost(tmp_path):
     import sys
     import time
 
+    from tests.reliability import QSYNTH  # (the command line with Python's own Ctrl-C handler, as in a terminal)
+
     (tmp_path / "small.toml").write_text(SMALL)
     for i, at in enumerate((0.6, 1.0, 1.4)):  # during the imports, where the collector runs most
-        proc = subprocess.Popen([sys.executable, "-m", "qsynth.cli", "run", str(tmp_path / "small.toml"), "--out",
+        proc = subprocess.Popen([sys.executable, "-c", QSYNTH, "run", str(tmp_path / "small.toml"), "--out",
                                  str(tmp_path / f"out-{i}"), "--quiet", "--no-plots"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         time.sleep(at)
