@@ -22,7 +22,8 @@ mid-ascent, mid-fit, mid-write). Then it
 - no process left over: nothing started by the run (found by an environment marker every
   child inherits) outlives it, after the kill and after the resume.
 
-The suite runs 3 kills (`tests/test_reliability.py`). Prints one line per trial and a summary.
+The suite runs 3 kills of a lighter variant (`quick`: input synthesis, no generator to train;
+`tests/test_reliability.py`). Prints one line per trial and a summary.
 """
 
 from __future__ import annotations
@@ -75,6 +76,8 @@ starts = 16
 steps = 5
 """,
 }
+#: The suite's lighter variant (3 kills within its time budget): input synthesis, no generator to train.
+QUICK = CONFIGS["arms"].replace('kind = "synthesis"', 'kind = "input_synthesis"')
 
 #: metrics.csv columns that measure time or compilation, not results.
 UNTIMED = ("select_s", "label_s", "train_s", "compiled")
@@ -186,11 +189,11 @@ def check(reference: dict[str, tuple], run: Path, before: dict[str, list[dict]])
     return problems
 
 
-def run(kills: int = 3, seed: int = 0, folder: Path | None = None, log=print) -> dict[str, int]:
+def run(kills: int = 3, seed: int = 0, folder: Path | None = None, log=print, quick: bool = False) -> dict[str, int]:
     """`kills` trials; returns the counts {"trials", "lost", "duplicated", "differ", "orphans", "unstopped",
     "failed"}."""
     rng = np.random.default_rng(seed)
-    return _run(kills, rng, folder, log)
+    return _run(kills, rng, folder, log, {"arms": QUICK} if quick else CONFIGS)
 
 
 #: `python -c QSYNTH ARGS...` runs the command line with Python's own Ctrl-C handler: a process
@@ -200,11 +203,12 @@ QSYNTH = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.defaul
           "sys.argv[0] = 'qsynth'; runpy.run_module('qsynth.cli', run_name='__main__', alter_sys=True)")
 
 
-def _run(kills: int, rng: np.random.Generator, folder: Path | None, log: Any) -> dict[str, int]:
+def _run(kills: int, rng: np.random.Generator, folder: Path | None, log: Any,
+         config_texts: dict[str, str]) -> dict[str, int]:
     folder = Path(folder or tempfile.mkdtemp(prefix="qsynth-reliability-"))
     folder.mkdir(parents=True, exist_ok=True)
     configs, references, walls, log_lines = {}, {}, {}, {}
-    for name, text in CONFIGS.items():
+    for name, text in config_texts.items():
         configs[name] = folder / f"{name}.toml"
         configs[name].write_text(text)
         marker = uuid.uuid4().hex
@@ -219,7 +223,7 @@ def _run(kills: int, rng: np.random.Generator, folder: Path | None, log: Any) ->
             raise RuntimeError(f"the reference run of {name} left processes behind")
     counts = dict.fromkeys(("trials", "lost", "duplicated", "differ", "orphans", "unstopped", "failed"), 0)
     for trial in range(kills):
-        name = list(CONFIGS)[trial % len(CONFIGS)]
+        name = list(config_texts)[trial % len(config_texts)]
         how = signal.SIGKILL if rng.random() < 0.5 else signal.SIGINT
         if trial % 2 == 0:  # by time: anywhere in the run (start-up, generator training, rounds, the end)
             lines, extra = 0, float(rng.uniform(0.0, 0.5 * walls[name]))  # (a cached run is about half the reference)

@@ -276,7 +276,7 @@ def test_sigkill_mid_round_at_fixed_points_then_resume(tmp_path):
     reference = tmp_path / "reference" / "killed"
     total = _log_lines(reference)  # 2 strategies × 20 queries × (query + answer) = 80
     assert total == 80
-    points = [31, 57]  # mid-run; in the second strategy (random moments: tests/test_reliability.py)
+    points = [57]  # in the second strategy, the first one finished (random moments: tests/test_reliability.py)
     from qsynth.learners.learner import LearnerConfig as LC
 
     learner = LC(hidden=(16,), members=2, steps=30, warm_steps=5).build((2,), 2)
