@@ -11,11 +11,13 @@ does nothing. Imports no JAX.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
+from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["check", "install", "requested"]
+__all__ = ["check", "deferred", "install", "requested"]
 
 _requested = threading.Event()
 
@@ -31,6 +33,23 @@ def install() -> None:
     if threading.current_thread() is threading.main_thread() and \
             signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _on_sigint)
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """Within the block a SIGINT is only noted, and raised when the block ends: for imports, where
+    a KeyboardInterrupt inside a C extension's initialization can crash the interpreter (seen:
+    a segmentation fault) and one inside a garbage-collector callback is dropped."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) not in (signal.default_int_handler, _on_sigint):
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: _requested.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    check()
 
 
 def requested() -> bool:

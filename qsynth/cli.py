@@ -213,10 +213,13 @@ def main(argv: list[str] | None = None) -> int:
     import matplotlib
 
     matplotlib.use("Agg")  # the command line draws into files, never a window
-    try:
-        code = args.fn(args)
-        from qsynth import _interrupts
+    from qsynth import _interrupts
 
+    try:
+        if args.command in ("run", "label", "plot"):
+            with _interrupts.deferred():  # a Ctrl-C during these imports is raised once they are done
+                import qsynth.experiments.runner  # noqa: F401
+        code = args.fn(args)
         _interrupts.check()  # a Ctrl-C that was dropped and only noted: the run did not finish as asked
         return code
     except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as exc:
