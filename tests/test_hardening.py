@@ -564,3 +564,28 @@ def test_a_config_toml_cut_short_is_refused_not_read_as_defaults(finished_run, t
     with pytest.raises(ConfigError, match="not valid TOML"):
         resume_experiment(run, progress=False, plots=False)
     assert not (finished_run / "config.toml.tmp").exists()  # written whole, then renamed
+
+
+# ---- issue 18, results you can take away: tidy CSV files beside summary.json ------------------------
+
+def test_a_run_leaves_tidy_results_and_summary_csv_files(finished_run):
+    import csv
+
+    from qsynth.store import read_metrics
+
+    with open(finished_run / "results.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    per_run = {(s, k): read_metrics(finished_run / s / f"seed-{k}" / "metrics.csv")
+               for s in ("random", "entropy") for k in (0, 1)}
+    assert len(rows) == sum(len(m) for m in per_run.values())
+    assert [r["strategy"] for r in rows][:1] == ["random"]  # config order
+    for row in rows:
+        metrics = per_run[(row["strategy"], int(row["seed"]))][int(row["round"])]
+        assert float(row["accuracy"]) == metrics["accuracy"] and float(row["queries"]) == metrics["queries"]
+    summary = json.loads((finished_run / "summary.json").read_text())["strategies"]
+    with open(finished_run / "summary.csv", newline="") as f:
+        table = {r["strategy"]: r for r in csv.DictReader(f)}
+    assert list(table) == ["random", "entropy"]
+    for name, entry in summary.items():
+        assert float(table[name]["final_accuracy_mean"]) == entry["final_accuracy"]["mean"]
+        assert int(table[name]["labels_to_target_0.8_reached"]) == entry["labels_to_target"]["0.8"]["reached"]

@@ -28,6 +28,7 @@ from qsynth.config import RunConfig, load_run_config, to_toml
 from qsynth.data.datasets import Dataset
 from qsynth.data.registry import make_dataset
 from qsynth.experiments.summary import format_table, summarize
+from qsynth.experiments.tables import write_results_csv, write_summary_csv
 from qsynth.generators.train import VAE, TrainedGenerator, fit_generator, load_generator
 from qsynth.loop import RunResult, run_loop
 from qsynth.experiments.oracles import RunOracles
@@ -357,11 +358,14 @@ def in_config_order(config: RunConfig, histories: dict[str, Any]) -> dict[str, A
 
 
 def write_summary(path: Path, config: RunConfig, histories: dict[str, list[list[dict[str, float]]]]) -> dict:
-    """Aggregate the histories and write `path/summary.json`; returns the per-strategy summary."""
+    """Aggregate the histories and write `path/summary.json`, and the tidy `summary.csv` and
+    `results.csv` (`qsynth.experiments.tables`); returns the per-strategy summary."""
     summary = summarize(in_config_order(config, histories), config.targets, config.at_labels)
     (path / "summary.json").write_text(json.dumps({"name": config.name, "dataset": config.data.name,
                                                    "seeds": list(config.seeds), "strategies": summary}, indent=1),
                                        encoding="utf-8")
+    write_summary_csv(path, summary)
+    write_results_csv(path, strategy_names(config))
     return summary
 
 
