@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -29,10 +30,23 @@ def _on_sigint(signum: int, frame: Any) -> None:
 
 def install() -> None:
     """Note every SIGINT (where Python's default Ctrl-C handler is in place; an ignored SIGINT
-    stays ignored)."""
+    stays ignored), and deliver again, from a timer, one whose KeyboardInterrupt Python dropped
+    as "unraisable" (so it lands in ordinary code). Installing twice changes nothing."""
     if threading.current_thread() is threading.main_thread() and \
             signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _on_sigint)
+    if getattr(sys.unraisablehook, "_qsynth", False):
+        return
+    previous = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            threading.Timer(0.01, signal.raise_signal, (signal.SIGINT,)).start()
+            return
+        previous(unraisable)
+
+    hook._qsynth = True  # type: ignore[attr-defined]
+    sys.unraisablehook = hook
 
 
 @contextlib.contextmanager

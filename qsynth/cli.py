@@ -12,12 +12,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import errno
-import signal
 import sys
-import threading
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 __all__ = ["main"]
 
@@ -158,28 +155,10 @@ def _os_error(exc: OSError, run_dir: str | None) -> str:
     return text
 
 
-def _keep_interrupts() -> None:
-    """Make a Ctrl-C always stop the command. A SIGINT whose KeyboardInterrupt is raised inside a
-    garbage-collector callback (JAX registers one) is "ignored" by Python and lost — a Ctrl-C
-    during start-up used to let the whole run go on. Such an interrupt is delivered again, from a
-    timer, to land in ordinary code; and every SIGINT is noted (`qsynth._interrupts`), so the
-    runner raises it again after the round in which it arrived if it was dropped anywhere else."""
+def main(argv: list[str] | None = None) -> int:
     from qsynth import _interrupts
 
-    _interrupts.install()
-    previous = sys.unraisablehook
-
-    def hook(unraisable: Any) -> None:
-        if isinstance(unraisable.exc_value, KeyboardInterrupt):
-            threading.Timer(0.01, signal.raise_signal, (signal.SIGINT,)).start()
-            return
-        previous(unraisable)
-
-    sys.unraisablehook = hook
-
-
-def main(argv: list[str] | None = None) -> int:
-    _keep_interrupts()
+    _interrupts.install()  # a Ctrl-C always stops the command, even one Python drops
     parser = argparse.ArgumentParser(prog="qsynth", description="Active learning and query synthesis in JAX.")
     parser.add_argument("--version", action="version", version=f"qsynth {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -213,8 +192,6 @@ def main(argv: list[str] | None = None) -> int:
     import matplotlib
 
     matplotlib.use("Agg")  # the command line draws into files, never a window
-    from qsynth import _interrupts
-
     try:
         if args.command in ("run", "label", "plot"):
             with _interrupts.deferred():  # a Ctrl-C during these imports is raised once they are done

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["CheckpointError", "RunLock", "SeedStore", "load_checkpoint", "read_label_log", "read_metrics",
-           "repair_label_log"]
+           "repair_label_log", "write_whole"]
 
 CHECKPOINT_VERSION = 2
 
@@ -160,6 +160,17 @@ class SeedStore:
     def close(self) -> None:
         self.sync()
         self._log.close()
+
+
+def write_whole(path: str | os.PathLike, text: str) -> None:
+    """Write a text file atomically (temporary file, fsync, rename): a crash leaves it whole or absent."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8", newline="") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
 
 
 def _last_query_id(log: Path) -> str | None:

@@ -13,7 +13,6 @@ import dataclasses
 import hashlib
 import importlib.metadata
 import json
-import os
 import platform
 import sys
 import time
@@ -35,7 +34,8 @@ from qsynth.experiments.oracles import RunOracles
 from qsynth.plugins import is_reference, resolve
 from qsynth.problem import Problem
 from qsynth.session_state import check_checkpoint_belongs
-from qsynth.store import CheckpointError, RunLock, SeedStore, load_checkpoint, read_label_log, read_metrics
+from qsynth.store import (CheckpointError, RunLock, SeedStore, load_checkpoint, read_label_log, read_metrics,
+                          write_whole)
 from qsynth.strategies.registry import build_strategy
 
 __all__ = ["ExperimentResult", "load_histories", "plot_run", "resume_experiment", "run_experiment", "run_identity",
@@ -181,7 +181,7 @@ def run_experiment(config: RunConfig, out_dir: str | Path = "runs", *, progress:
     path.mkdir(parents=True, exist_ok=True)
     with RunLock(path):
         if not resume or not (path / "config.toml").exists():
-            _write_whole(path / "config.toml", to_toml(config, _versions()))
+            write_whole(path / "config.toml", to_toml(config, _versions()))
         bar = _Progress(len(config.strategies) * len(config.seeds), enabled=progress)
         generators = _generators(config, datasets, path, progress, plots)
         with RunOracles(config, path) as make_oracle:
@@ -192,16 +192,6 @@ def run_experiment(config: RunConfig, out_dir: str | Path = "runs", *, progress:
         if plots:
             plot_run(path, config, histories, datasets)
     return ExperimentResult(path=path, summary=summary, results=results)
-
-
-def _write_whole(path: Path, text: str) -> None:
-    """Write `path` atomically (temporary file, fsync, rename): a crash leaves it whole or absent."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def resume_experiment(run_path: str | Path, *, progress: bool = True, plots: bool = True,

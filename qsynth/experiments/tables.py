@@ -16,11 +16,12 @@ Imports no JAX.
 from __future__ import annotations
 
 import csv
+import io
 import math
 from pathlib import Path
 from typing import Any
 
-from qsynth.store import read_metrics
+from qsynth.store import read_metrics, write_whole
 
 __all__ = ["summary_rows", "write_results_csv", "write_summary_csv"]
 
@@ -81,10 +82,9 @@ def _number(v: float) -> float | int:
 
 
 def _write(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> Path:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, columns, restval="")
-        writer.writeheader()
-        writer.writerows(rows)
-    tmp.replace(path)
+    text = io.StringIO()
+    writer = csv.DictWriter(text, columns, restval="")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_whole(path, text.getvalue())
     return path
