@@ -98,22 +98,9 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from qsynth.data.registry import DATASETS
-    from qsynth.strategies.registry import STRATEGY_KINDS
-    from qsynth.strategies.stream import POLICIES
-    from qsynth.uncertainty import MEASURES
+    from qsynth.catalog import describe
 
-    print("datasets:   " + ", ".join(sorted([*DATASETS, "simulator"])))
-    print("strategies: " + ", ".join(sorted(STRATEGY_KINDS)))
-    print("measures:   " + ", ".join(f"{k}{'' if m.differentiable else ' (not differentiable)'}"
-                                     for k, m in MEASURES.items())
-          + ", straddle (needs learner.model = \"gp\")")
-    print("learners:   logreg, mlp, cnn (ensemble or mc_dropout), gp (target = label | value)")
-    print("stream policies: " + ", ".join(POLICIES))
-    from qsynth.oracles.simulators import SIMULATORS
-
-    print("oracles:    dataset, teacher, nearest_neighbour, simulator, program, human")
-    print("simulators: " + ", ".join(SIMULATORS) + "  ([data] name = \"simulator\"; ball_in_cup needs qsynth[mujoco])")
+    print(describe())
     return 0
 
 
@@ -186,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     plot = sub.add_parser("plot", help="redraw plots and the summary table from a run folder")
     plot.add_argument("run_dir")
     plot.set_defaults(fn=_cmd_plot)
-    lst = sub.add_parser("list", help="datasets, strategies and measures a config may name")
+    lst = sub.add_parser("list", help="datasets (with their args), strategies (with their fields), measures, "
+                                      "learners, oracles a config may name")
     lst.set_defaults(fn=_cmd_list)
     args = parser.parse_args(argv)
     import matplotlib

@@ -55,6 +55,13 @@ def test_digits_split_is_stratified_and_standardized():
         digits(0, classes=(3, 12))
 
 
+def test_digits_default_test_size_scales_with_the_subset():
+    """Without n_test, a subset holds out the share 500 of 1,797 holds: 99 of 3-vs-8's 357 images."""
+    pair = digits(0, classes=(3, 8))
+    assert len(pair.x_test) == 99 and len(pair.x) + len(pair.x_test) == 357
+    assert len(digits(0).x_test) == 500
+
+
 def test_stratified_split_keeps_proportions():
     y = np.repeat([0, 1, 2], [100, 50, 10])
     pool, test = stratified_split(y, 32, seed=0)

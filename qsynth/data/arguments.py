@@ -1,7 +1,7 @@
 """Check a `[data]` table's arguments against the dataset it names, before any dataset is built.
 
-`check_dataset_args("digits", {"classes": [3, 8]})` raises a `ConfigError` naming
-`data.args.n_test` (the 3-vs-8 subset holds 357 images, fewer than the default 500 held
+`check_dataset_args("digits", {"classes": [3, 8], "n_test": 500})` raises a `ConfigError`
+naming `data.args.n_test` (the 3-vs-8 subset holds 357 images, fewer than 500 to hold
 out), where building the dataset would fail later with no field named. What is checked:
 the argument names (against the function's signature), their types (against its
 annotations), and the ranges each dataset needs — counts positive, the digits subset and its
@@ -24,10 +24,13 @@ import numpy as np
 
 from qsynth.fields import ConfigError, check_value
 
-__all__ = ["DIGITS_CLASS_COUNTS", "check_dataset_args", "npz_headers"]
+__all__ = ["BREAST_CANCER_SIZE", "DIGITS_CLASS_COUNTS", "check_dataset_args", "npz_headers"]
 
 #: Images per digit in scikit-learn's bundled digits (1,797 in all; checked by a test).
 DIGITS_CLASS_COUNTS = (178, 182, 177, 183, 181, 182, 181, 179, 174, 180)
+
+#: Tumours in scikit-learn's bundled Wisconsin diagnostic breast cancer data.
+BREAST_CANCER_SIZE = 569
 
 #: The least value each count-like argument may take.
 _AT_LEAST = {"n": 1, "n_test": 1, "d": 1, "cells": 2, "num_samples": 10, "limit": 1}
@@ -67,6 +70,9 @@ def check_dataset_args(name: str, args: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"data.args.d: the drifting halfspace rotates in a plane; d must be >= 2, got {checked['d']}")
     if name == "digits":
         _check_digits(checked)
+    if name == "breast_cancer" and not 0 < checked.get("n_test", 169) < BREAST_CANCER_SIZE:
+        raise ConfigError(f"data.args.n_test: the breast cancer data has {BREAST_CANCER_SIZE} tumours, so the held-out "
+                          f"set must be in (0, {BREAST_CANCER_SIZE}); got {checked['n_test']}")
     return checked
 
 
@@ -80,7 +86,9 @@ def _check_digits(args: dict[str, Any]) -> None:
             raise ConfigError(f"data.args.classes: give at least two distinct digits, got {list(classes)}")
     chosen = range(10) if classes is None else classes
     total = sum(DIGITS_CLASS_COUNTS[c] for c in chosen)
-    n_test = args.get("n_test", 500)
+    n_test = args.get("n_test")
+    if n_test is None:
+        return
     if not 0 < n_test < total:
         which = "all ten digits" if classes is None else f"digits {sorted(chosen)}"
         raise ConfigError(f"data.args.n_test: {which} have {total} images, so the held-out set must be in "

@@ -192,6 +192,11 @@ def stratified_split(y: np.ndarray, n_test: int, seed: int) -> tuple[np.ndarray,
     return np.flatnonzero(~mask), np.flatnonzero(mask)
 
 
+def digits_default_test_size(images: int) -> int:
+    """The held-out size `digits` uses without `n_test`: `DIGITS_TEST_SHARE` of `images` (500 of 1,797)."""
+    return max(1, round(images * DIGITS_TEST_SHARE))
+
+
 def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.linalg.norm(v)
 
@@ -300,13 +305,18 @@ def drifting_halfspace(seed: int = 0, *, d: int = 2, n: int = 2000, n_test: int 
                    meta={"drift": {"w_start": w0, "w_end": w1}})
 
 
-def digits(seed: int = 0, *, classes: tuple[int, ...] | None = None, n_test: int = 500,
+#: The share of the chosen images held out when `digits` is given no `n_test` (500 of all 1,797).
+DIGITS_TEST_SHARE = 500 / 1797
+
+
+def digits(seed: int = 0, *, classes: tuple[int, ...] | None = None, n_test: int | None = None,
            as_images: bool = False, standardize_features: bool = True) -> Dataset:
     """scikit-learn's bundled 8×8 digits (1,797 images; offline), stratified seeded split.
 
     Args:
       classes: a subset such as (5, 7); labels keep their digit values. All ten by default.
-      n_test: held-out size (500 of the 1,797 with all classes: a 1,297 pool).
+      n_test: held-out size; by default the same share of the chosen images as 500 of all 1,797
+        (a 1,297 pool with all ten classes; 99 of the 357 images of 3-vs-8).
       as_images: feature shape (8, 8, 1) for a CNN instead of (64,).
       standardize_features: per-pixel standardization with pool statistics; otherwise pixels / 16.
     """
@@ -323,6 +333,8 @@ def digits(seed: int = 0, *, classes: tuple[int, ...] | None = None, n_test: int
         x, y = x[keep], y[keep]
     else:
         classes = tuple(range(10))
+    if n_test is None:
+        n_test = digits_default_test_size(len(y))
     pool_idx, test_idx = stratified_split(y, n_test, seed)
     x_pool, x_test = x[pool_idx], x[test_idx]
     if standardize_features:
@@ -333,3 +345,28 @@ def digits(seed: int = 0, *, classes: tuple[int, ...] | None = None, n_test: int
         x_pool, x_test = x_pool.reshape(-1, 8, 8, 1), x_test.reshape(-1, 8, 8, 1)
     name = "digits" if len(classes) == 10 else "digits-" + "v".join(map(str, classes))
     return Dataset(name=name, x=x_pool, y=y[pool_idx], x_test=x_test, y_test=y[test_idx], classes=classes)
+
+
+def breast_cancer(seed: int = 0, *, n_test: int = 169, standardize_features: bool = True) -> Dataset:
+    """scikit-learn's bundled Wisconsin diagnostic breast cancer data (569 tumours, 30 features
+    computed from a fine-needle aspirate image; offline), stratified seeded split.
+
+    Labels keep scikit-learn's values: 0 = malignant (212), 1 = benign (357).
+
+    Args:
+      n_test: held-out size (169: a 400-tumour pool).
+      standardize_features: per-feature standardization with pool statistics.
+
+    References:
+      Street, Wolberg & Mangasarian (1993), Nuclear feature extraction for breast tumor diagnosis.
+    """
+    from sklearn.datasets import load_breast_cancer
+
+    bunch = load_breast_cancer()
+    x, y = bunch.data.astype(np.float32), bunch.target.astype(np.int32)
+    pool_idx, test_idx = stratified_split(y, n_test, seed)
+    x_pool, x_test = x[pool_idx], x[test_idx]
+    if standardize_features:
+        x_pool, x_test = standardize(x_pool, x_test)
+    return Dataset(name="breast-cancer", x=x_pool, y=y[pool_idx], x_test=x_test, y_test=y[test_idx], classes=(0, 1),
+                   meta={"feature_names": [str(n) for n in bunch.feature_names], "class_names": ["malignant", "benign"]})

@@ -20,6 +20,7 @@ DATASETS: dict[str, Callable[..., Dataset]] = {
     "checkerboard": data.checkerboard,
     "drifting_halfspace": data.drifting_halfspace,
     "digits": data.digits,
+    "breast_cancer": data.breast_cancer,
     "mnist1d": mnist1d,
     "npz": load_npz,
     "idx": load_idx,
