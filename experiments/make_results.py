@@ -1,6 +1,7 @@
 """Regenerate the tables (and plots) of `docs/results.md` from the run folders and result files.
 
-Every generated table in `docs/results.md` sits between two markers,
+Every generated table in `docs/results.md` (and the sample table of `docs/getting-started.md`)
+sits between two markers,
 
     <!-- results:KEY -->
     | ... the table ... |
@@ -38,6 +39,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 ARCHIVE = RESULTS / "summaries"
 DOC = ROOT / "docs" / "results.md"
+#: the documents with generated tables (the getting-started guide shows the default job's)
+DOCS = (DOC, ROOT / "docs" / "getting-started.md")
 BLOCK = re.compile(r"(<!-- results:(?P<key>[\w-]+) -->\n)(?P<body>.*?)(<!-- /results:(?P=key) -->)", re.S)
 
 
@@ -204,6 +207,56 @@ def pool_run_table(name: str, runs: Path) -> str:
     return markdown(header, best_marked(rows, [1, 2, 3, 4, 5, 6], [True, False, False, True, True, True]))
 
 
+#: display names of the default job's strategies (docs/results.md)
+DEFAULT_NAMES = {
+    "synthesis-entropy": "latent synthesis (2-D VAE, entropy)", "input_synthesis-entropy":
+    "input-space synthesis (box, entropy)", "vote_entropy": "QBC, vote entropy", "bald": "BALD",
+    "expected_gradient_length": "expected gradient length",
+    "stream-variable_uncertainty-0.2": "stream, variable uncertainty, 20% budget",
+    "stream-split-0.2": "stream, split, 20% budget"}
+
+
+def _merged(strategies: dict[str, Any]) -> list[tuple[list[str], dict[str, Any]]]:
+    """Strategies whose accuracy numbers are identical (entropy, margin and least confidence on two
+    classes choose the same points) as one group, in their order."""
+    groups: list[tuple[list[str], dict[str, Any]]] = []
+    numbers = ("final_accuracy", "labels_to_target", "accuracy_at")
+    for name, entry in strategies.items():
+        same = next((g for g in groups if all(g[1][k] == entry[k] for k in numbers)), None)
+        if same:
+            same[0].append(name)
+        else:
+            groups.append(([name], entry))
+    return groups
+
+
+def default_table(runs: Path) -> str:
+    """The default job: final accuracy (40 labels) and labels to 90% / 95%, identical arms merged."""
+    s = summary("default", runs)["strategies"]
+    rows = []
+    for names, e in _merged(s):
+        label = " = ".join(DEFAULT_NAMES.get(n, n.replace("_", " ")) for n in names)
+        label += " (binary)" if len(names) > 1 else ""
+        rows.append([label, mean_std(e["final_accuracy"]), labels_cell(e, "0.9"), labels_cell(e, "0.95")])
+    return markdown(["strategy", "final accuracy (40)", "labels to 90%", "labels to 95%"], rows)
+
+
+def default_sample(runs: Path) -> str:
+    """The table `qsynth run` prints for the default job, as the getting-started guide shows it."""
+    from qsynth.experiments.summary import format_table
+
+    return "```\n" + format_table(summary("default", runs)["strategies"]) + "\n```\n"
+
+
+def breast_cancer_table(runs: Path) -> str:
+    """experiments/breast_cancer.toml: final accuracy, labels to 90/95%, accuracy at 10/20/40 labels."""
+    s = summary("breast-cancer", runs)["strategies"]
+    header = ["strategy", "final accuracy (60)", "labels to 90%", "labels to 95%", "acc @ 10", "acc @ 20", "acc @ 40"]
+    rows = [[label.replace("_", " "), mean_std(e["final_accuracy"]), labels_cell(e, "0.9"), labels_cell(e, "0.95")]
+            + [mean_std(e["accuracy_at"][n]) for n in ("10", "20", "40")] for label, e in s.items()]
+    return markdown(header, best_marked(rows, [1, 2, 3, 4, 5, 6], [True, False, False, True, True, True]))
+
+
 def halfspace_table(runs: Path) -> str:
     r = results_file("halfspace_bound")
     args = r["args"]
@@ -225,6 +278,9 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "gal2017_mnist1d": gal2017_mnist1d_table,
     "stream_budgets": lambda runs: stream_table("stream_budgets", runs),
     "stream_budgets_window50": lambda runs: stream_table("stream_budgets_window50", runs),
+    "default": default_table,
+    "default_sample": default_sample,
+    "breast_cancer": breast_cancer_table,
 }
 
 #: run folders whose plots docs/results.md shows: (run, plot file in runs/<run>/plots, name in docs/img)
@@ -243,7 +299,7 @@ RUN_PLOTS = [
 
 #: the runs whose summaries the tables read (archived so the tables can be checked without them)
 SUMMARY_RUNS = ("cartpole_synthesis", "projectile_synthesis", "cartpole_level_set", "projectile_level_set",
-                "gal2017_digits_mcdropout", "gal2017_digits_ensemble", "digits_nngp")
+                "gal2017_digits_mcdropout", "gal2017_digits_ensemble", "digits_nngp", "default", "breast-cancer")
 
 
 def archive(runs: Path) -> list[str]:
@@ -318,28 +374,32 @@ def regenerate(text: str, runs: Path) -> tuple[str, list[str], list[str]]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", default=str(ROOT / "runs"), help="the folder holding run folders (default runs/)")
-    ap.add_argument("--doc", default=str(DOC))
+    ap.add_argument("--doc", help="one document to rebuild (default: docs/results.md and docs/getting-started.md)")
     ap.add_argument("--archive", action="store_true", help="copy the run folders' summaries into the archive first")
     ap.add_argument("--plots", action="store_true", help="also redraw the plots")
     ap.add_argument("--check", action="store_true", help="change nothing; exit 1 if a table is out of date")
     args = ap.parse_args(argv)
-    runs, doc = Path(args.runs), Path(args.doc)
+    runs = Path(args.runs)
     if args.archive and not args.check:
         print(f"archived: {', '.join(archive(runs)) or 'nothing'}")
-    text = doc.read_text(encoding="utf-8")
-    new, rebuilt, problems = regenerate(text, runs)
-    for p in problems:
-        print(f"skipped {p}", file=sys.stderr)
-    if args.check:
-        stale = [m.group("key") for m, n in zip(BLOCK.finditer(text), BLOCK.finditer(new)) if m.group(0) != n.group(0)]
-        print(f"{len(rebuilt) - len(stale)} of {len(rebuilt)} tables match their sources"
-              + (f"; out of date: {', '.join(stale)}" if stale else ""))
-        return 1 if stale or problems else 0
-    doc.write_text(new, encoding="utf-8")
-    print(f"rebuilt {len(rebuilt)} tables in {doc}: {', '.join(rebuilt)}")
-    if args.plots:
+    failed = False
+    for doc in [Path(args.doc)] if args.doc else DOCS:
+        text = doc.read_text(encoding="utf-8")
+        new, rebuilt, problems = regenerate(text, runs)
+        for p in problems:
+            print(f"{doc.name}: skipped {p}", file=sys.stderr)
+        if args.check:
+            stale = [m.group("key") for m, n in zip(BLOCK.finditer(text), BLOCK.finditer(new))
+                     if m.group(0) != n.group(0)]
+            print(f"{doc.name}: {len(rebuilt) - len(stale)} of {len(rebuilt)} tables match their sources"
+                  + (f"; out of date: {', '.join(stale)}" if stale else ""))
+            failed = failed or bool(stale or problems)
+            continue
+        doc.write_text(new, encoding="utf-8")
+        print(f"rebuilt {len(rebuilt)} tables in {doc}: {', '.join(rebuilt)}")
+    if args.plots and not args.check:
         print(f"redrew: {', '.join(redraw_plots(runs))}")
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

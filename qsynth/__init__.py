@@ -27,7 +27,8 @@ _EXPORTS = {
     "PoolSampling": "qsynth.strategies", "RandomSampling": "qsynth.strategies", "StreamPolicy": "qsynth.strategies",
     "StreamSampling": "qsynth.strategies", "build_strategy": "qsynth.strategies",
     "RunConfig": "qsynth.config", "load_config": "qsynth.config",
-    "run_experiment": "qsynth.experiments", "box_task": "qsynth.experiments",
+    "run_experiment": "qsynth.experiments", "box_task": "qsynth.experiments", "load_run": "qsynth.experiments",
+    "AskedQuery": "qsynth.records",
     "Generator": "qsynth.generators",
 }
 

@@ -4,6 +4,7 @@
   qsynth run --resume RUN    continue an interrupted run
   qsynth label RUN           label a run's queries yourself (web page, or --terminal)
   qsynth plot RUN_DIR        redraw plots and the table from a run folder
+  qsynth compare RUN ...     one table (paired over shared seeds) and one figure across run folders
   qsynth list                the datasets, strategy kinds and uncertainty measures a config may name
 """
 
@@ -97,6 +98,17 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from qsynth.experiments.compare import compare_runs, format_comparison, load_arms, plot_comparison
+
+    arms = load_arms(args.runs)
+    base, rows = compare_runs(arms, metric=args.metric, at=args.at, baseline=args.baseline)
+    print(format_comparison(base, rows, metric=args.metric, at=args.at))
+    if args.plot:
+        print(f"\nlearning curves: {plot_comparison(arms, args.plot, metric=args.metric)}")
+    return 0
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     from qsynth.catalog import describe
 
@@ -173,6 +185,16 @@ def main(argv: list[str] | None = None) -> int:
     plot = sub.add_parser("plot", help="redraw plots and the summary table from a run folder")
     plot.add_argument("run_dir")
     plot.set_defaults(fn=_cmd_plot)
+    compare = sub.add_parser("compare", help="one table and one learning-curve figure across run folders, paired "
+                                             "against a baseline over shared seeds")
+    compare.add_argument("runs", nargs="+", metavar="RUN_DIR")
+    compare.add_argument("--metric", default="accuracy", help="a metrics.csv column (default: accuracy; f1 for "
+                                                              "success regions)")
+    compare.add_argument("--at", type=int, metavar="LABELS", help="compare at this many labels instead of at the end")
+    compare.add_argument("--baseline", metavar="ARM", help="RUN_DIR/STRATEGY or STRATEGY (default: the first arm)")
+    compare.add_argument("--plot", default="comparison.png", metavar="FILE",
+                         help="where to draw the learning curves (default: comparison.png; '' for none)")
+    compare.set_defaults(fn=_cmd_compare)
     lst = sub.add_parser("list", help="datasets (with their args), strategies (with their fields), measures, "
                                       "learners, oracles a config may name")
     lst.set_defaults(fn=_cmd_list)

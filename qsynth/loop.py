@@ -21,7 +21,7 @@ from qsynth.data.buffer import LabeledBuffer
 from qsynth.learners.base import Learner, LearnerState
 from qsynth.oracles.base import AsyncOracle, Oracle, ShowsModel, ask
 from qsynth.problem import Problem
-from qsynth.records import Answer, Queries
+from qsynth.records import Answer, AskedQuery, Queries
 from qsynth.loop_config import LoopConfig, SessionConfig
 from qsynth.session import ResumeMismatch, Session, recent, seed_queries
 from qsynth.session_state import load_learner_state
@@ -39,6 +39,8 @@ class RunResult:
     history: one dict per round (the rows of metrics.csv). state: the final learner state.
     buffer: the labeled set. answers: every answer, in order. stop_reason: why it stopped.
     labels_to_target: queries used when test accuracy first reached the target (None if never).
+    queries: every query asked, in order, with its point, acquisition and answer — abstained and
+      failed ones too (`qsynth.records.AskedQuery`).
     """
 
     history: list[dict[str, float]]
@@ -48,6 +50,7 @@ class RunResult:
     strategy_state: Any
     stop_reason: str
     labels_to_target: int | None
+    queries: list[AskedQuery] = dataclasses.field(default_factory=list)
 
 
 def _labels_to_target(history: list[dict[str, float]], target: float | None) -> int | None:
@@ -118,7 +121,8 @@ def run_loop(key: jax.Array, problem: Problem, learner: Learner, strategy: Strat
     st = session.state
     return RunResult(history=st.history, state=session.learner_state, buffer=st.buffer, answers=st.answers,
                      strategy_state=st.strategy_state, stop_reason=reason,
-                     labels_to_target=_labels_to_target(st.history, config.target_accuracy))
+                     labels_to_target=_labels_to_target(st.history, config.target_accuracy),
+                     queries=session.queries())
 
 
 def _round(session: Session, oracle: Oracle | AsyncOracle, queries: Queries,

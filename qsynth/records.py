@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Answer", "Queries", "Retract", "Status", "validate_answer"]
+__all__ = ["Answer", "AskedQuery", "Queries", "Retract", "Status", "validate_answer"]
 
 
 class Status(str, enum.Enum):
@@ -152,6 +152,61 @@ class Retract:
 
     def record(self) -> dict[str, Any]:
         return {"query_id": self.query_id, "reason": self.reason}
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class AskedQuery:
+    """One query a run asked, with what became of it (`RunResult.queries`, `Session.queries`).
+
+    Attributes:
+      query_id: its id. round: the round that asked it (0 is the seed set).
+      x: [*feature_shape] float32, the point asked (synthesized, or the pool or stream point).
+      acquisition: the strategy's score for it (None for the seed set, or where none applies).
+      answer: the oracle's answer (None while it is unanswered, or after it was taken back).
+      pool_index: its index into the pool or stream (None for a synthesized query).
+      z: [latent] its latent code (latent synthesis), else None.
+      extra: what else the strategy recorded for it (an ascent's path and steps, the score before
+        matching, ...), by name.
+    """
+
+    query_id: str
+    round: int
+    x: np.ndarray
+    acquisition: float | None
+    answer: Answer | None = None
+    pool_index: int | None = None
+    z: np.ndarray | None = None
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def status(self) -> Status | None:
+        """The answer's status (None while unanswered)."""
+        return None if self.answer is None else self.answer.status
+
+    @property
+    def label(self) -> int | None:
+        """The label it was given (None unless answered OK)."""
+        return None if self.answer is None else self.answer.label
+
+    @classmethod
+    def from_queries(cls, round_index: int, query: Queries, answer: Answer | None = None) -> AskedQuery:
+        """The first query of `query` (a one-query batch), asked in `round_index`."""
+        score = float(query.scores[0])
+        extra = {k: (v[0].tolist() if isinstance(v[0], np.ndarray) else v[0].item())
+                 for k, v in query.extra.items() if isinstance(v, np.ndarray) and v.shape[:1] == (1,)}
+        return cls(query.query_id[0], int(round_index), np.asarray(query.x[0]),
+                   score if math.isfinite(score) else None, answer,
+                   None if query.pool_index is None else int(query.pool_index[0]),
+                   None if query.z is None else np.asarray(query.z[0]), extra)
+
+    @classmethod
+    def from_record(cls, rec: dict[str, Any], feature_shape: tuple[int, ...], answer: Answer | None = None) -> AskedQuery:
+        """The query a label-log query record describes (x back to float32, exactly)."""
+        known = {"kind", "round", "query_id", "x", "score", "pool_index", "z"}
+        return cls(rec["query_id"], int(rec["round"]), np.asarray(rec["x"], np.float32).reshape(feature_shape),
+                   rec.get("score"), answer, rec.get("pool_index"),
+                   None if "z" not in rec else np.asarray(rec["z"], np.float32),
+                   {k: v for k, v in rec.items() if k not in known})
 
 
 def _finite_or_none(v: float | None) -> float | None:

@@ -28,7 +28,7 @@ LAYERS: list[set[str]] = [
     {"loop"},
     {"plotting"},
     {"config"},
-    {"experiments"},
+    {"experiments", "catalog"},
     {"cli", "__main__"},
 ]
 

@@ -133,5 +133,5 @@ def format_table(summary: dict[str, dict], markdown: bool = False) -> str:
         return "\n".join(lines + ([""] + warnings if warnings else []))
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    return "\n".join([fmt.format(*header), fmt.format(*("-" * w for w in widths))] + [fmt.format(*r) for r in rows] +
-                     warnings)
+    return "\n".join([fmt.format(*header), fmt.format(*("-" * w for w in widths))] +
+                     [fmt.format(*r).rstrip() for r in rows] + warnings)
