@@ -29,11 +29,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from qsynth.experiments.runner import print_table, run_experiment
 
     if args.resume:
-        if args.config or args.name or args.seeds or args.overwrite:
+        if args.config or args.name or args.seeds or args.overwrite or args.budget:
             raise ValueError("--resume RUN_DIR takes the config from the run folder: give no config, --name, "
-                             "--seeds or --overwrite with it")
+                             "--seeds, --budget or --overwrite with it")
         from qsynth.experiments.runner import resume_experiment
 
+        if args.check:
+            from qsynth.config import load_run_config
+
+            return _report_check(load_run_config(args.resume), Path(args.resume), resume=True)
         print(f"qsynth run --resume {args.resume}", file=sys.stderr)
         result = resume_experiment(args.resume, progress=not args.quiet, plots=not args.no_plots)
         print_table(result.summary)
@@ -44,13 +48,42 @@ def _cmd_run(args: argparse.Namespace) -> int:
         config = dataclasses.replace(config, name=args.name)
     if args.seeds:
         config = dataclasses.replace(config, seeds=tuple(args.seeds))
+    if args.budget is not None:
+        if args.budget < 1:
+            raise ValueError(f"--budget: must be >= 1 label, got {args.budget}")
+        if args.budget < config.loop.seed_size:
+            raise ValueError(f"--budget: {args.budget} labels is fewer than the config's loop.seed_size "
+                             f"({config.loop.seed_size})")
+        config = dataclasses.replace(config, loop=dataclasses.replace(config.loop, budget=args.budget))
+    if args.check:
+        return _report_check(config, Path(args.out) / config.name, overwrite=args.overwrite)
     print(f"qsynth run {config.name!r}: {config.data.name}, {len(config.strategies)} strategies × "
-          f"{len(config.seeds)} seeds, budget {config.loop.budget} labels", file=sys.stderr)
+          f"{len(config.seeds)} seed{'s' * (len(config.seeds) != 1)}, budget {config.loop.budget} labels", file=sys.stderr)
     result = run_experiment(config, args.out, progress=not args.quiet, overwrite=args.overwrite,
                             plots=not args.no_plots)
     print_table(result.summary)
     print(f"\nrun folder: {result.path}  (plots in {result.path / 'plots'})")
     return _failure_status(result.summary, args.allow_failures)
+
+
+def _report_check(config, path: Path, *, resume: bool = False, overwrite: bool = False) -> int:
+    """`--check`: the config resolved and validated (every field, the dataset's arguments, each
+    strategy's table, every plugin reference imported), and where it would write; nothing is built."""
+    from qsynth.experiments.runner import strategy_names
+
+    names = strategy_names(config)
+    occupied = any(path.glob("*/seed-*/labels.jsonl"))
+    if resume:
+        where = f"it would continue the run in {path}" if occupied else f"{path} holds no answers yet; it would start it"
+    elif occupied and not overwrite:
+        raise FileExistsError(f"{path} already holds a run; choose another name (--name), pass --resume {path} to "
+                              "continue it, or --overwrite to move the old run aside")
+    else:
+        where = f"it would write {path}" + (" (the old run moved aside first)" if occupied else "")
+    print(f"config OK: {config.name!r}: {config.data.name}, {len(names)} strategies ({', '.join(names)}) × "
+          f"{len(config.seeds)} seeds {list(config.seeds)}, budget {config.loop.budget} labels, oracle "
+          f"{config.oracle.kind}; {where}")
+    return 0
 
 
 def _failure_status(summary: dict, allowed: bool) -> int:
@@ -79,6 +112,9 @@ def _cmd_label(args: argparse.Namespace) -> int:
     override = {"interface": "terminal" if args.terminal else "web"}
     if args.port is not None:
         override["port"] = args.port
+    if args.check:
+        return _report_check(dataclasses.replace(config, oracle=dataclasses.replace(config.oracle, **override)),
+                             path, resume=True)
     result = resume_experiment(path, progress=not args.quiet, oracle=override)
     print_table(result.summary)
     return 0
@@ -166,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--out", default="runs", help="parent folder of run folders (default: runs)")
     run.add_argument("--name", help="override the config's name (the run folder's name)")
     run.add_argument("--seeds", type=int, nargs="+", help="override the config's seeds")
+    run.add_argument("--budget", type=int, metavar="LABELS", help="override the config's loop.budget")
+    run.add_argument("--check", action="store_true",
+                     help="resolve and validate the config (and say where it would write); build and run nothing")
     run.add_argument("--quiet", action="store_true", help="no progress output")
     run.add_argument("--overwrite", action="store_true",
                      help="if the run folder already holds a run, move it aside to <name>.replaced-<time> first")
@@ -181,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     label.add_argument("--terminal", action="store_true", help="label in this terminal instead of a web page")
     label.add_argument("--port", type=int, help="the page's port (default: the config's; 0 picks a free one)")
     label.add_argument("--quiet", action="store_true", help="no progress output")
+    label.add_argument("--check", action="store_true", help="validate the run folder's config; serve nothing")
     label.set_defaults(fn=_cmd_label)
     plot = sub.add_parser("plot", help="redraw plots and the summary table from a run folder")
     plot.add_argument("run_dir")
