@@ -21,6 +21,7 @@ from qsynth.data.buffer import LabeledBuffer
 from qsynth.learners.base import Learner, LearnerState
 from qsynth.oracles.base import AsyncOracle, Oracle, ShowsModel, ask
 from qsynth.problem import Problem
+from qsynth.progress import Progress, make_progress
 from qsynth.records import Answer, AskedQuery, Queries
 from qsynth.loop_config import LoopConfig, SessionConfig
 from qsynth.session import ResumeMismatch, Session, recent, seed_queries
@@ -88,7 +89,8 @@ def stop_reason(session: Session, config: LoopConfig) -> str | None:
 
 def run_loop(key: jax.Array, problem: Problem, learner: Learner, strategy: Strategy,
              oracle: Oracle | AsyncOracle, config: LoopConfig, *, store: SeedStore | None = None,
-             on_round: Callable[[dict[str, float]], None] | None = None, resume: bool = False) -> RunResult:
+             on_round: Callable[[dict[str, float]], None] | None = None, resume: bool = False,
+             progress: bool | Progress = False) -> RunResult:
     """Run active learning until the budget, the cost budget, a stopping rule or the source runs dry.
 
     Args:
@@ -96,7 +98,9 @@ def run_loop(key: jax.Array, problem: Problem, learner: Learner, strategy: Strat
       problem, learner, strategy, oracle: the parts.
       config: budget, seed set, batch size, stopping rules.
       store: where to log queries, answers, metrics and checkpoints (None: memory only).
-      on_round: called with each round's metrics row (progress bars).
+      on_round: called with each round's metrics row.
+      progress: True shows this run's progress (a live bar with the time left on a terminal, a
+        line at the end elsewhere: `qsynth.progress`); or a `Progress` display to report to.
       resume: continue the run `store` holds: restore its last checkpoint (if any), then replay
         the answers logged after it — each re-selected query is checked against the logged
         one, and a query with a logged answer is never put to the oracle again.
@@ -104,6 +108,28 @@ def run_loop(key: jax.Array, problem: Problem, learner: Learner, strategy: Strat
     Raises:
       ResumeMismatch: on resume, a re-selected query differs from the logged one.
     """
+    shown = make_progress(1, enabled=progress) if isinstance(progress, bool) else progress
+    label = getattr(strategy, "name", type(strategy).__name__)
+    shown.start(label, config.budget)
+
+    def report(row: dict[str, float]) -> None:
+        shown.round(row)
+        if on_round is not None:
+            on_round(row)
+
+    try:
+        result = _run(key, problem, learner, strategy, oracle, config, store, report, resume)
+        if isinstance(progress, bool):
+            shown.finish(label, result.history[-1], result.stop_reason)
+    finally:
+        if isinstance(progress, bool):
+            shown.close()
+    return result
+
+
+def _run(key: jax.Array, problem: Problem, learner: Learner, strategy: Strategy, oracle: Oracle | AsyncOracle,
+         config: LoopConfig, store: SeedStore | None, on_round: Callable[[dict[str, float]], None],
+         resume: bool) -> RunResult:
     session = Session(problem, learner, strategy, key=key, store=store, config=config.session, resume=resume)
     if not session.restored:  # round 0: the seed set
         _round(session, oracle, session.ask(config.seed_size), on_round)

@@ -25,7 +25,7 @@ LAYERS: list[set[str]] = [
     {"learners", "generators", "uncertainty"},
     {"strategies", "oracles", "store"},
     {"session", "session_state"},
-    {"loop"},
+    {"loop", "progress"},
     {"plotting"},
     {"config"},
     {"experiments", "catalog"},

@@ -33,7 +33,7 @@ class RunOracles:
     while the expensive parts — a trained teacher, the worker processes — are made once.
     """
 
-    def __init__(self, config: RunConfig, path: Path, progress: bool = True):
+    def __init__(self, config: RunConfig, path: Path, progress: Any = None):
         self.config, self.path, self.progress = config, Path(path), progress
         self.oc = config.oracle
         self._executor: concurrent.futures.Executor | None = None
@@ -132,7 +132,11 @@ class RunOracles:
             self._server = LabelingServer(session, _run_token(self.path), host=oc.host, port=oc.port,
                                           title=self.config.name)
             self._closers.append(self._server.close)
-            print(f"label the queries at {self._server.url}", file=sys.stderr, flush=True)
+            text = f"label the queries at {self._server.url}"
+            if self.progress is not None:
+                self.progress.note(text)
+            else:
+                print(text, file=sys.stderr, flush=True)
             _private_folder(self.path / "human")
             tmp = self.path / "human" / "url.tmp"
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # the URL holds the token

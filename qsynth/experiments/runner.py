@@ -33,6 +33,7 @@ from qsynth.loop import RunResult, run_loop
 from qsynth.experiments.oracles import RunOracles
 from qsynth.plugins import is_reference, resolve
 from qsynth.problem import Problem
+from qsynth.progress import Progress, make_progress
 from qsynth.session_state import check_checkpoint_belongs
 from qsynth.store import (CheckpointError, RunLock, SeedStore, load_checkpoint, read_label_log, read_metrics,
                           write_whole)
@@ -84,10 +85,12 @@ def build_dataset(config: RunConfig, seed: int) -> Dataset:
     return data
 
 
-def _prepare(config: RunConfig) -> tuple[dict[int, Dataset], dict[int, Problem]]:
+def _prepare(config: RunConfig, progress: Progress | None = None) -> tuple[dict[int, Dataset], dict[int, Problem]]:
     datasets, problems = {}, {}
+    progress = progress or Progress()
     for seed in config.seeds:
-        data = build_dataset(config, seed)
+        with progress.phase(f"dataset {config.data.name}, seed {seed}"):
+            data = build_dataset(config, seed)
         datasets[seed], problems[seed] = data, Problem.from_dataset(data)
     probe = problems[config.seeds[0]]
     if config.learner.model == "cnn" and len(probe.feature_shape) < 2:
@@ -119,35 +122,6 @@ def _prepare(config: RunConfig) -> tuple[dict[int, Dataset], dict[int, Problem]]
     return datasets, problems
 
 
-class _Progress:
-    """A one-line progress bar on a terminal; a line per finished run otherwise."""
-
-    def __init__(self, total_runs: int, stream: TextIO | None = None, enabled: bool = True):
-        stream = stream or sys.stderr  # (looked up now: a test's or notebook's replaced stderr)
-        self.total, self.done, self.stream, self.enabled = total_runs, 0, stream, enabled
-        self.tty = stream.isatty()
-        self.t0 = time.perf_counter()
-
-    def round(self, label: str, row: dict[str, float], budget: int) -> None:
-        if self.enabled and self.tty:
-            frac = (self.done + min(row["queries"] / budget, 1.0)) / self.total
-            bar = "#" * int(30 * frac)
-            self.stream.write(f"\r[{bar:<30}] {frac:5.1%} {label}: {int(row['queries'])} labels, "
-                              f"acc {row['accuracy']:.3f}   ")
-            self.stream.flush()
-
-    def finished(self, label: str, result: RunResult) -> None:
-        self.done += 1
-        if not self.enabled:
-            return
-        if self.tty:
-            self.stream.write("\r" + " " * 100 + "\r")
-        h = result.history[-1]
-        self.stream.write(f"[{self.done}/{self.total}] {label}: {int(h['queries'])} labels, accuracy "
-                          f"{h['accuracy']:.3f} ({result.stop_reason}), {time.perf_counter() - self.t0:.0f}s elapsed\n")
-        self.stream.flush()
-
-
 def run_experiment(config: RunConfig, out_dir: str | Path = "runs", *, progress: bool = True,
                    plots: bool = True, overwrite: bool = False, resume: bool = False) -> ExperimentResult:
     """Run every strategy of `config` on every seed; write `out_dir/<config.name>/`.
@@ -170,21 +144,30 @@ def run_experiment(config: RunConfig, out_dir: str | Path = "runs", *, progress:
     if occupied:
         with RunLock(path):  # fails now, before any work, while another process writes the old run
             pass
-    datasets, problems = _prepare(config)
+    typing_here = config.oracle.kind == "human" and config.oracle.interface == "terminal"
+    bar = make_progress(len(config.strategies) * len(config.seeds), enabled=progress, live=not typing_here)
+    try:
+        return _run_experiment(config, path, bar, progress, plots, occupied, resume)
+    finally:
+        bar.close()
+
+
+def _run_experiment(config: RunConfig, path: Path, bar: Progress, progress: bool, plots: bool, occupied: bool,
+                    resume: bool) -> ExperimentResult:
+    datasets, problems = _prepare(config, bar)
     if occupied:
         with RunLock(path):  # held while the folder is moved: no writer can be inside it
             stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
             backup = path.with_name(f"{path.name}.replaced-{stamp}")
             path.rename(backup)
         if progress:
-            print(f"moved the previous run to {backup}", file=sys.stderr)
+            bar.note(f"moved the previous run to {backup}")
     path.mkdir(parents=True, exist_ok=True)
     with RunLock(path):
         if not resume or not (path / "config.toml").exists():
             write_whole(path / "config.toml", to_toml(config, _versions()))
-        bar = _Progress(len(config.strategies) * len(config.seeds), enabled=progress)
-        generators = _generators(config, datasets, path, progress, plots)
-        with RunOracles(config, path) as make_oracle:
+        generators = _generators(config, datasets, path, bar, plots)
+        with RunOracles(config, path, progress=bar) as make_oracle:
             results = _run_all(config, path, datasets, problems, make_oracle, generators, bar, resume)
         histories = load_histories(path) if resume else \
             {name: [r.history for r in by_seed.values()] for name, by_seed in results.items()}
@@ -216,7 +199,7 @@ def resume_experiment(run_path: str | Path, *, progress: bool = True, plots: boo
 
 
 def _run_all(config: RunConfig, path: Path, datasets: dict[int, Dataset], problems: dict[int, Problem],
-             make_oracle: RunOracles, generators: dict[int, TrainedGenerator], bar: _Progress,
+             make_oracle: RunOracles, generators: dict[int, TrainedGenerator], bar: Progress,
              resume: bool = False) -> dict[str, dict[int, RunResult]]:
     results: dict[str, dict[int, RunResult]] = {}
     for spec in config.strategies:
@@ -229,24 +212,27 @@ def _run_all(config: RunConfig, path: Path, datasets: dict[int, Dataset], proble
                                            datasets[seed].meta.get("success_values"))
             seed_dir = path / strategy.name / f"seed-{seed}"
             identity = run_identity(config, spec, strategy.name, seed)
+            label = f"{strategy.name} seed {seed}"
             if resume and _finished(seed_dir, identity, seed):
-                bar.done += 1
+                bar.skip(label)
                 continue
             _interrupts.check()
+            with bar.phase(f"oracle ({config.oracle.kind}), seed {seed}"):
+                oracle = make_oracle(datasets[seed], seed)
             store = SeedStore(seed_dir, fsync=config.loop.fsync, identity=identity)
-            label = f"{strategy.name} seed {seed}"
+            bar.start(label, config.loop.budget)
 
-            def on_round(row: dict[str, float], label: str = label) -> None:
-                bar.round(label, row, config.loop.budget)
+            def on_round(row: dict[str, float]) -> None:
+                bar.round(row)
                 _interrupts.check()  # (a Ctrl-C that Python dropped stops the run here, after its round)
 
             try:
-                result = run_loop(jax.random.key(seed), problem, learner, strategy, make_oracle(datasets[seed], seed),
+                result = run_loop(jax.random.key(seed), problem, learner, strategy, oracle,
                                   config.loop, store=store, on_round=on_round, resume=resume)
             finally:
                 store.close()
             results.setdefault(strategy.name, {})[seed] = result
-            bar.finished(label, result)
+            bar.finish(label, result.history[-1], result.stop_reason)
     return results
 
 
@@ -287,7 +273,7 @@ def _finished(seed_dir: Path, identity: dict[str, Any], seed: int) -> bool:
 
 
 def _generators(config: RunConfig, datasets: dict[int, Dataset], path: Path,
-                progress: bool, plots: bool = True) -> dict[int, TrainedGenerator]:
+                progress: Progress, plots: bool = True) -> dict[int, TrainedGenerator]:
     """One VAE per seed, trained on that seed's unlabeled pool, saved under `generator/seed-<k>/`."""
     if not any(getattr(build_strategy(s), "needs_generator", False) for s in config.strategies):
         return {}
@@ -309,9 +295,8 @@ def _generators(config: RunConfig, datasets: dict[int, Dataset], path: Path,
         (folder / "quality.json").write_text(json.dumps({
             "test_reconstruction_mse": recon, "test_feature_variance": float(np.var(data.x_test)),
             "train_seconds": time.perf_counter() - t0}, indent=1))
-        if progress:
-            print(f"generator seed {seed}: trained in {time.perf_counter() - t0:.1f} s, held-out reconstruction "
-                  f"MSE {recon:.3f} (feature variance {np.var(data.x_test):.3f})", file=sys.stderr)
+        progress.note(f"generator seed {seed}: trained in {time.perf_counter() - t0:.1f} s, held-out reconstruction "
+                      f"MSE {recon:.3f} (feature variance {np.var(data.x_test):.3f})")
         if plots and seed == config.seeds[0]:
             from qsynth import plotting
 
