@@ -109,7 +109,7 @@ class Session:
         self._replay_answers: dict[str, Answer] = {}
         self._logged: set[str] = set()  # answers on disk that are not yet told
         self._told: dict[str, tuple[int, Queries]] = {}  # the query of each answer told in this process
-        self._asked: dict[str, AskedQuery] = {}  # every query of the session, in the order asked
+        self._queries: dict[str, AskedQuery] = {}  # every query of the session, in the order asked
         self._after_checkpoint: list[dict[str, Any]] = []
         self._timing = {"select_s": 0.0, "label_s": 0.0, "asked_at": time.perf_counter()}
         self.state = self._fresh_state()
@@ -145,7 +145,7 @@ class Session:
         """Every query asked so far, in order, each with its point, acquisition and answer (None
         while it is unanswered or after its answer was taken back) — on a resumed session too."""
         answers = {a.query_id: a for a in self.state.answers}
-        return [dataclasses.replace(q, answer=answers.get(q.query_id)) for q in self._asked.values()]
+        return [dataclasses.replace(q, answer=answers.get(q.query_id)) for q in self._queries.values()]
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """The current learner's committee-mean class probabilities `[n, classes]`."""
@@ -206,8 +206,8 @@ class Session:
         """Log the new queries (on resume, check re-selected ones against the log instead)."""
         fresh = []
         for i, qid in enumerate(queries.query_id):
-            if qid not in self._asked:
-                self._asked[qid] = AskedQuery.from_queries(r, queries.take([i]))
+            if qid not in self._queries:
+                self._queries[qid] = AskedQuery.from_queries(r, queries.take([i]))
             logged = self._replay_queries.pop(qid, None)
             if logged is None:
                 fresh.append(i)
@@ -399,7 +399,7 @@ class Session:
             self.store.rewrite_metrics(self.state.history)
         self._after_checkpoint = log[self.state.log_records:]
         self.state.log_records = len(log)
-        self._asked = {rec["query_id"]: AskedQuery.from_record(rec, self.problem.feature_shape)
+        self._queries = {rec["query_id"]: AskedQuery.from_record(rec, self.problem.feature_shape)
                        for rec in log if rec["kind"] == "query"}
         for rec in self._after_checkpoint:
             if rec["kind"] == "query":

@@ -133,7 +133,7 @@ class RunOracles:
                                           title=self.config.name)
             self._closers.append(self._server.close)
             text = f"label the queries at {self._server.url}"
-            if self.progress is not None:
+            if hasattr(self.progress, "note"):  # a qsynth.progress display
                 self.progress.note(text)
             else:
                 print(text, file=sys.stderr, flush=True)
