@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -18,8 +19,33 @@ from matplotlib.axes import Axes
 
 from qsynth.history import curve_on_grid
 
-__all__ = ["as_images", "plot_ascent_paths", "plot_decision_boundary", "plot_image_grid", "plot_latent_space",
-           "plot_learning_curves", "save", "strategy_styles"]
+__all__ = ["as_histories", "as_images", "plot_ascent_paths", "plot_decision_boundary", "plot_image_grid",
+           "plot_latent_space", "plot_learning_curves", "query_points", "save", "strategy_styles"]
+
+
+def as_histories(results: dict[str, Any]) -> dict[str, list[list[dict[str, float]]]]:
+    """Per strategy, one history per seed, from whatever you hold: a `RunResult` (or anything with
+    `.history`), a list of them, one history (a list of round rows) or a list of histories."""
+    out = {}
+    for name, value in results.items():
+        if hasattr(value, "history"):
+            out[name] = [value.history]
+        elif value and hasattr(value[0], "history"):
+            out[name] = [v.history for v in value]
+        elif value and isinstance(value[0], dict):
+            out[name] = [value]
+        else:
+            out[name] = list(value)
+    return out
+
+
+def query_points(queries: Sequence[Any], classes: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """([n, d] points, [n] class index) of a run's queries (`RunResult.queries`), for the `queried`
+    and `queried_y` of `plot_decision_boundary`: −1 where the answer was not a label (abstained,
+    failed, or none yet)."""
+    x = np.asarray([q.x for q in queries], np.float64).reshape(len(queries), -1)
+    y = np.asarray([list(classes).index(q.label) if q.label is not None else -1 for q in queries])
+    return x, y
 
 
 #: Line styles after the ten colours are used up (then dash patterns of growing length).
@@ -39,7 +65,7 @@ def strategy_styles(names: Sequence[str]) -> dict[str, tuple[str, object]]:
     return out
 
 
-def plot_learning_curves(histories: dict[str, list[list[dict[str, float]]]], *, key: str = "accuracy",
+def plot_learning_curves(histories: dict[str, Any], *, key: str = "accuracy",
                          targets: Sequence[float] = (), ax: Axes | None = None, title: str | None = None,
                          styles: dict[str, tuple[str, object]] | None = None) -> Axes:
     """Mean ± std of `key` against queries used, one line and band per strategy.
@@ -50,10 +76,11 @@ def plot_learning_curves(histories: dict[str, list[list[dict[str, float]]]], *, 
 
     Args:
       histories: strategy name -> one history (list of round rows) per seed, in the order to draw
-        and colour them (a `RunResult.history` is one such history).
+        and colour them; or a `RunResult`, a list of them, or one history (`as_histories`).
       targets: horizontal reference lines (accuracy targets).
       styles: (colour, line style) per strategy; default `strategy_styles` of the histories' order.
     """
+    histories = as_histories(histories)
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 4.5))
     styles = styles or strategy_styles(list(histories))
@@ -117,9 +144,14 @@ def plot_decision_boundary(predict_proba: Callable[[np.ndarray], np.ndarray], *,
     if x is not None:
         ax.scatter(x[:, 0], x[:, 1], c=y, cmap="RdBu_r", s=6, alpha=0.25, linewidths=0)
     if queried is not None and len(queried):
-        colors = np.where(queried_y is None, 0, queried_y) if queried_y is not None else "k"
-        ax.scatter(queried[:, 0], queried[:, 1], c=colors, cmap="RdBu_r", vmin=0, vmax=1, s=30,
-                   edgecolors="k", linewidths=0.8, zorder=3, label=f"{len(queried)} queried")
+        queried = np.asarray(queried)
+        labeled = np.ones(len(queried), bool) if queried_y is None else np.asarray(queried_y) >= 0
+        colors = "k" if queried_y is None else np.asarray(queried_y)[labeled]
+        ax.scatter(queried[labeled, 0], queried[labeled, 1], c=colors, cmap="RdBu_r", vmin=0, vmax=1, s=30,
+                   edgecolors="k", linewidths=0.8, zorder=3, label=f"{int(labeled.sum())} queried, labeled")
+        if not labeled.all():
+            ax.scatter(queried[~labeled, 0], queried[~labeled, 1], marker="x", c="0.3", s=30, zorder=3,
+                       label=f"{int((~labeled).sum())} abstained or failed")
         ax.legend(fontsize=8, loc="upper right")
     ax.set_xlim(low[0], high[0])
     ax.set_ylim(low[1], high[1])

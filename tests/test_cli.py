@@ -88,7 +88,7 @@ def test_plots_draw_what_they_should():
     ax = plot_decision_boundary(lambda x: np.stack([1 - (x[:, 0] > 0), x[:, 0] > 0], 1).astype(float),
                                 bounds=(np.array([-1, -1]), np.array([1, 1])), queried=np.zeros((3, 2)),
                                 queried_y=np.array([0, 1, 1]), resolution=20)
-    assert ax.get_legend().get_texts()[0].get_text() == "3 queried"
+    assert ax.get_legend().get_texts()[0].get_text() == "3 queried, labeled"
     matplotlib.pyplot.close("all")
 
 

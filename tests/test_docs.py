@@ -83,6 +83,15 @@ def test_the_readme_examples_run(tmp_path, monkeypatch):
     assert len(module.session.history) == 10 and module.session.history[-1]["accuracy"] > 0.8
 
 
+def test_the_getting_started_examples_run(tmp_path, monkeypatch):
+    (tmp_path / "my-digits.toml").write_text(blocks("docs/getting-started.md", "toml")[0])
+    _tiny_run(tmp_path / "runs", "my-digits", [{"kind": "uncertainty", "measure": "margin"}])
+    module = _run_page("docs/getting-started.md", tmp_path, monkeypatch)
+    assert (tmp_path / "curves.png").stat().st_size > 10_000 and (tmp_path / "bald.png").stat().st_size > 10_000
+    assert module.config.name == "my-digits" and module.probabilities.shape == (1, 2)
+    assert len(module.results["bald"].queries) == 30
+
+
 def test_the_simulator_examples_run(tmp_path, monkeypatch):
     pytest.importorskip("dask.distributed")
     from dask.distributed import LocalCluster
@@ -166,11 +175,13 @@ def _commands() -> list[tuple[str, str]]:
     return out
 
 
-def _tiny_run(parent: Path, name: str, **oracle) -> None:
+def _tiny_run(parent: Path, name: str, strategies: list | None = None, **oracle) -> None:
     from qsynth.config import parse_config
     from qsynth.experiments.runner import run_experiment
 
     table = {**TINY_RUN, "name": name, **({"oracle": oracle} if oracle else {})}
+    if strategies:
+        table["strategies"] = strategies
     if oracle:  # a person's run: its config alone (nothing is asked until someone labels)
         (parent / name).mkdir(parents=True)
         from qsynth.config import to_toml
@@ -188,10 +199,11 @@ def test_every_qsynth_command_in_the_docs_is_valid(page, line, tmp_path, monkeyp
     argv = shlex.split(line.replace("runs/<name>", "runs/mine"))[1:]
     if "my-digits.toml" in argv:  # the config the getting-started page has the reader save
         (tmp_path / "my-digits.toml").write_text(blocks("docs/getting-started.md", "toml")[0])
-    folder = next((a for a in argv if a.startswith("runs/")), None)
-    if folder:
+    folders = [a for a in argv if a.startswith("runs/")]
+    folder = folders[0] if folders else None
+    for each in folders:
         human = argv[0] == "label" or page == "docs/labeling.md"
-        _tiny_run(tmp_path / "runs", Path(folder).name, **({"kind": "human"} if human else {}))
+        _tiny_run(tmp_path / "runs", Path(each).name, **({"kind": "human"} if human else {}))
     checked = argv[0] == "label" or (argv[0] == "run" and ("--resume" not in argv or folder.endswith("mine")))
     if checked:
         argv.append("--check")

@@ -151,3 +151,27 @@ def test_compare_pairs_arms_over_shared_seeds_and_matches_the_summaries(runs, tm
     assert (tmp_path / "comparison.png").stat().st_size > 10_000
     assert main(["compare", str(a.path), "--baseline", "nope"]) == 2
     assert "is none of the arms" in capsys.readouterr().err
+
+
+def test_the_plot_helpers_take_a_run_result_and_mark_unanswered_queries(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from qsynth.plotting import as_histories, plot_decision_boundary, plot_learning_curves, query_points
+
+    data = tiny_moons()
+    problem = Problem.from_dataset(data)
+    learner = tiny_learner(problem)
+    result = run_loop(jax.random.key(0), problem, learner, PoolSampling(measure="entropy"),
+                      _Picky(data.y, data.classes), LoopConfig(budget=10, seed_size=2))
+    assert as_histories({"entropy": result}) == {"entropy": [result.history]}
+    assert as_histories({"entropy": [result, result]})["entropy"] == [result.history] * 2
+    assert as_histories({"entropy": result.history}) == {"entropy": [result.history]}
+    ax = plot_learning_curves({"entropy": result})
+    assert ax.get_lines()[0].get_label() == "entropy (n=1)"
+    x, y = query_points(result.queries, data.classes)
+    assert x.shape == (10, 2) and (y == -1).sum() == 5 and set(y[y >= 0]) <= {0, 1}
+    ax = plot_decision_boundary(lambda p: learner.predict_proba(result.state.params, p),
+                                bounds=(x.min(0) - 0.5, x.max(0) + 0.5), queried=x, queried_y=y, resolution=20)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["5 queried, labeled", "5 abstained or failed"]
+    matplotlib.pyplot.close("all")
