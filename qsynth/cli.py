@@ -112,6 +112,13 @@ def _cmd_label(args: argparse.Namespace) -> int:
     override = {"interface": "terminal" if args.terminal else "web"}
     if args.port is not None:
         override["port"] = args.port
+    elif not args.terminal and config.oracle.port == 0:  # the address an open tab still has, when it is free
+        from qsynth.experiments.oracles import labeling_port
+
+        override["port"], taken = labeling_port(path, config.oracle.host)
+        if taken and not args.check:
+            print(f"\n*** port {taken}, where this run's labeling page was, is taken: the page gets a NEW address "
+                  "(printed below); an open tab of the old one will not work ***\n", file=sys.stderr)
     if args.check:
         return _report_check(dataclasses.replace(config, oracle=dataclasses.replace(config.oracle, **override)),
                              path, resume=True)
@@ -218,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     label = sub.add_parser("label", help="label a run's queries yourself (a run whose [oracle] kind is human)")
     label.add_argument("run_dir")
     label.add_argument("--terminal", action="store_true", help="label in this terminal instead of a web page")
-    label.add_argument("--port", type=int, help="the page's port (default: the config's; 0 picks a free one)")
+    label.add_argument("--port", type=int, help="the page's port (default: the config's, or where the run's page "
+                                                "was if it is free; 0 picks a free one)")
     label.add_argument("--quiet", action="store_true", help="no progress output")
     label.add_argument("--check", action="store_true", help="validate the run folder's config; serve nothing")
     label.set_defaults(fn=_cmd_label)

@@ -108,6 +108,7 @@ class OracleConfig:
     host: str = "127.0.0.1"
     port: int = 0
     show_prediction: bool = False
+    keys: str = "qsynth"
 
     def __post_init__(self) -> None:
         kinds = ("dataset", "teacher", "nearest_neighbour", "simulator", "function", "program", "human")
@@ -138,6 +139,10 @@ class OracleConfig:
             raise ConfigError(f"oracle.timeout must be > 0 seconds, got {self.timeout}")
         if self.retries < 0:
             raise ConfigError(f"oracle.retries must be >= 0, got {self.retries}")
+        if self.keys not in ("qsynth", "prodigy"):
+            raise ConfigError(f"oracle.keys must be 'qsynth' or 'prodigy', got {self.keys!r}")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"oracle.port must be in [0, 65535] (0: a free one), got {self.port}")
         if self.retries and self.workers == 0:
             raise ConfigError("oracle.retries: retries need workers (set oracle.workers >= 1)")
         if not 0.0 <= self.noise <= 1.0:

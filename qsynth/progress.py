@@ -26,6 +26,9 @@ PHASE_LINE_S = 1.0
 class Progress:
     """What the runner tells a display (this base class shows nothing)."""
 
+    #: whether the display redraws the terminal (then other output should go through `note`)
+    live = False
+
     def __init__(self, total_runs: int = 1):
         self.total, self.done = total_runs, 0
         self.t0 = time.perf_counter()
@@ -84,6 +87,8 @@ class LineProgress(Progress):
 
 class RichProgress(Progress):
     """Live bars on a terminal: the sweep's runs, and the current run's labels with its time left."""
+
+    live = True
 
     def __init__(self, total_runs: int = 1, stream: TextIO | None = None):
         super().__init__(total_runs)

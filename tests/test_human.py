@@ -116,6 +116,55 @@ def test_labeling_page_http_contract():
         server.close()
 
 
+def test_the_page_carries_its_key_map_the_run_count_and_the_run_s_end():
+    session = HumanSession((0, 1), describe, answered=5)
+    server = LabelingServer(session, TOKEN, keys="prodigy")
+    base = f"http://127.0.0.1:{server.port}"
+    try:
+        state = _request(base + "/api/state")[1]
+        assert state["keys"] == "prodigy" and state["progress"]["answered"] == 5 and "ended" not in state
+        done = threading.Thread(target=server.end, args=("finished", 7))
+        done.start()  # waits (up to 2 s) for the open page to fetch the end
+        time.sleep(0.1)
+        state = _request(base + "/api/state")[1]
+        done.join(2)
+        assert not done.is_alive() and state["ended"] == "finished" and state["progress"]["answered"] == 7
+        assert state["query_id"] is None
+    finally:
+        server.close()
+    with pytest.raises(ValueError, match="need two classes"):
+        LabelingServer(HumanSession((0, 1, 2), describe), TOKEN, keys="prodigy")
+    with pytest.raises(ValueError, match="'qsynth' or 'prodigy'"):
+        LabelingServer(HumanSession((0, 1), describe), TOKEN, keys="vim")
+
+
+def test_a_taken_port_is_one_line_and_qsynth_label_reuses_a_free_recorded_one(tmp_path):
+    import socket
+
+    from qsynth.experiments.oracles import labeling_port
+
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    taken = holder.getsockname()[1]
+    try:
+        (tmp_path / "human").mkdir()
+        (tmp_path / "human" / "url").write_text(f"http://127.0.0.1:{taken}/?token={TOKEN}\n")
+        assert labeling_port(tmp_path, "127.0.0.1") == (0, taken)  # taken: a free one, and say so
+        moons = 'name = "moons"\nargs = { n = 60, n_test = 60 }'
+        (tmp_path / "run.toml").write_text(CONFIG.format(name="busy", data=moons).replace(
+            'kind = "human"', f'kind = "human"\nport = {taken}'))
+        out = subprocess.run([sys.executable, "-m", "qsynth.cli", "run", "run.toml", "--quiet"], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 2
+        assert out.stderr.strip().splitlines()[-1].startswith(f"qsynth: error: oracle.port: cannot serve the labeling "
+                                                               f"page on 127.0.0.1:{taken}")
+    finally:
+        holder.close()
+    assert labeling_port(tmp_path, "127.0.0.1") == (taken, None)  # free again: the same address
+    assert labeling_port(tmp_path / "nothing", "127.0.0.1") == (0, None)
+
+
 def test_terminal_labeler(tmp_path):
     replies = iter(["7", "1", "u", "0", "a", "x", "1", "q"])
     out = open(tmp_path / "out.txt", "w")
@@ -184,10 +233,10 @@ def _start_run(tmp_path: Path, name: str, data: str) -> tuple[subprocess.Popen, 
     return _start(["run", f"{name}.toml"], tmp_path), tmp_path / "runs" / name
 
 
-def _url(run: Path, proc: subprocess.Popen, previous: str | None = None) -> str:
+def _url(run: Path, proc: subprocess.Popen, previous: str | None = None, written_after: int = 0) -> str:
     file = run / "human" / "url"
     for _ in range(1200):
-        text = file.read_text() if file.exists() else ""
+        text = file.read_text() if file.exists() and file.stat().st_mtime_ns > written_after else ""
         if text.endswith("\n") and "token=" in text and text.strip() != previous:
             return text.strip()
         if proc.poll() is not None:
@@ -245,18 +294,21 @@ def test_a_browser_labels_a_run_with_the_keyboard_through_a_kill_and_restart(tmp
             page.wait_for_function("document.querySelector('#message').textContent.includes('not one of')")
             assert current() == first
             press("a", None)                       # seed-q01: can't tell
-            # kill the run mid-batch, restart it with `qsynth label`, go on in the same page's place
+            # kill the run mid-batch, restart it with `qsynth label`: the same address, so the open tab goes on
             proc.send_signal(signal.SIGKILL)
             proc.wait()
-            proc = _start(["label", str(run), "--port", "0"], tmp_path)
+            written = (run / "human" / "url").stat().st_mtime_ns
+            proc = _start(["label", str(run)], tmp_path)
             procs.append(proc)
-            url2 = _url(run, proc, previous=url)
-            assert url2.split("token=")[1] == token  # the run's token survives a restart
-            page.goto(url2)
+            assert _url(run, proc, written_after=written) == url  # the run's port and token survive a restart
+            page.reload()
             assert current() == "seed-q02"          # the answers given before the kill are kept
+            assert " 2 in all" in page.inner_text("#progress")  # and counted
             press("3", 3)
             for _ in range(3):                      # round 1: three more queries
                 press("8", 8)
+            page.wait_for_function("document.body.dataset.ended === 'finished'")  # a "run finished" page
+            assert "The run is finished: 6 answers saved" in page.inner_text("#progress")
             _shoot(page, "labeling_page_done.png")
             assert proc.wait(timeout=120) == 0, proc.stderr.read()
             browser.close()

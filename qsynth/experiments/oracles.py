@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import urllib.parse
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,11 @@ class RunOracles:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self._server is not None:  # an open page shows that the run is over, not a dead address
+            try:
+                self._server.end("finished" if exc[0] is None else "stopped", self._answers_so_far())
+            except Exception as err:  # noqa: BLE001 (the run's own error matters more)
+                print(f"warning: telling the labeling page the run ended failed: {err}", file=sys.stderr)
         for close in reversed(self._closers):
             try:
                 close()
@@ -127,13 +134,13 @@ class RunOracles:
         if oc.interface == "terminal":
             return TerminalLabeler(data.classes, describe, show_prediction=oc.show_prediction, cost=oc.cost,
                                    image_dir=self.path / "human")
-        session = HumanSession(data.classes, describe, show_prediction=oc.show_prediction, cost=oc.cost)
+        session = HumanSession(data.classes, describe, show_prediction=oc.show_prediction, cost=oc.cost,
+                               answered=self._answers_so_far())
         if self._server is None:
-            self._server = LabelingServer(session, _run_token(self.path), host=oc.host, port=oc.port,
-                                          title=self.config.name)
+            self._server = self._labeling_server(session)
             self._closers.append(self._server.close)
             text = f"label the queries at {self._server.url}"
-            if hasattr(self.progress, "note"):  # a qsynth.progress display
+            if getattr(self.progress, "live", False):  # live bars: the line goes above them
                 self.progress.note(text)
             else:
                 print(text, file=sys.stderr, flush=True)
@@ -149,6 +156,26 @@ class RunOracles:
             self._server.session = session
         self._record.update(host=oc.host, port=self._server.port)
         return session
+
+    def _labeling_server(self, session: Any) -> Any:
+        """The page's server on the config's host and port (0: a free one)."""
+        from qsynth.oracles.human import LabelingServer
+
+        oc = self.oc
+        try:
+            return LabelingServer(session, _run_token(self.path), host=oc.host, port=oc.port, title=self.config.name,
+                                  keys=oc.keys)
+        except OSError as exc:
+            raise ValueError(f"oracle.port: cannot serve the labeling page on {oc.host}:{oc.port} "
+                             f"({exc.strerror or exc}); choose another with --port, or --port 0 for a free one") \
+                from None
+
+    def _answers_so_far(self) -> int:
+        """Answers the run's label logs hold (retracted ones taken off): where the page's count goes on."""
+        from qsynth.store import read_label_log
+
+        return sum((r["kind"] == "answer") - (r["kind"] == "retract")
+                   for log in self.path.glob("*/seed-*/labels.jsonl") for r in read_label_log(log))
 
     def _single_worker(self) -> concurrent.futures.Executor:
         """One worker process for a run with `workers = 0` and a timeout (started once, shared)."""
@@ -212,6 +239,32 @@ class _Identity:
         from qsynth.experiments.box_task import _resolved
 
         return _resolved(self.reference)(x)
+
+
+def _recorded_port(url_file: Path) -> int | None:
+    """The port of the address a run's page had (`human/url`), if it has one."""
+    try:
+        port = urllib.parse.urlsplit(url_file.read_text(encoding="utf-8").strip()).port
+    except (OSError, ValueError):
+        return None
+    return port or None
+
+
+def labeling_port(run_path: str | Path, host: str) -> tuple[int, int | None]:
+    """The port `qsynth label` serves a run's page on when none is asked for: the one the run's
+    page had (`human/url`), so an open tab keeps working, if it is free; else 0 (a free one).
+    Returns the port and, when the recorded one was taken, that recorded port."""
+    recorded = _recorded_port(Path(run_path) / "human" / "url")
+    if recorded is None:
+        return 0, None
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # (as the server binds: TIME_WAIT is free)
+        try:
+            probe.bind((host, recorded))
+        except OSError:
+            return 0, recorded
+    return recorded, None
 
 
 def _private_folder(folder: Path) -> None:

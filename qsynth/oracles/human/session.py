@@ -38,10 +38,12 @@ class HumanSession:
       class_names: optional display names, one per class.
       show_prediction: include the current model's prediction in `current()`.
       cost: cost per answer.
+      answered: answers the run already holds (the page's "in all" counts on from there).
     """
 
     def __init__(self, classes: tuple[int, ...], describe: Callable[[np.ndarray], dict[str, Any]], *,
-                 class_names: tuple[str, ...] | None = None, show_prediction: bool = False, cost: float = 1.0):
+                 class_names: tuple[str, ...] | None = None, show_prediction: bool = False, cost: float = 1.0,
+                 answered: int = 0):
         self.classes = tuple(int(c) for c in classes)
         self.class_names = tuple(class_names) if class_names else tuple(str(c) for c in self.classes)
         self.describe, self.show_prediction, self.cost = describe, show_prediction, float(cost)
@@ -53,8 +55,9 @@ class HumanSession:
         self._outbox: list[Answer | Retract] = []
         self._acked: set[tuple[str, str]] = set()
         self._model: Callable[[np.ndarray], np.ndarray] | None = None
-        self.answered = 0  # answers given through this session (after undos)
+        self.answered = int(answered)  # answers given in the run so far (the log's, then this session's, after undos)
         self.closed = False
+        self.ended: str | None = None  # why the run ended ("finished", "stopped"), for the page
 
     # -- the loop's side (an AsyncOracle) -----------------------------------------------------------
     def submit(self, queries: Queries) -> None:
@@ -90,6 +93,15 @@ class HumanSession:
             self.closed = True
             self._cond.notify_all()
 
+    def end(self, how: str, answered_in_all: int | None = None) -> None:
+        """The run is over (`how`: "finished" or "stopped"): `current()` says so from now on."""
+        with self._cond:
+            self.ended, self.closed = how, True
+            if answered_in_all is not None:
+                self.answered = answered_in_all
+            self._open.clear()
+            self._cond.notify_all()
+
     # -- the person's side ------------------------------------------------------------------------
     def current(self) -> dict[str, Any]:
         """What the page or the terminal shows now: the first open query (or None), progress, keys."""
@@ -102,6 +114,8 @@ class HumanSession:
                      "progress": {"batch_answered": done, "batch_size": len(self._batch),
                                   "answered": self.answered},
                      "can_undo": bool(self._given) and bool(self._open)}
+            if self.ended:
+                state["ended"] = self.ended
         if x is not None:
             state["view"] = self.describe(x)
             if self.show_prediction and model is not None:

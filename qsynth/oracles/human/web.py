@@ -46,8 +46,9 @@ class _BoundedHTTPServer(HTTPServer):
     request_queue_size = 128  # (the listen backlog: a burst of connections is accepted, not dropped)
 
     def __init__(self, address: tuple[str, int], handler: Any, threads: int):
-        super().__init__(address, handler)
+        # (made first: a port that is taken makes the base class call server_close before it returns)
         self._pool = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="qsynth-labeling-request")
+        super().__init__(address, handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         self._pool.submit(self._serve, request, client_address)
@@ -77,13 +78,26 @@ class LabelingServer:
       title: shown on the page (the run's name).
       idle_timeout: seconds a connection may wait for its request before it is closed.
       threads: requests served at once (more wait their turn).
+      keys: the page's key map: "qsynth" (1…n or a class's digit, a / ? can't tell, u / backspace
+        undo) or "prodigy" (two classes: a accept = the second class, x reject = the first,
+        space can't tell, backspace undo).
+
+    Raises:
+      ValueError: a short token, or the Prodigy keys for other than two classes.
+      OSError: the port is taken.
     """
 
     def __init__(self, session: HumanSession, token: str, *, host: str = "127.0.0.1", port: int = 0,
-                 title: str = "qsynth", idle_timeout: float = 5.0, threads: int = 16):
+                 title: str = "qsynth", idle_timeout: float = 5.0, threads: int = 16, keys: str = "qsynth"):
         if len(token) < 16:
             raise ValueError("LabelingServer: the token must be at least 16 characters")
-        self.session, self.token, self.title = session, token, title
+        if keys not in ("qsynth", "prodigy"):
+            raise ValueError(f"oracle.keys must be 'qsynth' or 'prodigy', got {keys!r}")
+        if keys == "prodigy" and len(session.classes) != 2:
+            raise ValueError(f"oracle.keys: the Prodigy keys (a accept, x reject) need two classes; this run has "
+                             f"{len(session.classes)}")
+        self.session, self.token, self.title, self.keys = session, token, title, keys
+        self.visited, self.end_seen = False, threading.Event()
         page = resources.files("qsynth.oracles.human").joinpath("page.html").read_text(encoding="utf-8")
         self._page = page.replace("{{TITLE}}", _html_escape(title)).encode()
         server = self
@@ -155,7 +169,7 @@ class LabelingServer:
         if method == "GET" and url.path == "/":
             return _send(h, 200, self._page, "text/html; charset=utf-8")
         if method == "GET" and url.path == "/api/state":
-            return _send(h, 200, self.session.current())
+            return _send(h, 200, self._state())
         if method != "POST" or url.path not in ("/api/answer", "/api/undo"):
             return _send(h, 404, {"error": "no such page"})
         try:
@@ -186,7 +200,21 @@ class LabelingServer:
             return _send(h, 409, {"error": str(exc)})
         except TimeoutError as exc:
             return _send(h, 503, {"error": str(exc)})
-        return _send(h, 200, self.session.current())
+        return _send(h, 200, self._state())
+
+    def _state(self) -> dict[str, Any]:
+        state = {**self.session.current(), "keys": self.keys}
+        self.visited = True
+        if "ended" in state:
+            self.end_seen.set()
+        return state
+
+    def end(self, how: str, answered: int | None = None, wait_s: float = 2.0) -> None:
+        """Tell the page the run is over (`how`: "finished" or "stopped") and give an open page up
+        to `wait_s` to fetch that, so it shows a "run finished" page instead of a dead one."""
+        self.session.end(how, answered)
+        if self.visited:
+            self.end_seen.wait(wait_s)
 
 
 def _send(h: BaseHTTPRequestHandler, status: int, body: Any, content_type: str = "application/json") -> None:
