@@ -22,9 +22,9 @@ from qsynth.learners.base import Learner, LearnerState
 from qsynth.oracles.base import AsyncOracle, Oracle, ShowsModel, ask
 from qsynth.problem import Problem
 from qsynth.progress import Progress, make_progress
-from qsynth.records import Answer, AskedQuery, Queries
+from qsynth.records import Answer, AskedQuery, Flag, Queries, Retract
 from qsynth.loop_config import LoopConfig, SessionConfig
-from qsynth.session import ResumeMismatch, Session, recent, seed_queries
+from qsynth.session import ResumeMismatch, Session, concat_queries, recent, seed_queries
 from qsynth.session_state import load_learner_state
 from qsynth.store import SeedStore, load_checkpoint
 from qsynth.strategies.base import Strategy
@@ -153,16 +153,42 @@ def _run(key: jax.Array, problem: Problem, learner: Learner, strategy: Strategy,
 
 def _round(session: Session, oracle: Oracle | AsyncOracle, queries: Queries,
            on_round: Callable[[dict[str, float]], None] | None) -> None:
-    """Answer `queries` (from the log where it holds their answers, else from the oracle), tell, fit."""
-    logged = {q: a for q in queries.query_id if (a := session.logged_answer(q)) is not None}
-    unanswered = [i for i, q in enumerate(queries.query_id) if q not in logged]
-    fresh = ask(oracle, queries.take(unanswered), session.problem.classes, on_answer=session.record) \
-        if unanswered else []
+    """Answer `queries` (from the log where it holds their answers, else from the oracle), tell, fit.
+
+    A person may also take back an answer of an earlier round (it was learned from) while this
+    one is answered: the session retracts it, the oracle answers that query again, and the fit
+    learns the new answer. On resume the log's retractions of this round are replayed first."""
+    ids = list(queries.query_id) + session.replayed_retractions()
+    logged = {q: a for q in ids if (a := session.logged_answer(q)) is not None}
+    unanswered = [q for q in ids if q not in logged]
+    fresh = ask(oracle, _queries_of(session, queries, unanswered), session.problem.classes,
+                on_answer=session.record, on_earlier=lambda item: _earlier(session, item)) if unanswered else []
     by_id = {**logged, **{a.query_id: a for a in fresh}}
-    session.tell([by_id[q] for q in queries.query_id])
+    ids += [a.query_id for a in fresh if a.query_id not in ids]  # earlier answers taken back and given again
+    session.tell([by_id[q] for q in ids])
     row = session.fit()
     if on_round is not None:
         on_round(row)
+
+
+def _queries_of(session: Session, queries: Queries, ids: list[str]) -> Queries:
+    """The queries `ids`: this round's, or pending ones of earlier rounds (answers taken back)."""
+    mine = {q: i for i, q in enumerate(queries.query_id)}
+    if all(q in mine for q in ids):
+        return queries.take([mine[q] for q in ids])
+    pending = session.state.pending
+    return concat_queries([queries.take([mine[q]]) if q in mine else pending[q][1] for q in ids])
+
+
+def _earlier(session: Session, item: Retract | Flag) -> bool:
+    """A person's retraction of an answer learned from (True: taken back) or flag, from the oracle."""
+    if isinstance(item, Flag):
+        session.flag(item.query_id, item.note)
+        return False
+    if not any(a.query_id == item.query_id for a in session.state.answers):
+        return False  # (nothing learned to take back: the oracle's mistake, ignored)
+    session.retract(item.query_id, item.reason)
+    return True
 
 
 def load_params(learner: Learner, checkpoint: str) -> Any:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Answer", "AskedQuery", "Queries", "Retract", "Status", "validate_answer"]
+__all__ = ["Answer", "AskedQuery", "Flag", "Queries", "Retract", "Status", "validate_answer"]
 
 
 class Status(str, enum.Enum):
@@ -144,14 +144,27 @@ class Answer:
 class Retract:
     """Takes back an earlier answer to `query_id` (a person pressed undo); the query is open again.
 
-    Only answers not yet used by the loop (the batch is still open) can be retracted.
+    `told`: the answer had already been learned from (the learner refits without it); else it
+    was only logged, in the batch still being answered.
     """
 
     query_id: str
     reason: str = "undo"
+    told: bool = False
 
     def record(self) -> dict[str, Any]:
-        return {"query_id": self.query_id, "reason": self.reason}
+        return {"query_id": self.query_id, "reason": self.reason, **({"told": True} if self.told else {})}
+
+
+@dataclasses.dataclass(frozen=True)
+class Flag:
+    """A person's "come back to this" on a query (logged; it changes nothing that is learned)."""
+
+    query_id: str
+    note: str = ""
+
+    def record(self) -> dict[str, Any]:
+        return {"query_id": self.query_id, "note": self.note}
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

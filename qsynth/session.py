@@ -32,13 +32,13 @@ from qsynth import _compiles
 from qsynth.data.buffer import LabeledBuffer
 from qsynth.learners.base import Learner, LearnerState
 from qsynth.problem import Problem
-from qsynth.records import Answer, AskedQuery, Queries, Retract, Status, validate_answer
+from qsynth.records import Answer, AskedQuery, Flag, Queries, Retract, Status, validate_answer
 from qsynth.session_state import ResumeMismatch, SessionState, query_from_record, read_checkpoint, write_checkpoint
 from qsynth.store import SeedStore, read_label_log
 from qsynth.loop_config import SessionConfig
 from qsynth.strategies.base import RoundContext, Strategy, StreamPositioned
 
-__all__ = ["ResumeMismatch", "Session", "SessionConfig", "recent", "seed_queries"]
+__all__ = ["ResumeMismatch", "Session", "SessionConfig", "concat_queries", "recent", "seed_queries"]
 
 
 def recent(buffer: LabeledBuffer, window: int | None) -> LabeledBuffer:
@@ -106,7 +106,8 @@ class Session:
         self.store, self.config = store, config
         self._key_data = np.asarray(jax.random.key_data(key))
         self._replay_queries: dict[str, dict[str, Any]] = {}
-        self._replay_answers: dict[str, Answer] = {}
+        self._replay_answers: dict[str, list[Answer]] = {}  # per query, its logged answers not yet told again
+        self._replay_retracts: dict[int, list[str]] = {}  # per round, the told answers a logged retract took back
         self._logged: set[str] = set()  # answers on disk that are not yet told
         self._told: dict[str, tuple[int, Queries]] = {}  # the query of each answer told in this process
         self._queries: dict[str, AskedQuery] = {}  # every query of the session, in the order asked
@@ -160,7 +161,28 @@ class Session:
 
     def logged_answer(self, query_id: str) -> Answer | None:
         """On resume, the answer the log already holds for `query_id` (the oracle need not be asked)."""
-        return self._replay_answers.get(query_id)
+        queue = self._replay_answers.get(query_id)
+        return queue[0] if queue else None
+
+    def _consume_replayed(self, query_id: str) -> bool:
+        """Whether the log already holds the answer now given for `query_id` (then it is not logged again)."""
+        queue = self._replay_answers.get(query_id)
+        if not queue:
+            return False
+        queue.pop(0)
+        if not queue:
+            del self._replay_answers[query_id]
+        return True
+
+    def replayed_retractions(self) -> list[str]:
+        """On resume, the told answers that logged retractions took back in the current round, taken
+        back again now (once each, in log order): their queries are pending again, and their new
+        answers, if the log holds them, are `logged_answer`s. A runner calls this once per round,
+        after its ask."""
+        qids = self._replay_retracts.pop(self.state.round, [])
+        for qid in qids:
+            self._take_back(qid)
+        return qids
 
     # ---- ask ---------------------------------------------------------------------------------
     def ask(self, n: int | None = None) -> Queries:
@@ -235,7 +257,7 @@ class Session:
             self._logged.discard(qid)
             self._append("retract", answer.record())
             return
-        if self._replay_answers.pop(qid, None) is None:
+        if not self._consume_replayed(qid):
             self._append("answer", answer.record())
         self._logged.add(qid)
 
@@ -257,7 +279,7 @@ class Session:
                              if unknown else f"Session.tell: two answers for one query in {ids}")
         answers = [validate_answer(a, a.query_id, self.problem.classes) for a in answers]
         for a in answers:
-            if a.query_id not in self._logged and self._replay_answers.pop(a.query_id, None) is None:
+            if a.query_id not in self._logged and not self._consume_replayed(a.query_id):
                 self._append("answer", a.record(), sync=False)
             self._logged.discard(a.query_id)
         if self.store is not None:
@@ -295,7 +317,13 @@ class Session:
                 return
             raise ValueError(f"Session.retract: query {query_id!r} has no answer to take back")
         self._take_back(query_id)
-        self._append("retract", Retract(query_id, reason).record())
+        self._append("retract", Retract(query_id, reason, told=True).record())
+
+    def flag(self, query_id: str, note: str = "") -> None:
+        """Log a person's "come back to this" for `query_id` (it changes nothing that is learned)."""
+        if query_id not in self._queries:
+            raise ValueError(f"Session.flag: query {query_id!r} was never asked")
+        self._append("flag", Flag(query_id, note).record())
 
     def _take_back(self, query_id: str) -> None:
         st = self.state
@@ -373,7 +401,8 @@ class Session:
         queries or answers this session never reached."""
         if self.store is not None:
             self.save(finished=reason)
-        left = sorted(set(self._replay_queries) | set(self._replay_answers))
+        left = sorted(set(self._replay_queries) | set(self._replay_answers) | {
+            q for qids in self._replay_retracts.values() for q in qids})
         if left:
             raise ResumeMismatch(f"resume: the run ended without selecting logged queries {left[:5]}"
                                  f"{' …' if len(left) > 5 else ''}; the code, the config or the environment changed")
@@ -405,14 +434,20 @@ class Session:
             if rec["kind"] == "query":
                 self._replay_queries[rec["query_id"]] = rec
             elif rec["kind"] == "answer":
-                self._replay_answers[rec["query_id"]] = Answer.from_record(rec)
-            elif rec["kind"] == "retract":
-                self._replay_answers.pop(rec["query_id"], None)
+                self._replay_answers.setdefault(rec["query_id"], []).append(Answer.from_record(rec))
+            elif rec["kind"] == "retract" and rec.get("told"):  # learned from, then taken back: again in that round
+                self._replay_retracts.setdefault(int(rec["round"]), []).append(rec["query_id"])
+            elif rec["kind"] == "retract":  # logged, never told: as if it had not been given
+                queue = self._replay_answers.get(rec["query_id"])
+                if queue:
+                    queue.pop()
+                    if not queue:
+                        del self._replay_answers[rec["query_id"]]
 
     def _replay_log(self) -> None:
         """Re-execute what the log holds after the checkpoint: asks, tells and retractions in order."""
         records = self._after_checkpoint
-        self._replay_answers = {}  # told below in log order, each once
+        self._replay_answers, self._replay_retracts = {}, {}  # told below in log order, each once
         for i, rec in enumerate(records):
             if rec["kind"] == "query" and rec["round"] > self.state.round:
                 self.ask(sum(r["kind"] == "query" and r["round"] == rec["round"] for r in records[i:]))
@@ -435,6 +470,11 @@ def _count(spent: dict[str, float], answers: list[Answer], sign: int) -> None:
     spent["cost"] += sign * sum(a.cost for a in answers)
     spent["abstained"] += sign * sum(a.status is Status.ABSTAIN for a in answers)
     spent["failed"] += sign * sum(a.status is Status.FAILED for a in answers)
+
+
+def concat_queries(rows: list[Queries]) -> Queries:
+    """One batch of the given batches' queries, in order."""
+    return _concat(rows)
 
 
 def _concat(rows: list[Queries]) -> Queries:

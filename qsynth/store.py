@@ -258,7 +258,8 @@ def _with_checksum(record: dict[str, Any]) -> str:
 
 
 #: What each kind of label-log record must hold (beyond "kind"), as the readers use it.
-_RECORD_KEYS = {"query": ("query_id", "x"), "answer": ("query_id", "status"), "retract": ("query_id",)}
+_RECORD_KEYS = {"query": ("query_id", "x"), "answer": ("query_id", "status"), "retract": ("query_id",),
+                "flag": ("query_id",)}
 _STATUSES = ("ok", "abstain", "failed")
 
 

@@ -14,7 +14,7 @@ import typing
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
-from qsynth.records import Answer, Queries, Retract, Status, validate_answer
+from qsynth.records import Answer, Flag, Queries, Retract, Status, validate_answer
 
 __all__ = ["AsyncOracle", "Oracle", "ShowsModel", "ask", "is_async"]
 
@@ -55,7 +55,8 @@ def is_async(oracle: object) -> bool:
 
 
 def ask(oracle: Oracle | AsyncOracle, queries: Queries, classes: tuple[int, ...],
-        on_answer: Callable[[Answer | Retract], None] | None = None, poll_seconds: float = 1.0) -> list[Answer]:
+        on_answer: Callable[[Answer | Retract], None] | None = None, poll_seconds: float = 1.0,
+        on_earlier: Callable[[Retract | Flag], bool] | None = None) -> list[Answer]:
     """Put `queries` to `oracle` and return one validated answer per query, in query order.
 
     Uses submit/collect when the oracle offers it, else `label`. Each validated answer is
@@ -63,6 +64,11 @@ def ask(oracle: Oracle | AsyncOracle, queries: Queries, classes: tuple[int, ...]
     the oracle has `acknowledge(answer)`, it is told the answer is safe (a labeling page
     moves on only then). An asynchronous oracle may also return a `Retract` for an answer
     of this batch: the query is open again, and the retraction goes to `on_answer` too.
+
+    A `Retract` of an answer from an earlier batch (one already learned from) and a `Flag` go to
+    `on_earlier`; when it returns True for a retraction (the caller took the answer back), that
+    query is awaited too and its new answer is returned after the batch's, in the order the
+    retractions came.
 
     Args:
       classes: the run's class set; labels outside it become FAILED.
@@ -85,9 +91,17 @@ def ask(oracle: Oracle | AsyncOracle, queries: Queries, classes: tuple[int, ...]
         while len(got) < len(wanted):
             for raw in oracle.collect(timeout=poll_seconds):
                 qid = getattr(raw, "query_id", None)
-                if isinstance(raw, Retract):
-                    if got.pop(raw.query_id, None) is not None and on_answer is not None:
-                        on_answer(raw)
+                if isinstance(raw, Flag):
+                    if on_earlier is not None:
+                        on_earlier(raw)
+                    if hasattr(oracle, "acknowledge"):
+                        oracle.acknowledge(raw)
+                elif isinstance(raw, Retract):
+                    if got.pop(raw.query_id, None) is not None:
+                        if on_answer is not None:
+                            on_answer(raw)
+                    elif raw.query_id not in wanted and on_earlier is not None and on_earlier(raw):
+                        wanted.append(raw.query_id)  # learned from, taken back: its new answer is awaited too
                     if hasattr(oracle, "acknowledge"):
                         oracle.acknowledge(raw)
                 elif qid in wanted:
