@@ -39,10 +39,11 @@ class LoopThread(threading.Thread):
 
     def __init__(self, oracle, batch: Queries):
         super().__init__(daemon=True)
-        self.oracle, self.batch, self.log, self.result = oracle, batch, [], None
+        self.oracle, self.batch, self.log, self.result, self.earlier = oracle, batch, [], None, []
 
     def run(self):
-        self.result = ask(self.oracle, self.batch, (0, 1), on_answer=self.log.append, poll_seconds=0.05)
+        self.result = ask(self.oracle, self.batch, (0, 1), on_answer=self.log.append, poll_seconds=0.05,
+                          on_earlier=lambda item: self.earlier.append(item) or isinstance(item, Retract))
 
 
 def test_session_answers_undo_and_refusals():
@@ -70,8 +71,26 @@ def test_session_answers_undo_and_refusals():
         ("q0", Status.OK, 0), ("q1", Status.ABSTAIN, None), ("q2", Status.OK, 1)]
     assert [(type(r).__name__, r.query_id) for r in loop.log] == [
         ("Answer", "q0"), ("Retract", "q0"), ("Answer", "q0"), ("Answer", "q1"), ("Answer", "q2")]
-    with pytest.raises(NotOpen):  # a complete batch is being learned from
-        session.undo()
+    # the batch is complete (being learned from): its answers can still be taken back and flagged
+    assert [h["query_id"] for h in session.current()["history"]] == ["q2", "q1", "q0"]
+    assert all(h["learned"] for h in session.current()["history"])
+    session.flag("q1", "blurry", wait_s=None)
+    retract = session.undo("q0", wait_s=None)  # (no loop is collecting between batches: do not wait)
+    assert retract.told and session.current()["query_id"] == "q0"
+    with pytest.raises(NotOpen, match="not among the latest"):
+        session.undo("q9")
+    nxt = LoopThread(session, queries(1, prefix="r"))  # the next round: the loop takes q0 back, then waits for it
+    nxt.start()
+    while not nxt.earlier or len(nxt.earlier) < 2:
+        time.sleep(0.01)
+    assert [(type(e).__name__, e.query_id) for e in nxt.earlier] == [("Flag", "q1"), ("Retract", "q0")]
+    session.answer("q0", 1)
+    session.answer("r0", 0)
+    nxt.join(5)
+    assert [(a.query_id, a.label) for a in nxt.result] == [("r0", 0), ("q0", 1)]  # the new answer after the round's
+    state = session.current()
+    assert state["flagged"] == ["q1"] and [h["query_id"] for h in state["history"]][:2] == ["r0", "q0"]
+    assert [h["flagged"] for h in state["history"] if h["query_id"] == "q1"] == [True]
 
 
 def _request(url: str, method: str = "GET", body: bytes | None = None, token: str | None = TOKEN):
@@ -304,7 +323,16 @@ def test_a_browser_labels_a_run_with_the_keyboard_through_a_kill_and_restart(tmp
             page.reload()
             assert current() == "seed-q02"          # the answers given before the kill are kept
             assert " 2 in all" in page.inner_text("#progress")  # and counted
-            press("3", 3)
+            press("3", 3)                          # seed-q02 → 3: the seed batch is complete and learned from
+            assert current() == "r0001-q00"
+            page.keyboard.press("u")                # take back seed-q02, already learned from
+            page.wait_for_function("document.querySelector('#message').textContent === 'undone'")
+            assert current() == "seed-q02"
+            press("8", 8)                          # seed-q02 → 8: the learner refits on it with round 1
+            page.keyboard.press("f")                # flag r0001-q00: come back to this
+            page.wait_for_function("document.querySelector('#message').textContent === 'flagged'")
+            assert "flagged" in page.inner_text("#buttons")
+            _shoot(page, "labeling_page_history.png")
             for _ in range(3):                      # round 1: three more queries
                 press("8", 8)
             page.wait_for_function("document.body.dataset.ended === 'finished'")  # a "run finished" page
@@ -318,14 +346,18 @@ def test_a_browser_labels_a_run_with_the_keyboard_through_a_kill_and_restart(tmp
             p.wait()
     records = [json.loads(line) for line in (run / "entropy" / "seed-0" / "labels.jsonl").read_text().splitlines()]
     kinds = [(r["kind"], r["query_id"]) for r in records if r["kind"] != "query"]
-    assert kinds[:3] == [("answer", "seed-q00"), ("retract", "seed-q00"), ("answer", "seed-q00")]
+    assert kinds == [("answer", "seed-q00"), ("retract", "seed-q00"), ("answer", "seed-q00"), ("answer", "seed-q01"),
+                     ("answer", "seed-q02"), ("retract", "seed-q02"), ("answer", "seed-q02"), ("flag", "r0001-q00"),
+                     ("answer", "r0001-q00"), ("answer", "r0001-q01"), ("answer", "r0001-q02")]
+    retracts = [r for r in records if r["kind"] == "retract"]
+    assert [r.get("told", False) for r in retracts] == [False, True]  # the second one had been learned from
     answers = {}
     for r in records:
         if r["kind"] == "answer":
             answers[r["query_id"]] = r
         elif r["kind"] == "retract":
             answers.pop(r["query_id"])
-    assert len(answers) == 6 and len([r for r in records if r["kind"] == "answer"]) == 7
+    assert len(answers) == 6 and len([r for r in records if r["kind"] == "answer"]) == 8
     for qid, expect in pressed.items():
         a = answers[qid]
         assert (a["label"], a["status"]) == ((expect, "ok") if expect is not None else (None, "abstain")), qid

@@ -59,8 +59,10 @@ class RunOracles:
             except Exception as err:  # noqa: BLE001 (closing must not hide the run's own error)
                 print(f"warning: closing the oracle's executor failed: {err}", file=sys.stderr)
 
-    def __call__(self, data: Dataset, seed: int) -> Any:
-        oracle = self._build(data, seed)
+    def __call__(self, data: Dataset, seed: int, folder: Path | None = None) -> Any:
+        """The oracle of one (strategy, seed) run, whose folder is `folder` (a person's page lists
+        the latest answers its label log holds)."""
+        oracle = self._build(data, seed, folder)
         if self.oc.noise > 0:
             oracle = NoisyLabels(oracle, self.oc.noise, seed=seed)
             self._record["noise"] = self.oc.noise
@@ -68,9 +70,9 @@ class RunOracles:
         return oracle
 
     # -- per kind -------------------------------------------------------------------------------
-    def _build(self, data: Dataset, seed: int) -> Any:
+    def _build(self, data: Dataset, seed: int, folder: Path | None = None) -> Any:
         if self.oc.kind == "human":
-            return self._human(data)
+            return self._human(data, folder)
         if self.oc.kind in ("dataset", "teacher", "nearest_neighbour"):
             if seed not in self._stateless:
                 self._stateless[seed] = self._build_stateless(data, seed)
@@ -125,7 +127,7 @@ class RunOracles:
         return ParallelOracle(task, classes, executor=executor, timeout=oc.timeout,
                               retries=oc.retries, cost=oc.cost, feature_shape=shape, reuse_answers=oc.noise == 0)
 
-    def _human(self, data: Dataset) -> Any:
+    def _human(self, data: Dataset, folder: Path | None = None) -> Any:
         """A person: a fresh session per (strategy, seed) behind one page for the whole run."""
         from qsynth.oracles.human import HumanSession, LabelingServer, TerminalLabeler
 
@@ -134,8 +136,9 @@ class RunOracles:
         if oc.interface == "terminal":
             return TerminalLabeler(data.classes, describe, show_prediction=oc.show_prediction, cost=oc.cost,
                                    image_dir=self.path / "human")
+        history, flagged = _logged_history(folder)
         session = HumanSession(data.classes, describe, show_prediction=oc.show_prediction, cost=oc.cost,
-                               answered=self._answers_so_far())
+                               answered=self._answers_so_far(), history=history, flagged=flagged)
         if self._server is None:
             self._server = self._labeling_server(session)
             self._closers.append(self._server.close)
@@ -239,6 +242,30 @@ class _Identity:
         from qsynth.experiments.box_task import _resolved
 
         return _resolved(self.reference)(x)
+
+
+def _logged_history(folder: Path | None) -> tuple[list[tuple[str, int | None, np.ndarray]], set[str]]:
+    """The latest answers a run's label log holds, oldest first, as (query id, label, point) — of
+    rounds before its last one (those are learned from again on resume, so they can be taken
+    back) — and the queries it flags."""
+    from qsynth.oracles.human.session import HISTORY
+    from qsynth.store import read_label_log
+
+    if folder is None or not (folder / "labels.jsonl").exists():
+        return [], set()
+    log = read_label_log(folder / "labels.jsonl")
+    points = {r["query_id"]: (r["round"], r["x"]) for r in log if r["kind"] == "query"}
+    last_round = max((rnd for rnd, _ in points.values()), default=0)
+    answers: dict[str, int | None] = {}
+    for r in log:
+        if r["kind"] == "answer":
+            answers.pop(r["query_id"], None)
+            answers[r["query_id"]] = r.get("label")
+        elif r["kind"] == "retract":
+            answers.pop(r["query_id"], None)
+    history = [(q, label, np.asarray(points[q][1], np.float32)) for q, label in answers.items()
+               if q in points and points[q][0] < last_round]
+    return history[-HISTORY:], {r["query_id"] for r in log if r["kind"] == "flag"}
 
 
 def _recorded_port(url_file: Path) -> int | None:

@@ -218,7 +218,7 @@ def _run_all(config: RunConfig, path: Path, datasets: dict[int, Dataset], proble
                 continue
             _interrupts.check()
             with bar.phase(f"oracle ({config.oracle.kind}), seed {seed}"):
-                oracle = make_oracle(datasets[seed], seed)
+                oracle = make_oracle(datasets[seed], seed, seed_dir)
             store = SeedStore(seed_dir, fsync=config.loop.fsync, identity=identity)
             bar.start(label, config.loop.budget)
 

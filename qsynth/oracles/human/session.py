@@ -6,9 +6,11 @@ answers, and because each answer is logged (and fsynced) as it arrives, the run 
 stopped and resumed between any two answers. A person's answer is accepted only for a
 query that is open, with a label from the run's classes (or "can't tell"); the call that
 gives it returns only once the loop has logged it (`acknowledge`), so a page never moves
-on before its answer is on disk. Undo takes back the latest answer of the open batch (an
-appended retract record); answers of a finished batch are already being learned from and
-cannot be undone. Thread-safe. Imports no JAX.
+on before its answer is on disk. The last `HISTORY` answers stay editable (Prodigy-style):
+undo takes one back (an appended retract record) and shows its query again — an answer of
+the open batch before it is learned from, an earlier one after (the learner then refits on
+its new answer). A flag ("come back to this") is logged beside the answers. Thread-safe.
+Imports no JAX.
 """
 
 from __future__ import annotations
@@ -20,9 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from qsynth.records import Answer, Queries, Retract, Status
+from qsynth.records import Answer, Flag, Queries, Retract, Status
 
-__all__ = ["HumanSession", "NotOpen"]
+__all__ = ["HISTORY", "HumanSession", "NotOpen"]
+
+#: How many of the latest answers the page lists and lets you take back.
+HISTORY = 10
 
 
 class NotOpen(RuntimeError):
@@ -39,11 +44,15 @@ class HumanSession:
       show_prediction: include the current model's prediction in `current()`.
       cost: cost per answer.
       answered: answers the run already holds (the page's "in all" counts on from there).
+      history: the run's latest answers before this session, oldest first, as (query id, label
+        or None for "can't tell", the query's point): they stay editable after a restart.
+      flagged: the queries the run's log flags.
     """
 
     def __init__(self, classes: tuple[int, ...], describe: Callable[[np.ndarray], dict[str, Any]], *,
                  class_names: tuple[str, ...] | None = None, show_prediction: bool = False, cost: float = 1.0,
-                 answered: int = 0):
+                 answered: int = 0, history: list[tuple[str, int | None, np.ndarray]] = (),
+                 flagged: set[str] | frozenset[str] = frozenset()):
         self.classes = tuple(int(c) for c in classes)
         self.class_names = tuple(class_names) if class_names else tuple(str(c) for c in self.classes)
         self.describe, self.show_prediction, self.cost = describe, show_prediction, float(cost)
@@ -52,17 +61,23 @@ class HumanSession:
         self._x: dict[str, np.ndarray] = {}
         self._open: list[str] = []
         self._given: list[str] = []
-        self._outbox: list[Answer | Retract] = []
+        self._outbox: list[Answer | Retract | Flag] = []
         self._acked: set[tuple[str, str]] = set()
         self._model: Callable[[np.ndarray], np.ndarray] | None = None
         self.answered = int(answered)  # answers given in the run so far (the log's, then this session's, after undos)
+        self._history: list[tuple[str, int | None]] = []  # the latest answers, oldest first
+        for qid, label, x in history:
+            self._history.append((qid, label))
+            self._x[qid] = np.asarray(x)
+        self._history = self._history[-HISTORY:]
+        self._flagged: set[str] = set(flagged)
         self.closed = False
         self.ended: str | None = None  # why the run ended ("finished", "stopped"), for the page
 
     # -- the loop's side (an AsyncOracle) -----------------------------------------------------------
     def submit(self, queries: Queries) -> None:
         with self._cond:
-            new = [q for q in queries.query_id if q not in self._x]
+            new = [q for q in queries.query_id if q not in self._open]  # (every query submitted awaits an answer)
             self._batch = [q for q in self._batch if q in self._open] + new
             self._given = []
             for i, q in enumerate(queries.query_id):
@@ -71,13 +86,13 @@ class HumanSession:
                     self._open.append(q)
             self._cond.notify_all()
 
-    def collect(self, timeout: float | None = None) -> list[Answer | Retract]:
+    def collect(self, timeout: float | None = None) -> list[Answer | Retract | Flag]:
         with self._cond:
             self._cond.wait_for(lambda: bool(self._outbox) or self.closed, timeout=timeout)
             out, self._outbox = self._outbox, []
             return out
 
-    def acknowledge(self, item: Answer | Retract) -> None:
+    def acknowledge(self, item: Answer | Retract | Flag) -> None:
         """The loop has logged `item`: the person's request may return."""
         with self._cond:
             self._acked.add(_ack_key(item))
@@ -113,7 +128,10 @@ class HumanSession:
             state = {"query_id": qid, "classes": list(self.classes), "class_names": list(self.class_names),
                      "progress": {"batch_answered": done, "batch_size": len(self._batch),
                                   "answered": self.answered},
-                     "can_undo": bool(self._given) and bool(self._open)}
+                     "can_undo": bool(self._history),
+                     "history": [{"query_id": q, "label": label, "learned": q not in self._given or not self._open,
+                                  "flagged": q in self._flagged} for q, label in reversed(self._history)],
+                     "flagged": sorted(self._flagged)}
             if self.ended:
                 state["ended"] = self.ended
         if x is not None:
@@ -143,24 +161,35 @@ class HumanSession:
                 raise NotOpen(f"query {query_id!r} is not waiting for an answer")
             self._open.remove(query_id)
             self._given.append(query_id)
+            self._history = [h for h in self._history if h[0] != query_id][-(HISTORY - 1):] + [(query_id, answer.label)]
             self._outbox.append(answer)
             self.answered += 1
             self._cond.notify_all()
             self._wait_logged(answer, wait_s)
         return answer
 
-    def undo(self, *, wait_s: float | None = 30.0) -> Retract:
-        """Take back the latest answer of the open batch; its query is shown again.
+    def undo(self, query_id: str | None = None, *, wait_s: float | None = 30.0) -> Retract:
+        """Take back an answer among the latest `HISTORY` (default: the latest); its query is shown
+        again, first. An answer of the batch still being labeled is dropped before it is learned
+        from; an earlier one is retracted from the learner, which refits on its new answer.
 
         Raises:
-          NotOpen: nothing to undo (no answer yet in this batch, or the batch is complete).
+          NotOpen: nothing to undo (no answer yet), or `query_id` is not among the latest answers.
         """
         with self._cond:
-            if not self._given or not self._open:
-                raise NotOpen("nothing to undo: only answers of the batch still being labeled can be taken back "
-                              "(a complete batch is already being learned from)")
-            qid = self._given.pop()
-            retract = Retract(qid, "undo")
+            if not self._history:
+                raise NotOpen("nothing to undo: no answer has been given yet")
+            qid = self._history[-1][0] if query_id is None else query_id
+            if qid not in [h[0] for h in self._history]:
+                raise NotOpen(f"query {qid!r} is not among the latest {HISTORY} answers, which are the ones that can "
+                              "be taken back")
+            in_batch = qid in self._given and bool(self._open)  # not yet learned from
+            retract = Retract(qid, "undo", told=not in_batch)
+            self._history = [h for h in self._history if h[0] != qid]
+            if in_batch:
+                self._given.remove(qid)
+            else:
+                self._batch.append(qid)
             self._open.insert(0, qid)
             self._outbox.append(retract)
             self.answered -= 1
@@ -168,7 +197,24 @@ class HumanSession:
             self._wait_logged(retract, wait_s)
         return retract
 
-    def _wait_logged(self, item: Answer | Retract, wait_s: float | None) -> None:
+    def flag(self, query_id: str | None = None, note: str = "", *, wait_s: float | None = 30.0) -> Flag:
+        """Flag a query ("come back to this"; default: the one shown now) in the log.
+
+        Raises:
+          NotOpen: no such query is shown or among the latest answers.
+        """
+        with self._cond:
+            qid = query_id or (self._open[0] if self._open else None)
+            if qid is None or (qid not in self._open and qid not in [h[0] for h in self._history]):
+                raise NotOpen(f"query {qid!r} is neither shown nor among the latest answers: nothing to flag")
+            item = Flag(qid, str(note)[:200])
+            self._flagged.add(qid)
+            self._outbox.append(item)
+            self._cond.notify_all()
+            self._wait_logged(item, wait_s)
+        return item
+
+    def _wait_logged(self, item: Answer | Retract | Flag, wait_s: float | None) -> None:
         if wait_s is None:
             return
         key = _ack_key(item)
@@ -181,5 +227,6 @@ class HumanSession:
         self._acked.discard(key)
 
 
-def _ack_key(item: Answer | Retract) -> tuple[str, str]:
-    return ("retract" if isinstance(item, Retract) else "answer", item.query_id)
+def _ack_key(item: Answer | Retract | Flag) -> tuple[str, str]:
+    kind = "retract" if isinstance(item, Retract) else "flag" if isinstance(item, Flag) else "answer"
+    return (kind, item.query_id)

@@ -2,7 +2,7 @@
 
 A query is shown as a table of parameter values, or — for images — saved as a PNG whose
 path the prompt names (and shown in a window where there is a display). Type a class
-label, `a` for "can't tell", `u` to undo the latest answer of this batch, `q` to stop
+label, `a` for "can't tell", `u` to undo the latest answer (even one learned from), `q` to stop
 (the run stops between two answers and resumes with `qsynth label RUN`).
 """
 

@@ -13,9 +13,12 @@ closed after `idle_timeout` seconds, and requests are served by a bounded pool o
 `threads`, so half-open connections cannot pile up threads. The standard library's HTTP
 server is enough for one person. Imports no JAX.
 
-API (JSON): `GET /api/state` → the open query, its view, progress, classes;
+API (JSON): `GET /api/state` → the open query, its view, progress, classes, the latest
+answers (`history`), flags, the key map, and `ended` once the run is over;
 `POST /api/answer {"query_id", "label"}` (label null = can't tell) → 200 once the answer
-is in the run's log (400 bad label, 409 not open); `POST /api/undo` → 200 or 409.
+is in the run's log (400 bad label, 409 not open); `POST /api/undo {"query_id"?}` (default:
+the latest answer) → 200 once the retraction is logged, or 409; `POST /api/flag
+{"query_id"?, "note"?}` (default: the open query) → 200 once the flag is logged, or 409.
 """
 
 from __future__ import annotations
@@ -170,7 +173,7 @@ class LabelingServer:
             return _send(h, 200, self._page, "text/html; charset=utf-8")
         if method == "GET" and url.path == "/api/state":
             return _send(h, 200, self._state())
-        if method != "POST" or url.path not in ("/api/answer", "/api/undo"):
+        if method != "POST" or url.path not in ("/api/answer", "/api/undo", "/api/flag"):
             return _send(h, 404, {"error": "no such page"})
         try:
             length = int(h.headers.get("Content-Length", "0"))
@@ -193,7 +196,13 @@ class LabelingServer:
                     return _send(h, 400, {"error": "query_id must be a string"})
                 self.session.answer(qid, body.get("label"))
             else:
-                self.session.undo()
+                qid = body.get("query_id")
+                if qid is not None and not isinstance(qid, str):
+                    return _send(h, 400, {"error": "query_id must be a string"})
+                if url.path == "/api/undo":
+                    self.session.undo(qid)
+                else:
+                    self.session.flag(qid, str(body.get("note", "")))
         except ValueError as exc:
             return _send(h, 400, {"error": str(exc)})
         except NotOpen as exc:
