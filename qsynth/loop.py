@@ -42,6 +42,7 @@ class RunResult:
     labels_to_target: queries used when test accuracy first reached the target (None if never).
     queries: every query asked, in order, with its point, acquisition and answer — abstained and
       failed ones too (`qsynth.records.AskedQuery`).
+    resumed_from: on resume, what was restored and replayed (None for a fresh run).
     """
 
     history: list[dict[str, float]]
@@ -52,6 +53,7 @@ class RunResult:
     stop_reason: str
     labels_to_target: int | None
     queries: list[AskedQuery] = dataclasses.field(default_factory=list)
+    resumed_from: str | None = None
 
 
 def _labels_to_target(history: list[dict[str, float]], target: float | None) -> int | None:
@@ -148,7 +150,7 @@ def _run(key: jax.Array, problem: Problem, learner: Learner, strategy: Strategy,
     return RunResult(history=st.history, state=session.learner_state, buffer=st.buffer, answers=st.answers,
                      strategy_state=st.strategy_state, stop_reason=reason,
                      labels_to_target=_labels_to_target(st.history, config.target_accuracy),
-                     queries=session.queries())
+                     queries=session.queries(), resumed_from=session.resumed_from)
 
 
 def _round(session: Session, oracle: Oracle | AsyncOracle, queries: Queries,

@@ -427,6 +427,11 @@ class Session:
             self.state, self.restored = restored, True
             self.store.rewrite_metrics(self.state.history)
         self._after_checkpoint = log[self.state.log_records:]
+        answers = sum(r["kind"] == "answer" for r in self._after_checkpoint)
+        where = (f"the checkpoint of round {self.state.round} ({len(self.state.answers)} answers)" if self.restored
+                 else "no checkpoint (the label log alone)")
+        self._resume_note = None if not log else (
+            f"resumed from {where}; {answers} logged answer{'s' * (answers != 1)} after it replayed without asking again")
         self.state.log_records = len(log)
         self._queries = {rec["query_id"]: AskedQuery.from_record(rec, self.problem.feature_shape)
                        for rec in log if rec["kind"] == "query"}
@@ -443,6 +448,11 @@ class Session:
                     queue.pop()
                     if not queue:
                         del self._replay_answers[rec["query_id"]]
+
+    @property
+    def resumed_from(self) -> str | None:
+        """On resume, what was restored and what the log replays after it (None otherwise)."""
+        return getattr(self, "_resume_note", None)
 
     def _replay_log(self) -> None:
         """Re-execute what the log holds after the checkpoint: asks, tells and retractions in order."""

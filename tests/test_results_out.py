@@ -99,6 +99,9 @@ def test_a_resumed_run_keeps_the_queries_from_before_its_checkpoint(runs, tmp_pa
     log.write_text("".join(lines[:-3]))  # killed in round 5: its answer and round 6 never logged
     shutil.rmtree(copy / "random" / "seed-0" / "checkpoint")  # and no checkpoint: the log alone
     resumed = resume_experiment(copy, progress=False, plots=False)
+    assert resumed.results["random"][0].resumed_from == ("resumed from no checkpoint (the label log alone); 6 logged "
+                                                         "answers after it replayed without asking again")
+    assert "entropy" not in resumed.results  # finished runs are kept as they are
     before = a.results["random"][0].queries
     after = resumed.results["random"][0].queries
     assert len(after) == 8

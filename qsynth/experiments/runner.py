@@ -215,6 +215,7 @@ def _run_all(config: RunConfig, path: Path, datasets: dict[int, Dataset], proble
             label = f"{strategy.name} seed {seed}"
             if resume and _finished(seed_dir, identity, seed):
                 bar.skip(label)
+                bar.note(f"{label}: finished before, kept as it is")
                 continue
             _interrupts.check()
             with bar.phase(f"oracle ({config.oracle.kind}), seed {seed}"):
@@ -232,6 +233,8 @@ def _run_all(config: RunConfig, path: Path, datasets: dict[int, Dataset], proble
             finally:
                 store.close()
             results.setdefault(strategy.name, {})[seed] = result
+            if result.resumed_from:
+                bar.note(f"{label}: {result.resumed_from}")
             bar.finish(label, result.history[-1], result.stop_reason)
     return results
 
