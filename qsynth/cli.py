@@ -247,12 +247,12 @@ def main(argv: list[str] | None = None) -> int:
                                       "learners, oracles a config may name")
     lst.set_defaults(fn=_cmd_list)
     args = parser.parse_args(argv)
-    import matplotlib
-
-    matplotlib.use("Agg")  # the command line draws into files, never a window
     try:
-        if args.command in ("run", "label", "plot"):
-            with _interrupts.deferred():  # a Ctrl-C during these imports is raised once they are done
+        with _interrupts.deferred():  # a Ctrl-C during these imports (C extensions) is raised once they are done
+            import matplotlib
+
+            matplotlib.use("Agg")  # the command line draws into files, never a window
+            if args.command in ("run", "label", "plot", "compare"):
                 import qsynth.experiments.runner  # noqa: F401
         code = args.fn(args)
         _interrupts.check()  # a Ctrl-C that was dropped and only noted: the run did not finish as asked
