@@ -280,7 +280,7 @@ def test_a_browser_labels_a_run_with_the_keyboard_through_a_kill_and_restart(tmp
     procs = [proc]  # every run process this test starts is killed at the end, pass or fail
     try:
         url = _url(run, proc)
-        token = url.split("token=")[1]
+        assert "token=" in url
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=["--headless", "--no-sandbox", "--disable-gpu",
                                                                         "--disable-background-networking"])

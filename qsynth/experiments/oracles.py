@@ -129,7 +129,7 @@ class RunOracles:
 
     def _human(self, data: Dataset, folder: Path | None = None) -> Any:
         """A person: a fresh session per (strategy, seed) behind one page for the whole run."""
-        from qsynth.oracles.human import HumanSession, LabelingServer, TerminalLabeler
+        from qsynth.oracles.human import HumanSession, TerminalLabeler
 
         oc, describe = self.oc, _describer(data)
         self._record.update(interface=oc.interface, show_prediction=oc.show_prediction)
