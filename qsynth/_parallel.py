@@ -6,8 +6,13 @@ fit takes as long on one core as on two. Independent programs called from separa
 threads do run side by side (JAX releases the GIL while XLA executes), so an ensemble's
 members are trained in groups, one group per thread (`Learner.fit`).
 
-The number of threads is `QSYNTH_THREADS` if set, else the cores this process may use on
-the CPU backend, and 1 on any other (`qsynth._backend`).
+How many programs run at once is `threads()`: `QSYNTH_THREADS` if set, else the cores this
+process may use on the CPU backend, and 1 on any other (`qsynth._backend`). How an ensemble is
+split into windows is `windows()`: `QSYNTH_WINDOWS` if set, else those same cores — never the
+thread count, because the split decides the numbers (a vmapped matmul's batch size changes
+its rounding) while the threads only decide how many windows run side by side. So a process
+pinned to fewer threads (a sweep's worker, a CI job with `QSYNTH_THREADS=1`) computes
+bitwise the same fits as an unpinned one on the same machine.
 """
 
 from __future__ import annotations
@@ -18,21 +23,31 @@ import os
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-__all__ = ["member_windows", "run_all", "threads"]
+__all__ = ["member_windows", "run_all", "threads", "windows"]
 
 T = TypeVar("T")
 
 
 def threads() -> int:
     """How many programs to run at once (≥ 1)."""
-    value = os.environ.get("QSYNTH_THREADS")
+    return _count("QSYNTH_THREADS")
+
+
+def windows() -> int:
+    """How many windows to split an ensemble's members into (≥ 1; it decides the fits' numbers)."""
+    return _count("QSYNTH_WINDOWS")
+
+
+def _count(variable: str) -> int:
+    """`variable` from the environment (a positive integer), else the cores on CPU, else 1."""
+    value = os.environ.get(variable)
     if value is not None:
         try:
             count = int(value)
         except ValueError:
-            raise ValueError(f"QSYNTH_THREADS must be a positive integer, got {value!r}") from None
+            raise ValueError(f"{variable} must be a positive integer, got {value!r}") from None
         if count < 1:
-            raise ValueError(f"QSYNTH_THREADS must be a positive integer, got {value!r}")
+            raise ValueError(f"{variable} must be a positive integer, got {value!r}")
         return count
     from qsynth._backend import cpu_speedups
 

@@ -19,6 +19,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 if _WORKER:
     os.environ.setdefault("QSYNTH_THREADS", "1")
+    os.environ.setdefault("QSYNTH_WINDOWS", "1")  # one program per ensemble fit: the suite's numbers on any machine
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(_ROOT / ".jax_cache" / (_WORKER or "main")))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
 os.environ.setdefault("MPLBACKEND", "Agg")

@@ -84,7 +84,7 @@ UNTIMED = ("select_s", "label_s", "train_s", "compiled")
 
 
 def _env(marker: str, cache: Path) -> dict[str, str]:
-    return {**os.environ, "QSYNTH_THREADS": "1", "QSYNTH_RELIABILITY": marker,
+    return {**os.environ, "QSYNTH_THREADS": "1", "QSYNTH_WINDOWS": "1", "QSYNTH_RELIABILITY": marker,
             "JAX_COMPILATION_CACHE_DIR": str(cache), "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
             "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
             "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}

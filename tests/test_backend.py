@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -17,16 +19,20 @@ from qsynth.learners import learner as module
 def on_gpu(monkeypatch):
     monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
     monkeypatch.delenv("QSYNTH_THREADS", raising=False)
+    monkeypatch.delenv("QSYNTH_WINDOWS", raising=False)
 
 
 def test_on_cpu_the_speedups_apply(monkeypatch):
     monkeypatch.delenv("QSYNTH_THREADS", raising=False)
+    monkeypatch.delenv("QSYNTH_WINDOWS", raising=False)
     assert jax.default_backend() == "cpu"
     assert _parallel.threads() >= 1 and _random._own_stream(jax.random.key(0))
+    monkeypatch.setenv("QSYNTH_THREADS", "1")  # pinning the threads does not change the split into windows
+    assert _parallel.windows() == len(os.sched_getaffinity(0))
 
 
 def test_elsewhere_one_thread_and_jax_random(on_gpu):
-    assert _parallel.threads() == 1
+    assert _parallel.threads() == 1 and _parallel.windows() == 1  # one program per ensemble fit
     key = jax.random.key(3)
     assert not _random._own_stream(key)
     np.testing.assert_array_equal(np.asarray(_random.uniform(key, (5,))), np.asarray(jax.random.uniform(key, (5,))))

@@ -65,9 +65,10 @@ def _same_number(a: object, b: object) -> bool:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", CONFIGS)
 def test_golden_run_is_bitwise_unchanged(name, tmp_path, monkeypatch):
-    # Ensemble members trained in windows on several threads round differently from the whole
-    # stack (a vmapped matmul's batch size changes its kernel), so the goldens pin one thread.
+    # Ensemble members trained in windows round differently from the whole stack (a vmapped
+    # matmul's batch size changes its kernel), so the goldens pin one window (and one thread).
     monkeypatch.setenv("QSYNTH_THREADS", "1")
+    monkeypatch.setenv("QSYNTH_WINDOWS", "1")
     config = parse_config(tomllib.loads((GOLDEN / f"{name}.toml").read_text()))
     run = run_experiment(config, tmp_path, progress=False, plots=False).path
     expected = GOLDEN / name

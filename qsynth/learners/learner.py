@@ -39,7 +39,7 @@ from jax import Array
 from qsynth import _random as fast_random
 from qsynth._chunks import map_in_chunks
 from qsynth._backend import cpu_speedups
-from qsynth._parallel import member_windows, run_all, threads
+from qsynth._parallel import member_windows, run_all, windows as window_count
 from qsynth.data.buffer import LabeledBuffer
 from qsynth.learners.config import BUILTIN_MODELS, LearnerConfig, ModelFactory
 from qsynth.learners.gradients import dense_relu_gradient_norms, per_example_gradient_norms
@@ -211,7 +211,7 @@ class NetworkLearner:
                                        jnp.int32(start))
             return jax.block_until_ready(carry)
 
-        windows = member_windows(self.nets, threads())
+        windows = member_windows(self.nets, window_count())  # (how many run at once is threads())
         if len(windows) == 1:
             return train(0, self.nets)
         program = (self, buffer.capacity, windows[0][1])
