@@ -67,11 +67,12 @@ def threads(steps: int, repeats: int) -> dict[str, float]:
 
     def run(count: int):
         def call():
-            os.environ["QSYNTH_THREADS"] = str(count)
+            os.environ["QSYNTH_THREADS"] = os.environ["QSYNTH_WINDOWS"] = str(count)  # (one program, or a window per core)
             learner._train(state.params["net"], state.opt_state, buffer, jax.random.key(1), steps)
         return call
     out = interleaved({"1 thread": run(1), f"{cores} threads": run(cores)}, repeats)
     os.environ.pop("QSYNTH_THREADS")
+    os.environ.pop("QSYNTH_WINDOWS")
     return out
 
 
