@@ -39,7 +39,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
             return _report_check(load_run_config(args.resume), Path(args.resume), resume=True)
         print(f"qsynth run --resume {args.resume}", file=sys.stderr)
-        result = resume_experiment(args.resume, progress=not args.quiet, plots=not args.no_plots)
+        result = resume_experiment(args.resume, progress=not args.quiet, plots=not args.no_plots, jobs=args.jobs)
         print_table(result.summary)
         print(f"\nrun folder: {result.path}  (plots in {result.path / 'plots'})")
         return _failure_status(result.summary, args.allow_failures)
@@ -60,7 +60,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(f"qsynth run {config.name!r}: {config.data.name}, {len(config.strategies)} strategies × "
           f"{len(config.seeds)} seed{'s' * (len(config.seeds) != 1)}, budget {config.loop.budget} labels", file=sys.stderr)
     result = run_experiment(config, args.out, progress=not args.quiet, overwrite=args.overwrite,
-                            plots=not args.no_plots)
+                            plots=not args.no_plots, jobs=args.jobs)
     print_table(result.summary)
     print(f"\nrun folder: {result.path}  (plots in {result.path / 'plots'})")
     return _failure_status(result.summary, args.allow_failures)
@@ -210,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--name", help="override the config's name (the run folder's name)")
     run.add_argument("--seeds", type=int, nargs="+", help="override the config's seeds")
     run.add_argument("--budget", type=int, metavar="LABELS", help="override the config's loop.budget")
+    run.add_argument("--jobs", type=int, default=1, metavar="N",
+                     help="run the seeds in N worker processes (the same results as one process)")
     run.add_argument("--check", action="store_true",
                      help="resolve and validate the config (and say where it would write); build and run nothing")
     run.add_argument("--quiet", action="store_true", help="no progress output")

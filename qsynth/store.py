@@ -163,9 +163,10 @@ class SeedStore:
 
 
 def write_whole(path: str | os.PathLike, text: str) -> None:
-    """Write a text file atomically (temporary file, fsync, rename): a crash leaves it whole or absent."""
+    """Write a text file atomically (temporary file, fsync, rename): a crash leaves it whole or absent
+    (and of two processes writing it at once, one whole version wins)."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     with open(tmp, "w", encoding="utf-8", newline="") as f:
         f.write(text)
         f.flush()

@@ -21,6 +21,7 @@ import numpy as np
 
 from qsynth.config import RunConfig
 from qsynth.data.datasets import Dataset
+from qsynth.store import write_whole
 from qsynth.oracles import DatasetOracle, ExternalProgram, FunctionOracle, NearestNeighbourOracle, NoisyLabels, \
     ParallelOracle, WorkerPool
 
@@ -66,7 +67,7 @@ class RunOracles:
         if self.oc.noise > 0:
             oracle = NoisyLabels(oracle, self.oc.noise, seed=seed)
             self._record["noise"] = self.oc.noise
-        (self.path / "oracle.json").write_text(json.dumps(self._record, indent=1, default=str), encoding="utf-8")
+        write_whole(self.path / "oracle.json", json.dumps(self._record, indent=1, default=str))  # (a sweep's workers too)
         return oracle
 
     # -- per kind -------------------------------------------------------------------------------

@@ -123,13 +123,14 @@ def _prepare(config: RunConfig, progress: Progress | None = None) -> tuple[dict[
 
 
 def run_experiment(config: RunConfig, out_dir: str | Path = "runs", *, progress: bool = True,
-                   plots: bool = True, overwrite: bool = False, resume: bool = False) -> ExperimentResult:
+                   plots: bool = True, overwrite: bool = False, resume: bool = False, jobs: int = 1) -> ExperimentResult:
     """Run every strategy of `config` on every seed; write `out_dir/<config.name>/`.
 
     A folder that already holds a run is never appended to or deleted: it is an error, or
     with `overwrite` it is first renamed to `<name>.replaced-<UTC time>` (no label is lost),
     or with `resume` the run goes on where it stopped (see `resume_experiment`). The run
-    folder is locked for as long as this writes it (one writer per run).
+    folder is locked for as long as this writes it (one writer per run). With `jobs` > 1 the
+    seeds run in that many worker processes (`qsynth.experiments.sweep`), with the same results.
 
     Raises:
       ValueError: the config does not fit the data (raised before any run starts).
@@ -137,6 +138,10 @@ def run_experiment(config: RunConfig, out_dir: str | Path = "runs", *, progress:
       RuntimeError: another process is writing the run.
     """
     path = Path(out_dir) / config.name
+    if jobs < 1:
+        raise ValueError(f"--jobs: must be >= 1, got {jobs}")
+    if jobs > 1 and config.oracle.kind == "human":
+        raise ValueError("--jobs: a person labels one run at a time; run a human-oracle config without --jobs")
     occupied = any(path.glob("*/seed-*/labels.jsonl")) and not resume
     if occupied and not overwrite:  # before building datasets: a simulator's reference grid can take a minute
         raise FileExistsError(f"{path} already holds a run; choose another name (--name), pass --resume "
@@ -147,13 +152,13 @@ def run_experiment(config: RunConfig, out_dir: str | Path = "runs", *, progress:
     typing_here = config.oracle.kind == "human" and config.oracle.interface == "terminal"
     bar = make_progress(len(config.strategies) * len(config.seeds), enabled=progress, live=not typing_here)
     try:
-        return _run_experiment(config, path, bar, progress, plots, occupied, resume)
+        return _run_experiment(config, path, bar, progress, plots, occupied, resume, jobs)
     finally:
         bar.close()
 
 
 def _run_experiment(config: RunConfig, path: Path, bar: Progress, progress: bool, plots: bool, occupied: bool,
-                    resume: bool) -> ExperimentResult:
+                    resume: bool, jobs: int = 1) -> ExperimentResult:
     datasets, problems = _prepare(config, bar)
     if occupied:
         with RunLock(path):  # held while the folder is moved: no writer can be inside it
@@ -166,9 +171,14 @@ def _run_experiment(config: RunConfig, path: Path, bar: Progress, progress: bool
     with RunLock(path):
         if not resume or not (path / "config.toml").exists():
             write_whole(path / "config.toml", to_toml(config, _versions()))
-        generators = _generators(config, datasets, path, bar, plots)
-        with RunOracles(config, path, progress=bar) as make_oracle:
-            results = _run_all(config, path, datasets, problems, make_oracle, generators, bar, resume)
+        if jobs > 1:
+            from qsynth.experiments.sweep import run_seeds_in_processes
+
+            results = run_seeds_in_processes(config, path, jobs, bar, resume=resume, plots=plots)
+        else:
+            generators = _generators(config, datasets, path, bar, plots)
+            with RunOracles(config, path, progress=bar) as make_oracle:
+                results = _run_all(config, path, datasets, problems, make_oracle, generators, bar, resume)
         histories = load_histories(path) if resume else \
             {name: [r.history for r in by_seed.values()] for name, by_seed in results.items()}
         summary = write_summary(path, config, histories)
@@ -178,7 +188,7 @@ def _run_experiment(config: RunConfig, path: Path, bar: Progress, progress: bool
 
 
 def resume_experiment(run_path: str | Path, *, progress: bool = True, plots: bool = True,
-                      oracle: dict[str, Any] | None = None) -> ExperimentResult:
+                      oracle: dict[str, Any] | None = None, jobs: int = 1) -> ExperimentResult:
     """Continue an interrupted run from its folder: each (strategy, seed) restores its last
     checkpoint and replays the answers logged after it (never asking an oracle again for a query
     it answered); finished ones are left as they are.
@@ -195,7 +205,7 @@ def resume_experiment(run_path: str | Path, *, progress: bool = True, plots: boo
         config = dataclasses.replace(config, name=run_path.name)
     if oracle:
         config = dataclasses.replace(config, oracle=dataclasses.replace(config.oracle, **oracle))
-    return run_experiment(config, run_path.parent, progress=progress, plots=plots, resume=True)
+    return run_experiment(config, run_path.parent, progress=progress, plots=plots, resume=True, jobs=jobs)
 
 
 def _run_all(config: RunConfig, path: Path, datasets: dict[int, Dataset], problems: dict[int, Problem],
