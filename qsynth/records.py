@@ -212,6 +212,12 @@ class AskedQuery:
                    None if query.pool_index is None else int(query.pool_index[0]),
                    None if query.z is None else np.asarray(query.z[0]), extra)
 
+    def as_queries(self) -> Queries:
+        """This query as a one-query batch (its extras left out)."""
+        return Queries((self.query_id,), self.x[None], np.asarray([np.nan if self.acquisition is None else self.acquisition]),
+                       pool_index=None if self.pool_index is None else np.asarray([self.pool_index]),
+                       z=None if self.z is None else self.z[None])
+
     @classmethod
     def from_record(cls, rec: dict[str, Any], feature_shape: tuple[int, ...], answer: Answer | None = None) -> AskedQuery:
         """The query a label-log query record describes (x back to float32, exactly)."""

@@ -33,7 +33,7 @@ from qsynth.data.buffer import LabeledBuffer
 from qsynth.learners.base import Learner, LearnerState
 from qsynth.problem import Problem
 from qsynth.records import Answer, AskedQuery, Flag, Queries, Retract, Status, validate_answer
-from qsynth.session_state import ResumeMismatch, SessionState, query_from_record, read_checkpoint, write_checkpoint
+from qsynth.session_state import ResumeMismatch, SessionState, read_checkpoint, write_checkpoint
 from qsynth.store import SeedStore, read_label_log
 from qsynth.loop_config import SessionConfig
 from qsynth.strategies.base import RoundContext, Strategy, StreamPositioned
@@ -111,6 +111,7 @@ class Session:
         self._logged: set[str] = set()  # answers on disk that are not yet told
         self._told: dict[str, tuple[int, Queries]] = {}  # the query of each answer told in this process
         self._queries: dict[str, AskedQuery] = {}  # every query of the session, in the order asked
+        self.resumed_from: str | None = None  # on resume, what was restored and what the log replays after it
         self._after_checkpoint: list[dict[str, Any]] = []
         self._timing = {"select_s": 0.0, "label_s": 0.0, "asked_at": time.perf_counter()}
         self.state = self._fresh_state()
@@ -130,7 +131,7 @@ class Session:
         rows = [q for _, q in self.state.pending.values()]
         if not rows:
             return Queries((), np.zeros((0, *self.problem.feature_shape), np.float32), np.zeros(0))
-        return _concat(rows)
+        return concat_queries(rows)
 
     @property
     def history(self) -> list[dict[str, float]]:
@@ -332,14 +333,11 @@ class Session:
         if answer.status is Status.OK:
             st.buffer.remove(sum(a.status is Status.OK for a in st.answers[:i]))
         _count(st.spent, [answer], -1)
-        st.pending[query_id] = self._told.pop(query_id) if query_id in self._told else self._asked(query_id)
-
-    def _asked(self, query_id: str) -> tuple[int, Queries]:
-        """The round and query a told answer was for, from the label log (told before a restore)."""
-        for rec in reversed(read_label_log(self.store.path / "labels.jsonl")) if self.store is not None else []:
-            if rec["kind"] == "query" and rec["query_id"] == query_id:
-                return int(rec["round"]), query_from_record(rec, self.problem.feature_shape)
-        raise ValueError(f"Session.retract: query {query_id!r} is in no query record of the label log")
+        if query_id in self._told:
+            st.pending[query_id] = self._told.pop(query_id)
+        else:  # told before a restore: the query as the label log recorded it
+            asked = self._queries[query_id]
+            st.pending[query_id] = (asked.round, asked.as_queries())
 
     def _append(self, kind: str, record: dict[str, Any], sync: bool = True) -> None:
         if self.store is not None:
@@ -430,7 +428,7 @@ class Session:
         answers = sum(r["kind"] == "answer" for r in self._after_checkpoint)
         where = (f"the checkpoint of round {self.state.round} ({len(self.state.answers)} answers)" if self.restored
                  else "no checkpoint (the label log alone)")
-        self._resume_note = None if not log else (
+        self.resumed_from = None if not log else (
             f"resumed from {where}; {answers} logged answer{'s' * (answers != 1)} after it replayed without asking again")
         self.state.log_records = len(log)
         self._queries = {rec["query_id"]: AskedQuery.from_record(rec, self.problem.feature_shape)
@@ -448,11 +446,6 @@ class Session:
                     queue.pop()
                     if not queue:
                         del self._replay_answers[rec["query_id"]]
-
-    @property
-    def resumed_from(self) -> str | None:
-        """On resume, what was restored and what the log replays after it (None otherwise)."""
-        return getattr(self, "_resume_note", None)
 
     def _replay_log(self) -> None:
         """Re-execute what the log holds after the checkpoint: asks, tells and retractions in order."""
@@ -483,11 +476,7 @@ def _count(spent: dict[str, float], answers: list[Answer], sign: int) -> None:
 
 
 def concat_queries(rows: list[Queries]) -> Queries:
-    """One batch of the given batches' queries, in order."""
-    return _concat(rows)
-
-
-def _concat(rows: list[Queries]) -> Queries:
+    """One batch of the given one-query batches, in order."""
     def cat(field: str) -> np.ndarray | None:
         parts = [getattr(q, field) for q in rows]
         return None if any(p is None for p in parts) else np.concatenate(parts)

@@ -255,6 +255,12 @@ def _answers_and_pending(log: list[dict[str, Any]],
     return answers, pending
 
 
+def logged_answers(log: list[dict[str, Any]]) -> list[Answer]:
+    """The answers a label log holds, in the order given, retracted ones taken out (a query
+    answered again after a retraction stands where its new answer was logged)."""
+    return _answers_and_pending(log, None)[0]
+
+
 def query_from_record(rec: dict[str, Any], feature_shape: tuple[int, ...]) -> Queries:
     """The one-query batch a label-log query record describes (x back to float32, exactly)."""
     score = rec.get("score")

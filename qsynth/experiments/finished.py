@@ -30,7 +30,8 @@ from typing import Any
 import numpy as np
 
 from qsynth.config import RunConfig, load_run_config
-from qsynth.records import Answer, AskedQuery
+from qsynth.records import AskedQuery
+from qsynth.session_state import logged_answers
 from qsynth.store import read_label_log, read_metrics
 
 __all__ = ["FinishedRun", "TrainedModel", "load_run"]
@@ -106,12 +107,7 @@ class FinishedRun:
     def queries(self, strategy: str, seed: int) -> list[AskedQuery]:
         """Every query the run asked, in order, with its answer (None if unanswered or taken back)."""
         records = read_label_log(self._seed_dir(strategy, seed) / "labels.jsonl")
-        answers: dict[str, Answer] = {}
-        for rec in records:
-            if rec["kind"] == "answer":
-                answers[rec["query_id"]] = Answer.from_record(rec)
-            elif rec["kind"] == "retract":
-                answers.pop(rec["query_id"], None)
+        answers = {a.query_id: a for a in logged_answers(records)}
         return [AskedQuery.from_record(rec, np.shape(rec["x"]), answers.get(rec["query_id"]))
                 for rec in records if rec["kind"] == "query"]
 

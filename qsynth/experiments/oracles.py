@@ -176,10 +176,10 @@ class RunOracles:
 
     def _answers_so_far(self) -> int:
         """Answers the run's label logs hold (retracted ones taken off): where the page's count goes on."""
+        from qsynth.session_state import logged_answers
         from qsynth.store import read_label_log
 
-        return sum((r["kind"] == "answer") - (r["kind"] == "retract")
-                   for log in self.path.glob("*/seed-*/labels.jsonl") for r in read_label_log(log))
+        return sum(len(logged_answers(read_label_log(log))) for log in self.path.glob("*/seed-*/labels.jsonl"))
 
     def _single_worker(self) -> concurrent.futures.Executor:
         """One worker process for a run with `workers = 0` and a timeout (started once, shared)."""
@@ -250,6 +250,7 @@ def _logged_history(folder: Path | None) -> tuple[list[tuple[str, int | None, np
     rounds before its last one (those are learned from again on resume, so they can be taken
     back) — and the queries it flags."""
     from qsynth.oracles.human.session import HISTORY
+    from qsynth.session_state import logged_answers
     from qsynth.store import read_label_log
 
     if folder is None or not (folder / "labels.jsonl").exists():
@@ -257,15 +258,8 @@ def _logged_history(folder: Path | None) -> tuple[list[tuple[str, int | None, np
     log = read_label_log(folder / "labels.jsonl")
     points = {r["query_id"]: (r["round"], r["x"]) for r in log if r["kind"] == "query"}
     last_round = max((rnd for rnd, _ in points.values()), default=0)
-    answers: dict[str, int | None] = {}
-    for r in log:
-        if r["kind"] == "answer":
-            answers.pop(r["query_id"], None)
-            answers[r["query_id"]] = r.get("label")
-        elif r["kind"] == "retract":
-            answers.pop(r["query_id"], None)
-    history = [(q, label, np.asarray(points[q][1], np.float32)) for q, label in answers.items()
-               if q in points and points[q][0] < last_round]
+    history = [(a.query_id, a.label, np.asarray(points[a.query_id][1], np.float32)) for a in logged_answers(log)
+               if a.query_id in points and points[a.query_id][0] < last_round]
     return history[-HISTORY:], {r["query_id"] for r in log if r["kind"] == "flag"}
 
 
