@@ -1,8 +1,8 @@
-"""Wall time of a sweep run serially vs in worker processes (`qsynth run --jobs N`), interleaved,
-each from a cold compile cache, on one commit; prints the figures and writes
-benchmarks/results/sweep.json.
+"""Wall time of a sweep run serially vs in worker processes (`qsynth run --jobs N`) vs on a local
+Dask cluster of N workers (`--jobs N --dask`), interleaved, each from a cold compile cache, on
+one commit; prints the figures and writes benchmarks/results/sweep.json.
 
-    python benchmarks/sweep.py                 # the default job, serial vs --jobs 2, 3 rounds
+    python benchmarks/sweep.py                 # the default job, serial vs --jobs 2 vs Dask, 3 rounds
     python benchmarks/sweep.py --rounds 1 --config experiments/breast_cancer.toml
 """
 
@@ -22,11 +22,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def one(config: str | None, jobs: int, folder: Path) -> float:
-    """Seconds for one `qsynth run` from a cold compile cache (a fresh cache folder)."""
-    env = {**os.environ, "JAX_COMPILATION_CACHE_DIR": str(folder / "xla")}
+def one(config: str | None, flags: list[str], folder: Path) -> float:
+    """Seconds for one `qsynth run` from a cold compile cache: none for the serial run (as a user's
+    first run), and the fresh one a sweep makes in its new run folder."""
+    env = {k: v for k, v in os.environ.items() if k != "JAX_COMPILATION_CACHE_DIR"}
     args = [sys.executable, "-m", "qsynth.cli", "run", *([config] if config else []), "--out", str(folder / "runs"),
-            "--quiet", "--no-plots", "--jobs", str(jobs)]
+            "--quiet", "--no-plots", *flags]
     t0 = time.perf_counter()
     subprocess.run(args, env=env, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
     return time.perf_counter() - t0
@@ -38,17 +39,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args(argv)
-    times: dict[str, list[float]] = {"serial": [], f"--jobs {args.jobs}": []}
+    arms = {"serial": ["--jobs", "1"], f"--jobs {args.jobs}": ["--jobs", str(args.jobs)],
+            f"--jobs {args.jobs} --dask": ["--jobs", str(args.jobs), "--dask"]}
+    times: dict[str, list[float]] = {name: [] for name in arms}
     for r in range(args.rounds):
-        order = [("serial", 1), (f"--jobs {args.jobs}", args.jobs)]
-        for name, jobs in order if r % 2 == 0 else order[::-1]:  # interleaved, alternating which goes first
+        order = list(arms.items())
+        for name, flags in order[r % len(order):] + order[:r % len(order)]:  # interleaved, each arm first in turn
             with tempfile.TemporaryDirectory() as tmp:
-                times[name].append(one(args.config, jobs, Path(tmp)))
+                times[name].append(one(args.config, flags, Path(tmp)))
             print(f"round {r + 1}: {name}: {times[name][-1]:.1f} s", flush=True)
     medians = {k: statistics.median(v) for k, v in times.items()}
-    ratio = medians[f"--jobs {args.jobs}"] / medians["serial"]
-    print(f"median of {args.rounds}: serial {medians['serial']:.1f} s, --jobs {args.jobs} "
-          f"{medians[f'--jobs {args.jobs}']:.1f} s ({ratio:.2f}× serial)")
+    ratio = {k: v / medians["serial"] for k, v in medians.items()}
+    print(f"median of {args.rounds}: " + ", ".join(f"{k} {v:.1f} s ({ratio[k]:.2f}× serial)" for k, v in medians.items()))
     report = {"machine": f"{platform.processor() or platform.machine()}, {len(os.sched_getaffinity(0))} cores",
               "config": args.config or "qsynth/configs/default.toml", "seconds": times, "median_seconds": medians,
               "ratio": ratio}

@@ -39,7 +39,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
             return _report_check(load_run_config(args.resume), Path(args.resume), resume=True)
         print(f"qsynth run --resume {args.resume}", file=sys.stderr)
-        result = resume_experiment(args.resume, progress=not args.quiet, plots=not args.no_plots, jobs=args.jobs)
+        result = resume_experiment(args.resume, progress=not args.quiet, plots=not args.no_plots, jobs=args.jobs,
+                                   dask=args.dask)
         print_table(result.summary)
         print(f"\nrun folder: {result.path}  (plots in {result.path / 'plots'})")
         return _failure_status(result.summary, args.allow_failures)
@@ -60,7 +61,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(f"qsynth run {config.name!r}: {config.data.name}, {len(config.strategies)} strategies × "
           f"{len(config.seeds)} seed{'s' * (len(config.seeds) != 1)}, budget {config.loop.budget} labels", file=sys.stderr)
     result = run_experiment(config, args.out, progress=not args.quiet, overwrite=args.overwrite,
-                            plots=not args.no_plots, jobs=args.jobs)
+                            plots=not args.no_plots, jobs=args.jobs, dask=args.dask)
     print_table(result.summary)
     print(f"\nrun folder: {result.path}  (plots in {result.path / 'plots'})")
     return _failure_status(result.summary, args.allow_failures)
@@ -210,8 +211,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--name", help="override the config's name (the run folder's name)")
     run.add_argument("--seeds", type=int, nargs="+", help="override the config's seeds")
     run.add_argument("--budget", type=int, metavar="LABELS", help="override the config's loop.budget")
-    run.add_argument("--jobs", type=int, default=1, metavar="N",
-                     help="run the seeds in N worker processes (the same results as one process)")
+    run.add_argument("--jobs", type=int, metavar="N",
+                     help="run the (strategy, seed) runs in N worker processes (the same results as one "
+                          "process; default: the config's [run] jobs, 1)")
+    run.add_argument("--dask", nargs="?", const="", metavar="ADDRESS",
+                     help="run them as tasks on the Dask cluster at ADDRESS (a local cluster of --jobs workers "
+                          "without one); the run folder must be on a filesystem the workers share")
     run.add_argument("--check", action="store_true",
                      help="resolve and validate the config (and say where it would write); build and run nothing")
     run.add_argument("--quiet", action="store_true", help="no progress output")

@@ -18,8 +18,8 @@ from qsynth.learners.config import LearnerConfig
 from qsynth.loop_config import LoopConfig
 from qsynth.plugins import is_reference, resolve
 
-__all__ = ["ConfigError", "DataConfig", "OracleConfig", "RunConfig", "SCHEMA_VERSION", "load_config", "load_run_config",
-           "parse_config", "to_toml"]
+__all__ = ["ConfigError", "DataConfig", "OracleConfig", "RunConfig", "SCHEMA_VERSION", "SweepConfig", "load_config",
+           "load_run_config", "parse_config", "to_toml"]
 
 SCHEMA_VERSION = 1
 
@@ -154,6 +154,26 @@ class OracleConfig:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class SweepConfig:
+    """Where the (strategy, seed) runs go (`[run]`; never what they compute): `jobs` worker
+    processes on this machine (1: one after another, in this process), or with `executor =
+    "dask"` tasks on the Dask cluster at `dask_address` (a local cluster of `jobs` workers when
+    empty). See `qsynth.experiments.sweep`; `qsynth run --jobs N` / `--dask [ADDRESS]` override."""
+
+    jobs: int = 1
+    executor: str = "local"
+    dask_address: str = ""
+
+    def __post_init__(self) -> None:
+        if self.jobs < 1:
+            raise ConfigError(f"run.jobs: must be >= 1, got {self.jobs}")
+        if self.executor not in ("local", "dask"):
+            raise ConfigError(f"run.executor must be 'local' or 'dask', got {self.executor!r}")
+        if self.dask_address and self.executor != "dask":
+            raise ConfigError("run.dask_address: set executor = \"dask\" to run on a Dask cluster")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class RunConfig:
     """A whole experiment: strategies × seeds on one dataset with one learner.
 
@@ -170,6 +190,7 @@ class RunConfig:
     generator: GeneratorConfig = GeneratorConfig()
     oracle: OracleConfig = OracleConfig()
     loop: LoopConfig = LoopConfig(budget=50)
+    run: SweepConfig = SweepConfig()
     strategies: tuple[dict[str, Any], ...] = ({"kind": "random"}, {"kind": "uncertainty"})
     targets: tuple[float, ...] = (0.9,)
     at_labels: tuple[int, ...] = ()

@@ -1,8 +1,8 @@
 """Progress you can watch: what a run (or a sweep of runs) is doing, and how long it has left.
 
 `make_progress(total_runs)` picks the display: on a terminal, live `rich` bars — one across the
-sweep (runs done of all), one for the current (strategy, seed) run (labels used of its budget,
-with the time left at its pace so far) — and a line for each phase that took more than a
+sweep (runs done of all), one for each (strategy, seed) run under way (labels used of its
+budget, with the time left at its pace so far; several at once in a parallel sweep) — and a line for each phase that took more than a
 second (training a generator or a teacher, building a dataset's reference grid); elsewhere (a
 CI log, a file, a notebook's captured stream) one plain line per finished run and per slow
 phase, never a redrawn bar; with `enabled=False` nothing at all. `run_loop(progress=True)`
@@ -36,11 +36,11 @@ class Progress:
     def start(self, label: str, budget: int) -> None:
         """A (strategy, seed) run with `budget` labels begins."""
 
-    def round(self, row: dict[str, float]) -> None:
-        """A round of the current run finished (its metrics row)."""
+    def round(self, row: dict[str, float], label: str | None = None) -> None:
+        """A round of run `label` (the latest started, when not given) finished: its metrics row."""
 
     def finish(self, label: str, row: dict[str, float], stop_reason: str) -> None:
-        """The current run ended; `row` is its last metrics row."""
+        """Run `label` ended; `row` is its last metrics row."""
         self.done += 1
 
     def skip(self, label: str) -> None:
@@ -86,7 +86,7 @@ class LineProgress(Progress):
 
 
 class RichProgress(Progress):
-    """Live bars on a terminal: the sweep's runs, and the current run's labels with its time left."""
+    """Live bars on a terminal: the sweep's runs, and each running run's labels with its time left."""
 
     live = True
 
@@ -101,23 +101,25 @@ class RichProgress(Progress):
                          TextColumn("{task.fields[metric]}"), TimeElapsedColumn(), TextColumn("left"),
                          TimeRemainingColumn(), console=self.console, transient=False)
         self.sweep = self.bars.add_task("all runs", total=total_runs, metric="")
-        self.run: Any = None
+        self.runs: dict[str, tuple[Any, int]] = {}  # label: (bar, budget), the runs under way
+        self.latest: str | None = None
         self.bars.start()
 
     def start(self, label: str, budget: int) -> None:
-        if self.run is not None:
-            self.bars.remove_task(self.run)
-        self.run, self.budget = self.bars.add_task(label, total=budget, metric=""), budget
+        if label in self.runs:
+            self.bars.remove_task(self.runs.pop(label)[0])
+        self.runs[label] = (self.bars.add_task(label, total=budget, metric=""), budget)
+        self.latest = label
 
-    def round(self, row: dict[str, float]) -> None:
-        if self.run is not None:
-            self.bars.update(self.run, completed=min(row["queries"], self.budget), metric=f"acc {row['accuracy']:.3f}")
+    def round(self, row: dict[str, float], label: str | None = None) -> None:
+        bar, budget = self.runs.get(label or self.latest or "", (None, 0))
+        if bar is not None:
+            self.bars.update(bar, completed=min(row["queries"], budget), metric=f"acc {row['accuracy']:.3f}")
 
     def finish(self, label: str, row: dict[str, float], stop_reason: str) -> None:
         super().finish(label, row, stop_reason)
-        if self.run is not None:
-            self.bars.remove_task(self.run)
-            self.run = None
+        if label in self.runs:
+            self.bars.remove_task(self.runs.pop(label)[0])
         self.bars.update(self.sweep, completed=self.done)
         self.note(f"[{self.done}/{self.total}] {_summary(label, row, stop_reason)}")
 

@@ -70,6 +70,22 @@ class RunOracles:
         write_whole(self.path / "oracle.json", json.dumps(self._record, indent=1, default=str))  # (a sweep's workers too)
         return oracle
 
+    def shared(self, data: Dataset, seed: int) -> tuple[Any, dict[str, Any]] | None:
+        """What every run of `seed` can share — a dataset, teacher or nearest-neighbour oracle, and
+        what `oracle.json` says of it — built now (a sweep builds it once per seed); None for the
+        kinds each run gets its own of."""
+        if self.oc.kind not in ("dataset", "teacher", "nearest_neighbour"):
+            return None
+        if seed not in self._stateless:
+            self._stateless[seed] = self._build_stateless(data, seed)
+        return self._stateless[seed], dict(self._record)
+
+    def adopt(self, seed: int, shared: tuple[Any, dict[str, Any]] | None) -> None:
+        """Use `shared` (from `shared(...)`, in another process) for `seed`'s runs."""
+        if shared is not None:
+            self._stateless[seed] = shared[0]
+            self._record.update(shared[1])
+
     # -- per kind -------------------------------------------------------------------------------
     def _build(self, data: Dataset, seed: int, folder: Path | None = None) -> Any:
         if self.oc.kind == "human":

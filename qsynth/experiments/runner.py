@@ -123,14 +123,17 @@ def _prepare(config: RunConfig, progress: Progress | None = None) -> tuple[dict[
 
 
 def run_experiment(config: RunConfig, out_dir: str | Path = "runs", *, progress: bool = True,
-                   plots: bool = True, overwrite: bool = False, resume: bool = False, jobs: int = 1) -> ExperimentResult:
+                   plots: bool = True, overwrite: bool = False, resume: bool = False, jobs: int | None = None,
+                   dask: str | None = None) -> ExperimentResult:
     """Run every strategy of `config` on every seed; write `out_dir/<config.name>/`.
 
     A folder that already holds a run is never appended to or deleted: it is an error, or
     with `overwrite` it is first renamed to `<name>.replaced-<UTC time>` (no label is lost),
     or with `resume` the run goes on where it stopped (see `resume_experiment`). The run
     folder is locked for as long as this writes it (one writer per run). With `jobs` > 1 the
-    seeds run in that many worker processes (`qsynth.experiments.sweep`), with the same results.
+    (strategy, seed) runs go to that many worker processes, and with `dask` (an address, or ""
+    for a local cluster of `jobs` workers) to a Dask cluster (`qsynth.experiments.sweep`), with
+    the same results; both default to the config's `[run]`.
 
     Raises:
       ValueError: the config does not fit the data (raised before any run starts).
@@ -138,10 +141,14 @@ def run_experiment(config: RunConfig, out_dir: str | Path = "runs", *, progress:
       RuntimeError: another process is writing the run.
     """
     path = Path(out_dir) / config.name
+    jobs = config.run.jobs if jobs is None else jobs
+    if dask is None and config.run.executor == "dask":
+        dask = config.run.dask_address
     if jobs < 1:
         raise ValueError(f"--jobs: must be >= 1, got {jobs}")
-    if jobs > 1 and config.oracle.kind == "human":
-        raise ValueError("--jobs: a person labels one run at a time; run a human-oracle config without --jobs")
+    if (jobs > 1 or dask is not None) and config.oracle.kind == "human":
+        raise ValueError("--jobs: a person labels one run at a time; run a human-oracle config without --jobs "
+                         "or --dask (and with [run] jobs = 1)")
     occupied = any(path.glob("*/seed-*/labels.jsonl")) and not resume
     if occupied and not overwrite:  # before building datasets: a simulator's reference grid can take a minute
         raise FileExistsError(f"{path} already holds a run; choose another name (--name), pass --resume "
@@ -152,13 +159,13 @@ def run_experiment(config: RunConfig, out_dir: str | Path = "runs", *, progress:
     typing_here = config.oracle.kind == "human" and config.oracle.interface == "terminal"
     bar = make_progress(len(config.strategies) * len(config.seeds), enabled=progress, live=not typing_here)
     try:
-        return _run_experiment(config, path, bar, progress, plots, occupied, resume, jobs)
+        return _run_experiment(config, path, bar, progress, plots, occupied, resume, jobs, dask)
     finally:
         bar.close()
 
 
 def _run_experiment(config: RunConfig, path: Path, bar: Progress, progress: bool, plots: bool, occupied: bool,
-                    resume: bool, jobs: int = 1) -> ExperimentResult:
+                    resume: bool, jobs: int = 1, dask: str | None = None) -> ExperimentResult:
     datasets, problems = _prepare(config, bar)
     if occupied:
         with RunLock(path):  # held while the folder is moved: no writer can be inside it
@@ -171,10 +178,10 @@ def _run_experiment(config: RunConfig, path: Path, bar: Progress, progress: bool
     with RunLock(path):
         if not resume or not (path / "config.toml").exists():
             write_whole(path / "config.toml", to_toml(config, _versions()))
-        if jobs > 1:
-            from qsynth.experiments.sweep import run_seeds_in_processes
+        if jobs > 1 or dask is not None:
+            from qsynth.experiments.sweep import run_sweep
 
-            results = run_seeds_in_processes(config, path, jobs, bar, resume=resume, plots=plots)
+            results = run_sweep(config, path, datasets, bar, jobs=jobs, dask=dask, resume=resume, plots=plots)
         else:
             generators = _generators(config, datasets, path, bar, plots)
             with RunOracles(config, path, progress=bar) as make_oracle:
@@ -188,7 +195,8 @@ def _run_experiment(config: RunConfig, path: Path, bar: Progress, progress: bool
 
 
 def resume_experiment(run_path: str | Path, *, progress: bool = True, plots: bool = True,
-                      oracle: dict[str, Any] | None = None, jobs: int = 1) -> ExperimentResult:
+                      oracle: dict[str, Any] | None = None, jobs: int | None = None,
+                      dask: str | None = None) -> ExperimentResult:
     """Continue an interrupted run from its folder: each (strategy, seed) restores its last
     checkpoint and replays the answers logged after it (never asking an oracle again for a query
     it answered); finished ones are left as they are.
@@ -205,7 +213,7 @@ def resume_experiment(run_path: str | Path, *, progress: bool = True, plots: boo
         config = dataclasses.replace(config, name=run_path.name)
     if oracle:
         config = dataclasses.replace(config, oracle=dataclasses.replace(config.oracle, **oracle))
-    return run_experiment(config, run_path.parent, progress=progress, plots=plots, resume=True, jobs=jobs)
+    return run_experiment(config, run_path.parent, progress=progress, plots=plots, resume=True, jobs=jobs, dask=dask)
 
 
 def _run_all(config: RunConfig, path: Path, datasets: dict[int, Dataset], problems: dict[int, Problem],
@@ -214,39 +222,49 @@ def _run_all(config: RunConfig, path: Path, datasets: dict[int, Dataset], proble
     results: dict[str, dict[int, RunResult]] = {}
     for spec in config.strategies:
         for seed in config.seeds:
-            strategy = build_strategy(spec)
-            if getattr(strategy, "needs_generator", False):
-                strategy = dataclasses.replace(strategy, generator=generators[seed])
-            problem = problems[seed]
-            learner = config.learner.build(problem.feature_shape, problem.num_classes,
-                                           datasets[seed].meta.get("success_values"))
-            seed_dir = path / strategy.name / f"seed-{seed}"
-            identity = run_identity(config, spec, strategy.name, seed)
-            label = f"{strategy.name} seed {seed}"
-            if resume and _finished(seed_dir, identity, seed):
-                bar.skip(label)
-                bar.note(f"{label}: finished before, kept as it is")
-                continue
-            _interrupts.check()
-            with bar.phase(f"oracle ({config.oracle.kind}), seed {seed}"):
-                oracle = make_oracle(datasets[seed], seed, seed_dir)
-            store = SeedStore(seed_dir, fsync=config.loop.fsync, identity=identity)
-            bar.start(label, config.loop.budget)
-
-            def on_round(row: dict[str, float]) -> None:
-                bar.round(row)
-                _interrupts.check()  # (a Ctrl-C that Python dropped stops the run here, after its round)
-
-            try:
-                result = run_loop(jax.random.key(seed), problem, learner, strategy, oracle,
-                                  config.loop, store=store, on_round=on_round, resume=resume)
-            finally:
-                store.close()
-            results.setdefault(strategy.name, {})[seed] = result
-            if result.resumed_from:
-                bar.note(f"{label}: {result.resumed_from}")
-            bar.finish(label, result.history[-1], result.stop_reason)
+            result = run_one(config, path, spec, seed, datasets[seed], problems[seed], make_oracle,
+                             generators.get(seed), bar, resume)
+            if result is not None:
+                results.setdefault(build_strategy(spec).name, {})[seed] = result
     return results
+
+
+def run_one(config: RunConfig, path: Path, spec: dict[str, Any], seed: int, data: Dataset, problem: Problem,
+            make_oracle: RunOracles, generator: TrainedGenerator | None, bar: Progress,
+            resume: bool = False) -> RunResult | None:
+    """One (strategy, seed) run of `config`, written to `path/<strategy>/seed-<seed>/` (locked while it
+    runs); None where `resume` finds it finished before."""
+    strategy = build_strategy(spec)
+    if getattr(strategy, "needs_generator", False):
+        strategy = dataclasses.replace(strategy, generator=generator)
+    learner = config.learner.build(problem.feature_shape, problem.num_classes, data.meta.get("success_values"))
+    seed_dir = path / strategy.name / f"seed-{seed}"
+    identity = run_identity(config, spec, strategy.name, seed)
+    label = f"{strategy.name} seed {seed}"
+    with RunLock(seed_dir):
+        if resume and _finished(seed_dir, identity, seed):
+            bar.skip(label)
+            bar.note(f"{label}: finished before, kept as it is")
+            return None
+        _interrupts.check()
+        with bar.phase(f"oracle ({config.oracle.kind}), seed {seed}"):
+            oracle = make_oracle(data, seed, seed_dir)
+        store = SeedStore(seed_dir, fsync=config.loop.fsync, identity=identity)
+        bar.start(label, config.loop.budget)
+
+        def on_round(row: dict[str, float]) -> None:
+            bar.round(row, label)
+            _interrupts.check()  # (a Ctrl-C that Python dropped stops the run here, after its round)
+
+        try:
+            result = run_loop(jax.random.key(seed), problem, learner, strategy, oracle,
+                              config.loop, store=store, on_round=on_round, resume=resume)
+        finally:
+            store.close()
+    if result.resumed_from:
+        bar.note(f"{label}: {result.resumed_from}")
+    bar.finish(label, result.history[-1], result.stop_reason)
+    return result
 
 
 #: The [oracle] fields that say how a query is answered (the others say where and how fast: a

@@ -76,6 +76,14 @@ class NetworkLearner:
     feature_shape: tuple[int, ...]
     num_classes: int
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled as its three fields (a sweep's worker gets a teacher); the built programs are rebuilt."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+
     @property
     def members(self) -> int:
         """The committee size seen by `probs` (ensemble members or dropout samples)."""
