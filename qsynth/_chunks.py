@@ -1,4 +1,5 @@
-"""Apply a jitted function to a large array in fixed-size chunks: one compilation for any size.
+"""Large arrays in fixed-size chunks: a jitted function over them (one compilation for any size),
+and checks that never make a full-size temporary (a memory-mapped pool stays on disk).
 
 The last chunk is padded to the chunk size (by repeating its final row), so every call
 has the same shape; results for the padding are dropped. Memory stays bounded by the chunk.
@@ -6,32 +7,69 @@ has the same shape; results for the padding are dropped. Memory stays bounded by
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+import collections
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 if TYPE_CHECKING:
     import jax
 
-__all__ = ["map_in_chunks"]
+__all__ = ["chunk_results", "first_nonfinite_row", "map_in_chunks", "ROWS", "unique_values"]
+
+#: Rows per block of the checks (bounded memory however long the array).
+ROWS = 1 << 16
+
+
+def first_nonfinite_row(x: np.ndarray) -> int | None:
+    """The first row of `x` [n, ...] holding a NaN or infinity (None: every value is finite), read
+    block by block."""
+    for start in range(0, len(x), ROWS):
+        block = np.asarray(x[start:start + ROWS])
+        bad = ~np.isfinite(block.reshape(len(block), -1)).all(axis=1)
+        if bad.any():
+            return start + int(np.argmax(bad))
+    return None
+
+
+def unique_values(*arrays: np.ndarray) -> list[int]:
+    """The sorted distinct values of integer arrays, read block by block."""
+    seen: set[int] = set()
+    for a in arrays:
+        for start in range(0, len(a), ROWS):
+            seen.update(np.unique(np.asarray(a[start:start + ROWS])).astype(int).tolist())
+    return sorted(seen)
+
+
+def chunk_results(fn: Callable[[np.ndarray], jax.Array], x: np.ndarray, chunk_size: int,
+                  rows: np.ndarray | None = None, ahead: int = 2) -> Iterator[tuple[int, int, np.ndarray]]:
+    """`(start, k, fn(chunk))` for each chunk of `x` [n, ...] along axis 0 (or of its `rows` [n],
+    gathered a chunk at a time: a memory-mapped pool is read, never copied whole), in order; `k`
+    rows of the result are real (the rest is padding). At most `ahead` chunks are dispatched
+    and not yet read, so memory stays bounded by the chunk however large `x` is.
+    """
+    n = len(x) if rows is None else len(rows)
+    if n == 0:
+        raise ValueError("map_in_chunks: empty input")
+    pending: collections.deque[tuple[int, int, Any]] = collections.deque()
+    for start in range(0, n, chunk_size):
+        part = x[start:start + chunk_size] if rows is None else np.asarray(x[rows[start:start + chunk_size]], np.float32)
+        k = len(part)
+        if k < chunk_size:
+            part = np.concatenate([part, np.repeat(part[-1:], chunk_size - k, axis=0)])
+        pending.append((start, k, fn(part)))  # dispatched asynchronously, read `ahead` chunks later
+        if len(pending) > ahead:
+            first, size, out = pending.popleft()
+            yield first, size, np.asarray(out)
+    while pending:
+        first, size, out = pending.popleft()
+        yield first, size, np.asarray(out)
 
 
 def map_in_chunks(fn: Callable[[np.ndarray], jax.Array], x: np.ndarray, chunk_size: int) -> np.ndarray:
     """`fn` applied to `x` [n, ...] chunk by chunk along axis 0; returns the concatenation as NumPy.
 
-    `fn` must map `[chunk_size, ...] -> [chunk_size, ...]` (or leading `members` axis first:
-    any output whose axis 0 or 1 equals chunk_size is split along that axis; pass functions
-    whose output has the chunk on axis 0 unless stated).
+    `fn` must map `[chunk_size, ...] -> [chunk_size, ...]` (the chunk on axis 0 of its output).
     """
-    n = len(x)
-    if n == 0:
-        raise ValueError("map_in_chunks: empty input")
-    outs = []
-    for start in range(0, n, chunk_size):
-        part = x[start:start + chunk_size]
-        k = len(part)
-        if k < chunk_size:
-            part = np.concatenate([part, np.repeat(part[-1:], chunk_size - k, axis=0)])
-        outs.append((fn(part), k))  # dispatch asynchronously, gather after
-    return np.concatenate([np.asarray(out)[:k] for out, k in outs], axis=0)
+    return np.concatenate([out[:k] for _, k, out in chunk_results(fn, x, chunk_size, ahead=1 << 30)], axis=0)

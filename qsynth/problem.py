@@ -13,6 +13,7 @@ from typing import Protocol
 
 import numpy as np
 
+from qsynth._chunks import first_nonfinite_row, unique_values
 from qsynth.data.datasets import Dataset
 
 __all__ = ["Evaluator", "Problem", "TestSetEvaluator", "calibration_error", "f1_score"]
@@ -144,8 +145,9 @@ class Problem:
                 if arr.shape[1:] != self.feature_shape:
                     raise ValueError(f"Problem {self.name!r}: {field} has feature shape {arr.shape[1:]}, "
                                      f"expected {self.feature_shape}")
-                if not np.all(np.isfinite(arr)):
-                    raise ValueError(f"Problem {self.name!r}: {field} holds NaN or infinite features")
+                bad = first_nonfinite_row(arr)
+                if bad is not None:
+                    raise ValueError(f"Problem {self.name!r}: {field} holds NaN or infinite features (first at row {bad})")
                 object.__setattr__(self, field, arr)
         if self.bounds is not None:
             low, high = (np.asarray(b, dtype=np.float32) for b in self.bounds)
@@ -163,7 +165,7 @@ class Problem:
                 raise ValueError(f"Problem {self.name!r}: pool_y has shape {pool_y.shape}; expected "
                                  + ("no pool_y without a pool" if self.pool is None else f"({len(self.pool)},), one "
                                     "label per pool point"))
-            outside = sorted(set(np.unique(pool_y).tolist()) - set(classes))
+            outside = sorted(set(unique_values(pool_y)) - set(classes))
             if outside:
                 raise ValueError(f"Problem {self.name!r}: pool_y holds labels {outside[:5]} outside classes {classes}")
         self._check_evaluator()

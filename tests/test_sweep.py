@@ -1,8 +1,10 @@
-"""Parallel sweeps (issue 19, item 1 in part): `--jobs N` runs the seeds in worker processes,
-with every label log, checkpoint and metric (timings aside) bitwise the serial run's."""
+"""Parallel sweeps (issue 19, items 1-2): `--jobs N` runs the (strategy, seed) runs in worker
+processes and `--dask` on a (local) Dask cluster, with every label log, checkpoint and metric
+(timings aside) bitwise the serial run's; a SIGKILLed sweep resumes to the serial runs."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 
 import numpy as np
@@ -16,7 +18,7 @@ TABLE = {
     "name": "sweep", "seeds": [0, 1], "targets": [0.8],
     "data": {"name": "moons", "args": {"n": 80, "n_test": 80}},
     "learner": {"hidden": [8], "members": 3, "steps": 15, "warm_steps": 4},
-    "oracle": {"kind": "teacher", "threshold": 0.6},
+    "oracle": {"kind": "nearest_neighbour"},  # (shared by a seed's runs, as a teacher is; cheap to build)
     "loop": {"budget": 7, "seed_size": 3, "fsync": False},
     "strategies": [{"kind": "bald"}, {"kind": "input_synthesis", "measure": "entropy", "starts": 8, "steps": 5}],
 }
@@ -42,13 +44,70 @@ def _same_runs(a, b):
 
 
 @pytest.mark.slow
-def test_two_jobs_give_bitwise_the_serial_runs(tmp_path):
+def test_two_jobs_and_a_dask_cluster_give_bitwise_the_serial_runs(tmp_path):
+    import io
+
     serial = run_experiment(parse_config(TABLE), tmp_path / "serial", progress=False, plots=False)
-    parallel = run_experiment(parse_config(TABLE), tmp_path / "jobs", progress=False, plots=False, jobs=2)
-    _same_runs(serial.path, parallel.path)
-    assert list(parallel.results) == list(serial.results) == ["bald", "input_synthesis-entropy"]
-    for name in serial.summary:
-        assert parallel.summary[name]["final_accuracy"] == serial.summary[name]["final_accuracy"]
+    shown = io.StringIO()
+    with contextlib.redirect_stderr(shown):
+        parallel = run_experiment(parse_config(TABLE), tmp_path / "jobs", plots=False, jobs=2)
+    on_dask = run_experiment(parse_config(TABLE), tmp_path / "dask", progress=False, plots=False, jobs=2, dask="")
+    for other in (parallel, on_dask):
+        _same_runs(serial.path, other.path)
+        assert list(other.results) == list(serial.results) == ["bald", "input_synthesis-entropy"]
+        for name in serial.summary:
+            assert other.summary[name]["final_accuracy"] == serial.summary[name]["final_accuracy"]
+        assert not (other.path / ".compile-cache").exists()  # the workers' shared cache goes with the sweep
+    done = sorted(line.split(":")[0].split("] ")[1] for line in shown.getvalue().splitlines() if line.startswith("["))
+    assert done == ["bald seed 0", "bald seed 1", "input_synthesis-entropy seed 0", "input_synthesis-entropy seed 1"]
+
+
+def test_the_workers_reports_reach_one_display():
+    """What a worker's run reports (start, rounds, end, notes) is replayed on the driver's display."""
+    import queue
+
+    from qsynth.experiments.sweep import _Cluster, _Reporter
+    from qsynth.progress import Progress
+
+    class Seen(Progress):
+        def __init__(self):
+            super().__init__(2)
+            self.calls = []
+
+        def start(self, label, budget):
+            self.calls.append(("start", label, budget))
+
+        def round(self, row, label=None):
+            self.calls.append(("round", row["queries"], label))
+
+        def finish(self, label, row, stop_reason):
+            super().finish(label, row, stop_reason)
+            self.calls.append(("finish", label, stop_reason))
+
+        def note(self, text):
+            self.calls.append(("note", text))
+
+    cluster = _Cluster.__new__(_Cluster)
+    cluster.dask, cluster.events = None, queue.Queue()
+    worker = _Reporter(cluster.events)
+    worker.start("bald seed 1", 7)
+    worker.round({"queries": 4.0, "accuracy": 0.5, "fit_s": 0.1}, "bald seed 1")
+    worker.note("hello")
+    worker.finish("bald seed 1", {"queries": 7.0, "accuracy": 0.75}, "budget")
+    shown = Seen()
+    cluster.show(shown)
+    assert shown.calls == [("start", "bald seed 1", 7), ("round", 4.0, "bald seed 1"), ("note", "hello"),
+                           ("finish", "bald seed 1", "budget")]
+    assert shown.done == 1
+
+
+def test_a_seed_folder_is_locked_while_its_run_writes_it(tmp_path):
+    from qsynth.store import RunLock
+
+    config = parse_config({**TABLE, "seeds": [0], "strategies": [{"kind": "bald"}]})
+    with RunLock(tmp_path / "sweep" / "bald" / "seed-0"):  # another process (say) is writing this seed
+        with pytest.raises(RuntimeError, match="seed-0 is being written by pid"):
+            run_experiment(config, tmp_path, progress=False, plots=False)
 
 
 def test_bad_jobs_are_refused(tmp_path):
@@ -92,3 +151,20 @@ def test_a_killed_sweep_resumes_to_the_uninterrupted_serial_runs(tmp_path, monke
     finally:
         driver.kill()
     assert rel.check(reference, run, before) == []
+
+
+@pytest.mark.slow
+def test_a_failing_run_is_reported_with_its_traceback_and_the_others_finish(tmp_path):
+    from qsynth.experiments.sweep import SweepError
+    from qsynth.store import RunLock
+
+    config = parse_config({**TABLE, "strategies": [{"kind": "bald"}]})
+    with RunLock(tmp_path / "sweep" / "bald" / "seed-1"):  # so the worker's run of seed 1 fails
+        with pytest.raises(SweepError) as caught:
+            run_experiment(config, tmp_path, progress=False, plots=False, jobs=2)
+    message = str(caught.value)
+    assert "1 of the sweep's tasks failed" in message and "bald seed 1:" in message
+    assert "Traceback" in message and "seed-1 is being written by pid" in message
+    assert len(_metrics(tmp_path / "sweep" / "bald" / "seed-0" / "metrics.csv")) == 5  # seed 0 ran to its budget
+    resumed = run_experiment(config, tmp_path, progress=False, plots=False, jobs=2, resume=True)
+    assert list(resumed.results["bald"]) == [1]  # only what was unfinished

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from qsynth._chunks import first_nonfinite_row, unique_values
+
 __all__ = [
     "Dataset",
     "checkerboard",
@@ -58,27 +60,27 @@ class Dataset:
         for field, arr in (("x", x), ("x_test", x_test)):
             if arr.ndim < 2:
                 raise ValueError(f"Dataset {self.name!r}: {field} has shape {arr.shape}; expected [n, *feature_shape]")
-            if not np.all(np.isfinite(arr)):
-                bad = int(np.argwhere(~np.isfinite(arr.reshape(len(arr), -1)).all(axis=1))[0, 0])
+            bad = first_nonfinite_row(arr)
+            if bad is not None:
                 raise ValueError(f"Dataset {self.name!r}: {field} has NaN or infinite features (first at row {bad})")
         if x.shape[1:] != x_test.shape[1:]:
             raise ValueError(f"Dataset {self.name!r}: x has feature shape {x.shape[1:]} but x_test has {x_test.shape[1:]}")
         for field, arr, xs in (("y", y, x), ("y_test", y_test, x_test)):
             if arr.shape != (len(xs),):
                 raise ValueError(f"Dataset {self.name!r}: {field} has shape {arr.shape}; expected ({len(xs)},)")
-            if arr.size and not np.all(np.equal(np.mod(arr, 1), 0)):
+            if arr.size and not np.issubdtype(arr.dtype, np.integer) and not np.all(np.equal(np.mod(arr, 1), 0)):
                 raise ValueError(f"Dataset {self.name!r}: {field} holds non-integer labels")
         classes = tuple(int(c) for c in self.classes)
         if len(classes) < 2 or list(classes) != sorted(set(classes)):
             raise ValueError(f"Dataset {self.name!r}: classes must be at least two distinct sorted labels, got {classes}")
         for field, arr in (("y", y), ("y_test", y_test)):
-            outside = sorted(set(np.unique(arr).astype(int).tolist()) - set(classes))
+            outside = sorted(set(unique_values(arr)) - set(classes))
             if outside:
                 raise ValueError(f"Dataset {self.name!r}: {field} holds labels {outside} outside classes {classes}")
         object.__setattr__(self, "x", x)
         object.__setattr__(self, "x_test", x_test)
-        object.__setattr__(self, "y", y.astype(np.int32))
-        object.__setattr__(self, "y_test", y_test.astype(np.int32))
+        object.__setattr__(self, "y", y.astype(np.int32, copy=False))
+        object.__setattr__(self, "y_test", y_test.astype(np.int32, copy=False))
         object.__setattr__(self, "classes", classes)
         if self.bounds is not None:
             low, high = (np.asarray(b, dtype=np.float32) for b in self.bounds)
@@ -88,6 +90,13 @@ class Dataset:
             if np.any(low > high):
                 raise ValueError(f"Dataset {self.name!r}: bounds have low > high at {np.flatnonzero(low > high).tolist()}")
             object.__setattr__(self, "bounds", (low, high))
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        if "reopen" in self.meta:  # memory-mapped files (`qsynth.data.npy`): another process maps them too
+            from qsynth.data.npy import reopen
+
+            return reopen, (self.meta["reopen"],)
+        return object.__reduce_ex__(self, protocol)
 
     @property
     def feature_shape(self) -> tuple[int, ...]:

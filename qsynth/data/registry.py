@@ -8,6 +8,7 @@ from typing import Any
 from qsynth.data import datasets as data
 from qsynth.data.files import load_idx, load_npz
 from qsynth.data.mnist1d import mnist1d
+from qsynth.data.npy import load_npy
 from qsynth.data.datasets import Dataset
 from qsynth.fields import ConfigError
 
@@ -23,6 +24,7 @@ DATASETS: dict[str, Callable[..., Dataset]] = {
     "breast_cancer": data.breast_cancer,
     "mnist1d": mnist1d,
     "npz": load_npz,
+    "npy": load_npy,
     "idx": load_idx,
 }
 

@@ -176,6 +176,7 @@ def _run_experiment(config: RunConfig, path: Path, bar: Progress, progress: bool
             bar.note(f"moved the previous run to {backup}")
     path.mkdir(parents=True, exist_ok=True)
     with RunLock(path):
+        _record_data_files(path, datasets, resume)
         if not resume or not (path / "config.toml").exists():
             write_whole(path / "config.toml", to_toml(config, _versions()))
         if jobs > 1 or dask is not None:
@@ -192,6 +193,25 @@ def _run_experiment(config: RunConfig, path: Path, bar: Progress, progress: bool
         if plots:
             plot_run(path, config, histories, datasets)
     return ExperimentResult(path=path, summary=summary, results=results)
+
+
+def _record_data_files(path: Path, datasets: dict[int, Dataset], resume: bool) -> None:
+    """Files a dataset reads in place (a memory-mapped pool) are recorded by path and SHA-256 in
+    `data.json`, not copied; a resume refuses files whose contents have changed since."""
+    files = next((d.meta["files"] for d in datasets.values() if d.meta.get("files")), None)
+    if files is None:
+        return
+    record = path / "data.json"
+    if resume and record.exists():
+        then = json.loads(record.read_text(encoding="utf-8"))["files"]
+        for field, was in then.items():
+            now = files.get(field)
+            if now is None or now["sha256"] != was["sha256"]:
+                raise ValueError(f"data.args.{field}: {was['path']} has changed since the run began (SHA-256 "
+                                 f"{was['sha256'][:12]}… then, {now['sha256'][:12] + '…' if now else 'no file'} now); "
+                                 "resuming would learn from other data. Restore the file, or start a new run")
+        return
+    write_whole(record, json.dumps({"files": files}, indent=1))
 
 
 def resume_experiment(run_path: str | Path, *, progress: bool = True, plots: bool = True,

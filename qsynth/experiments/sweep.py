@@ -214,7 +214,7 @@ def run_sweep(config: Any, path: Path, datasets: dict[int, Any], progress: Any, 
     cluster = _Cluster(jobs, dask)
     pinning = Pinning(cluster.threads, _parallel.windows(), cache)
     results: dict[tuple[int, int], Any] = {}
-    failures: list[str] = []
+    failures: dict[str, list[str]] = {}  # traceback: what failed with it
     try:
         pending: dict[concurrent.futures.Future, tuple[str, int, int]] = {}
         waiting = {seed: list(range(len(specs))) for seed in config.seeds}  # the runs not yet submitted
@@ -257,8 +257,11 @@ def run_sweep(config: Any, path: Path, datasets: dict[int, Any], progress: Any, 
                     if lost:  # the runs that needed it cannot start
                         waiting[seed] = [i for i in waiting[seed] if i not in lost]
                         what += f" (so {', '.join(names[i] for i in lost)} did not run)"
-                    failures.append(f"{what}:\n{text}")
-                    progress.note(f"{what} failed:\n{text}")
+                    if text not in failures:  # (the same error in many runs is shown once)
+                        progress.note(f"{what} failed:\n{text}")
+                    else:
+                        progress.note(f"{what} failed: the same error as {failures[text][0]}")
+                    failures.setdefault(text, []).append(what)
                     continue
                 if kind == "generator":
                     generator_ready.add(seed)
@@ -277,8 +280,9 @@ def run_sweep(config: Any, path: Path, datasets: dict[int, Any], progress: Any, 
         if own_cache:
             shutil.rmtree(cache, ignore_errors=True)
     if failures:
-        raise SweepError(f"{len(failures)} of the sweep's tasks failed (the other runs finished; --resume runs only "
-                         "what is unfinished):\n" + "\n".join(failures))
+        count = sum(len(whats) for whats in failures.values())
+        raise SweepError(f"{count} of the sweep's tasks failed (the other runs finished; --resume runs only what is "
+                         "unfinished):\n" + "\n".join(f"{', '.join(whats)}:\n{text}" for text, whats in failures.items()))
     return {names[i]: {seed: results[i, seed] for seed in config.seeds if (i, seed) in results}
             for i in range(len(names)) if any((i, seed) in results for seed in config.seeds)}
 

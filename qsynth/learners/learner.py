@@ -39,6 +39,7 @@ from jax import Array
 from qsynth import _random as fast_random
 from qsynth._chunks import map_in_chunks
 from qsynth._backend import cpu_speedups
+from qsynth._devices import mesh_for, replicated, split_rows
 from qsynth._parallel import member_windows, run_all, windows as window_count
 from qsynth.data.buffer import LabeledBuffer
 from qsynth.learners.config import BUILTIN_MODELS, LearnerConfig, ModelFactory
@@ -203,8 +204,9 @@ class NetworkLearner:
         return TrainState({**state.params, "net": net, "mc_key": _mc_key(k_fit)}, opt_state)
 
     def _train(self, net: Any, opt_state: Any, buffer: LabeledBuffer, key: Array, steps: int) -> tuple[Any, Any]:
-        """`steps` optimizer steps of every network, the ensemble split into groups trained on
-        separate cores (`qsynth._parallel`); a member's result does not depend on the split."""
+        """`steps` optimizer steps of every network: the members split over the devices where there
+        are several (`qsynth._devices`), else the ensemble split into groups trained on separate
+        cores (`qsynth._parallel`); a member's result does not depend on the split."""
         x, y, mask = jnp.asarray(buffer.x), jnp.asarray(buffer.y), jnp.asarray(buffer.mask)
 
         def train(start: int, size: int) -> tuple[Any, Any]:
@@ -219,6 +221,11 @@ class NetworkLearner:
                                        jnp.int32(start))
             return jax.block_until_ready(carry)
 
+        mesh = mesh_for(self.nets) if self.config.model != "cnn" or not cpu_speedups() else None
+        if mesh is not None:  # several devices: each trains its share of the members, in one program
+            net, opt_state = split_rows((net, opt_state), mesh)
+            x, y, mask = replicated((x, y, mask), mesh)
+            return train(0, self.nets)
         windows = member_windows(self.nets, window_count())  # (how many run at once is threads())
         if len(windows) == 1:
             return train(0, self.nets)

@@ -109,7 +109,7 @@ class PoolSampling:
 
         pool = ctx.problem.pool
         scores = np.full(len(pool), -np.inf)
-        scores[cand] = score_points(ctx.learner, Scorer(self.measure), ctx.params, pool[cand])
+        score_points(ctx.learner, Scorer(self.measure), ctx.params, pool, rows=cand, out=scores)  # chunk by chunk
         if self.batch == "topk" or batch_size == 1:
             chosen = top_k(scores, cand, batch_size)
         else:

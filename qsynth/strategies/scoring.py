@@ -20,7 +20,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-from qsynth._chunks import map_in_chunks
+from qsynth._chunks import chunk_results
+from qsynth._devices import mesh_for, replicated, split_rows
 from qsynth.data.buffer import capacity_for
 from qsynth.learners.base import LatentPosterior, Learner, PerExampleGradients
 from qsynth.strategies.measures import (EXPECTED_GRADIENT_LENGTH, STRADDLE, MeasureLike, Scorer, check_measure,
@@ -67,13 +68,38 @@ def _score_chunk(learner: Learner, scorer: Scorer, params: Any, x: Array) -> Arr
 
 
 def score_points(learner: Learner, scorer: Scorer, params: Any, x: np.ndarray,
-                 chunk_size: int | None = None) -> np.ndarray:
+                 chunk_size: int | None = None, rows: np.ndarray | None = None,
+                 out: np.ndarray | None = None) -> np.ndarray:
     """Scores `[n]` (NumPy float64) of `x: [n, *feature_shape]`, computed chunk by chunk.
+
+    With `rows` [n], the scores are of `x[rows]`, gathered a chunk at a time (a memory-mapped pool
+    is read, never copied whole); with `out` (float64 `[len(x)]`) they are written into
+    `out[rows]` as they come, and `out` is returned (no score-sized temporary).
 
     With no `chunk_size`, the scorer's default (1,024 points; 64 for expected gradient
     length through a CNN) is used, shrunk to the next power of two ≥ n for small inputs, so a pool of any
     size compiles at most once per power-of-two bucket below the default and once above it.
     """
-    size = chunk_size or min(scorer.chunk_size(learner), capacity_for(len(x), 16))
-    out = map_in_chunks(lambda c: _score_chunk(learner, scorer, params, c), np.asarray(x, np.float32), size)
-    return out.astype(np.float64)
+    n = len(x) if rows is None else len(rows)
+    size = chunk_size or min(scorer.chunk_size(learner), capacity_for(n, 16))
+    if rows is None:
+        x = np.asarray(x, np.float32)
+    if out is None:
+        target, at = np.empty(n, np.float64), None
+    else:
+        target, at = out, (np.arange(n) if rows is None else rows)
+    mesh = mesh_for(size)
+    if mesh is None:
+        def score(chunk: np.ndarray) -> Array:
+            return _score_chunk(learner, scorer, params, chunk)
+    else:  # several devices: each scores its rows of every chunk (`qsynth._devices`)
+        everywhere = replicated(params, mesh)
+
+        def score(chunk: np.ndarray) -> Array:
+            return _score_chunk(learner, scorer, everywhere, split_rows(chunk, mesh))
+    for start, k, scores in chunk_results(score, x, size, rows):
+        if at is None:
+            target[start:start + k] = scores[:k]
+        else:
+            target[at[start:start + k]] = scores[:k]
+    return target
