@@ -16,9 +16,10 @@ members on 8 devices: 5), so no shard is padded. `QSYNTH_SHARDING=0` turns it of
 
 Several hosts: start each process with `jax.distributed.initialize(...)` before qsynth, and
 `jax.devices()` lists every host's devices; this module builds its mesh from that list the
-same way, but qsynth places host NumPy arrays with `jax.device_put`, which needs each
-process to hold the whole array — true of qsynth's chunks and parameters, which every
-process computes identically from the same seed. Only one host (with fake devices) is tested.
+same way; where a mesh spans processes, each process gives its own devices their part of
+a value it holds whole (`jax.make_array_from_callback`) — qsynth's chunks and parameters,
+which every process computes identically from the same seed. Only one host (with fake
+devices) is tested.
 """
 
 from __future__ import annotations
@@ -59,9 +60,16 @@ def _mesh(count: int) -> Mesh:
 
 def split_rows(tree: Any, mesh: Mesh) -> Any:
     """Every leaf of `tree` placed on `mesh`, split along its first axis."""
-    return jax.device_put(tree, NamedSharding(mesh, PartitionSpec("data")))
+    return _place(tree, NamedSharding(mesh, PartitionSpec("data")))
 
 
 def replicated(tree: Any, mesh: Mesh) -> Any:
     """Every leaf of `tree` placed whole on each device of `mesh`."""
-    return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
+    return _place(tree, NamedSharding(mesh, PartitionSpec()))
+
+
+def _place(tree: Any, sharding: NamedSharding) -> Any:
+    if sharding.is_fully_addressable:  # one process: a plain transfer
+        return jax.device_put(tree, sharding)
+    # several processes: each one holds the whole value (computed identically) and gives its devices their part
+    return jax.tree.map(lambda a: jax.make_array_from_callback(a.shape, sharding, lambda index: a[index]), tree)

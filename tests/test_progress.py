@@ -86,3 +86,21 @@ def test_run_loop_shows_its_own_progress(capsys):
     run_loop(jax.random.key(0), problem, tiny_learner(problem), RandomSampling(), DatasetOracle(data.y, data.classes),
              LoopConfig(budget=4, seed_size=2))
     assert capsys.readouterr().err == ""
+
+
+def test_the_bars_follow_several_runs_at_once():
+    """A parallel sweep's runs are under way together: each has its own bar, updated by label."""
+    term = _Terminal()
+    bars = RichProgress(2, term)
+    bars.start("bald seed 0", 10)
+    bars.start("bald seed 1", 10)
+    bars.round({"queries": 4.0, "accuracy": 0.5}, "bald seed 0")
+    bars.round({"queries": 7.0, "accuracy": 0.6}, "bald seed 1")
+    assert set(bars.runs) == {"bald seed 0", "bald seed 1"}
+    assert [bars.bars.tasks[i].completed for i in (bars.runs["bald seed 0"][0], bars.runs["bald seed 1"][0])] == [4, 7]
+    bars.finish("bald seed 0", {"queries": 10.0, "accuracy": 0.8}, "budget")
+    assert set(bars.runs) == {"bald seed 1"}
+    bars.finish("bald seed 1", {"queries": 10.0, "accuracy": 0.9}, "budget")
+    bars.close()
+    text = term.getvalue()
+    assert "[1/2] bald seed 0: 10 labels" in text and "[2/2] bald seed 1: 10 labels" in text

@@ -313,8 +313,14 @@ class _Cluster:
             client = Client(dask)
             self.threads = None
         else:
-            cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None,
-                                   silence_logs=logging.ERROR)
+            import dask
+
+            environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items()
+                       if k != "MALLOC_TRIM_THRESHOLD_"}  # (trimming the heap at 64 KiB costs XLA's threads a third
+            with dask.config.set({"distributed.nanny.pre-spawn-environ": environ,  # of their time in the kernel)
+                                  "distributed.worker.profile.enabled": False}):
+                cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None,
+                                       silence_logs=logging.ERROR)
             self.closers.append(cluster.close)
             client = Client(cluster)
             self.threads = max(1, usable_cores() // jobs)
