@@ -99,3 +99,43 @@ def test_a_run_records_the_pool_by_hash_and_resume_refuses_a_changed_one(tmp_pat
     np.save(tmp_path / "pool.npy", x)
     with pytest.raises(ValueError, match="data.args.path: .*pool.npy has changed since the run began"):
         resume_experiment(result.path, progress=False, plots=False)
+
+
+def test_a_large_pool_is_scored_a_block_at_a_time_with_the_same_choice(tmp_path, monkeypatch):
+    """Above `STREAM_ABOVE` candidates the top-k is kept over blocks (memory O(block)): the same
+    chunks, scores and queries as scoring the whole pool at once."""
+    from qsynth.data import LabeledBuffer
+    from qsynth.problem import Problem
+    from qsynth.strategies import PoolSampling, RoundContext
+    from qsynth.strategies import pool as pool_module
+    from qsynth.strategies.batch import candidate_blocks, streamed_top_k, top_k
+
+    _files(tmp_path, n=6000)
+    data = load_npy(str(tmp_path / "pool.npy"), str(tmp_path / "labels.npy"), n_test=500)
+    problem = Problem.from_dataset(data)
+    learner = TINY.build((4,), 2)
+    buffer = LabeledBuffer.empty((4,))
+    buffer.add(np.asarray(data.x[:20]), data.y[:20], 0)
+    state = learner.fit(jax.random.key(0), None, buffer)
+    available = np.ones(len(problem.pool), bool)
+    available[:20] = False
+    available[3000:3100] = False
+    ctx = RoundContext(round_index=1, learner=learner, params=state.params, problem=problem, available=available,
+                       buffer=buffer)
+    for measure in ("entropy", "bald"):
+        whole, _ = PoolSampling(measure=measure).select(jax.random.key(1), ctx, 5, None)
+        monkeypatch.setattr(pool_module, "STREAM_ABOVE", 2048)
+        streamed, _ = PoolSampling(measure=measure).select(jax.random.key(1), ctx, 5, None)
+        monkeypatch.undo()
+        np.testing.assert_array_equal(streamed.pool_index, whole.pool_index)
+        np.testing.assert_array_equal(streamed.scores, whole.scores)
+        np.testing.assert_array_equal(streamed.x, whole.x)
+    blocks = list(candidate_blocks(available, 1000))
+    assert [len(b) for b in blocks] == [1000] * 5 + [380]
+    np.testing.assert_array_equal(np.concatenate(blocks), np.flatnonzero(available))
+    rng = np.random.default_rng(3)
+    scores = rng.integers(0, 4, 300).astype(float)  # many ties: the lower index wins, as in top_k
+    cand = np.arange(300)
+    got, got_scores = streamed_top_k(((cand[i:i + 70], scores[i:i + 70]) for i in range(0, 300, 70)), 9)
+    np.testing.assert_array_equal(got, top_k(scores, cand, 9))
+    np.testing.assert_array_equal(got_scores, scores[got])

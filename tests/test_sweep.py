@@ -10,7 +10,7 @@ import csv
 import numpy as np
 import pytest
 
-from qsynth.config import parse_config
+from qsynth.config import ConfigError, parse_config
 from qsynth.experiments.runner import run_experiment
 from qsynth.store import load_checkpoint
 
@@ -115,6 +115,13 @@ def test_bad_jobs_are_refused(tmp_path):
         run_experiment(parse_config(TABLE), tmp_path, jobs=0)
     with pytest.raises(ValueError, match="a person labels one run at a time"):
         run_experiment(parse_config({**TABLE, "oracle": {"kind": "human"}}), tmp_path, jobs=2)
+    for run in ({"jobs": 2}, {"executor": "dask"}):  # the config's [run] is where a sweep goes by default
+        with pytest.raises(ValueError, match="a person labels one run at a time"):
+            run_experiment(parse_config({**TABLE, "oracle": {"kind": "human"}, "run": run}), tmp_path)
+    with pytest.raises(ConfigError, match="run.executor must be 'local' or 'dask'"):
+        parse_config({**TABLE, "run": {"executor": "slurm"}})
+    with pytest.raises(ConfigError, match="run.dask_address: set executor"):
+        parse_config({**TABLE, "run": {"dask_address": "tcp://x:8786"}})
 
 
 @pytest.mark.slow

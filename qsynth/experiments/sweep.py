@@ -30,6 +30,7 @@ import os
 import queue as queues
 import shutil
 import sys
+import time
 import traceback
 import uuid
 from pathlib import Path
@@ -90,16 +91,28 @@ def _pin(pinning: Pinning) -> None:
 
 
 class _Reporter:
-    """A worker's stand-in for the driver's progress display: every call goes to the driver."""
+    """A worker's stand-in for the driver's progress display: every call goes to the driver, a
+    run's rounds at most every `ROUNDS_EVERY` seconds (the latest one; each `put` to a Dask
+    queue is a message through the scheduler)."""
 
     live = False
+    ROUNDS_EVERY = 0.5
 
     def __init__(self, events: Any):
         self.events = events
+        self.rounds: dict[Any, tuple[Any, ...]] = {}  # label: its latest round not yet sent
+        self.sent = 0.0
 
     def _send(self, *event: Any) -> None:
+        if event[0] == "round":
+            self.rounds[event[2]] = event
+            if time.monotonic() - self.sent < self.ROUNDS_EVERY:
+                return
+        out, self.rounds = [*self.rounds.values(), *([] if event[0] == "round" else [event])], {}
+        self.sent = time.monotonic()
         try:
-            self.events.put(event)
+            for one in out:
+                self.events.put(one)
         except Exception:  # noqa: BLE001 (a display that is gone never stops a run)
             pass
 

@@ -23,13 +23,17 @@ import numpy as np
 from qsynth.problem import Problem
 from qsynth.records import Queries
 from qsynth.strategies.base import RoundContext, empty_queries, numpy_rng, query_ids
-from qsynth.strategies.batch import kcenter_batch, top_k
+from qsynth.data.buffer import capacity_for
+from qsynth.strategies.batch import candidate_blocks, kcenter_batch, streamed_top_k, top_k
 from qsynth.strategies.measures import MeasureLike, Scorer, measure_name
 
 if TYPE_CHECKING:
     import jax
 
-__all__ = ["PoolSampling", "RandomSampling"]
+__all__ = ["PoolSampling", "RandomSampling", "STREAM_ABOVE"]
+
+#: Pools with more candidates than this are scored a block of this many at a time (top-k batches).
+STREAM_ABOVE = 1 << 18
 
 
 def _candidates(ctx: RoundContext) -> np.ndarray:
@@ -102,12 +106,16 @@ class PoolSampling:
         return None
 
     def select(self, key: jax.Array, ctx: RoundContext, batch_size: int, state: Any) -> tuple[Queries, Any]:
-        cand = _candidates(ctx)
-        if len(cand) == 0:
-            return empty_queries(ctx.problem.feature_shape), state
         from qsynth.strategies.scoring import score_points
 
-        pool = ctx.problem.pool
+        _candidates(ctx)  # (raises without a pool)
+        pool, available = ctx.problem.pool, ctx.available
+        count = int(np.count_nonzero(available))
+        if count == 0:
+            return empty_queries(ctx.problem.feature_shape), state
+        if count > STREAM_ABOVE and (self.batch == "topk" or batch_size == 1):
+            return self._streamed(ctx, batch_size, count), state
+        cand = np.flatnonzero(available)
         scores = np.full(len(pool), -np.inf)
         score_points(ctx.learner, Scorer(self.measure), ctx.params, pool, rows=cand, out=scores)  # chunk by chunk
         if self.batch == "topk" or batch_size == 1:
@@ -116,3 +124,15 @@ class PoolSampling:
             chosen = kcenter_batch(scores, cand, pool, batch_size)
         return Queries(query_ids(ctx.round_index, len(chosen)), pool[chosen], scores[chosen],
                        pool_index=chosen), state
+
+    def _streamed(self, ctx: RoundContext, batch_size: int, count: int) -> Queries:
+        """The top-k of a large pool (a memory-mapped one), scored a block of candidates at a time:
+        memory O(block), never O(pool); the same chunks, scores and choice as the whole-pool path."""
+        from qsynth.strategies.scoring import score_points
+
+        scorer, pool = Scorer(self.measure), ctx.problem.pool
+        size = min(scorer.chunk_size(ctx.learner), capacity_for(count, 16))  # (the whole-pool path's chunks)
+        blocks = ((rows, score_points(ctx.learner, scorer, ctx.params, pool, chunk_size=size, rows=rows))
+                  for rows in candidate_blocks(ctx.available, STREAM_ABOVE))
+        chosen, scores = streamed_top_k(blocks, batch_size)
+        return Queries(query_ids(ctx.round_index, len(chosen)), np.asarray(pool[chosen]), scores, pool_index=chosen)
