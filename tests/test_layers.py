@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "qsynth"
 
 #: Lowest first. A module's layer is that of the longest prefix listed.
 LAYERS: list[set[str]] = [
-    {"records", "plugins", "fields", "history", "_random", "_chunks", "_parallel", "_compiles", "_backend", "_interrupts", "_lazy", "_types", "loop_config", "__init__"},
+    {"records", "plugins", "fields", "history", "_random", "_chunks", "_parallel", "_compiles", "_backend", "_devices", "_interrupts", "_lazy", "_types", "loop_config", "__init__"},
     {"problem", "data"},
     {"learners", "generators", "uncertainty"},
     {"strategies", "oracles", "store"},
