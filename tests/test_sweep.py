@@ -118,6 +118,11 @@ def test_bad_jobs_are_refused(tmp_path):
     for run in ({"jobs": 2}, {"executor": "dask"}):  # the config's [run] is where a sweep goes by default
         with pytest.raises(ValueError, match="a person labels one run at a time"):
             run_experiment(parse_config({**TABLE, "oracle": {"kind": "human"}, "run": run}), tmp_path)
+    import dask
+
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        with pytest.raises(ValueError, match="--dask: cannot reach the Dask scheduler at 'tcp://127.0.0.1:1'"):
+            run_experiment(parse_config(TABLE), tmp_path / "nowhere", progress=False, plots=False, dask="tcp://127.0.0.1:1")
     with pytest.raises(ConfigError, match="run.executor must be 'local' or 'dask'"):
         parse_config({**TABLE, "run": {"executor": "slurm"}})
     with pytest.raises(ConfigError, match="run.dask_address: set executor"):

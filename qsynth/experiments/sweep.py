@@ -323,7 +323,11 @@ class _Cluster:
         import logging
 
         if dask:
-            client = Client(dask)
+            try:
+                client = Client(dask)
+            except OSError as exc:
+                raise ValueError(f"--dask: cannot reach the Dask scheduler at {dask!r} ({exc}); start one "
+                                 "(dask scheduler) or give --dask with no address for a local cluster") from None
             self.threads = None
         else:
             import dask
