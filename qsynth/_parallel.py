@@ -23,7 +23,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-__all__ = ["member_windows", "run_all", "threads", "windows"]
+__all__ = ["member_windows", "run_all", "threads", "usable_cores", "windows"]
 
 T = TypeVar("T")
 
@@ -51,8 +51,11 @@ def _count(variable: str) -> int:
         return count
     from qsynth._backend import cpu_speedups
 
-    if not cpu_speedups():
-        return 1
+    return usable_cores() if cpu_speedups() else 1
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (≥ 1)."""
     try:
         return max(len(os.sched_getaffinity(0)), 1)
     except AttributeError:  # not on Linux

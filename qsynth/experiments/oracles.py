@@ -36,6 +36,9 @@ class RunOracles:
     while the expensive parts — a trained teacher, the worker processes — are made once.
     """
 
+    #: The oracle kinds whose one oracle per seed every run of that seed shares (built once).
+    SHAREABLE = ("dataset", "teacher", "nearest_neighbour")
+
     def __init__(self, config: RunConfig, path: Path, progress: Any = None):
         self.config, self.path, self.progress = config, Path(path), progress
         self.oc = config.oracle
@@ -74,7 +77,7 @@ class RunOracles:
         """What every run of `seed` can share — a dataset, teacher or nearest-neighbour oracle, and
         what `oracle.json` says of it — built now (a sweep builds it once per seed); None for the
         kinds each run gets its own of."""
-        if self.oc.kind not in ("dataset", "teacher", "nearest_neighbour"):
+        if self.oc.kind not in self.SHAREABLE:
             return None
         if seed not in self._stateless:
             self._stateless[seed] = self._build_stateless(data, seed)
@@ -90,11 +93,8 @@ class RunOracles:
     def _build(self, data: Dataset, seed: int, folder: Path | None = None) -> Any:
         if self.oc.kind == "human":
             return self._human(data, folder)
-        if self.oc.kind in ("dataset", "teacher", "nearest_neighbour"):
-            if seed not in self._stateless:
-                self._stateless[seed] = self._build_stateless(data, seed)
-            return self._stateless[seed]
-        return self._build_runner(data)
+        shared = self.shared(data, seed)
+        return self._build_runner(data) if shared is None else shared[0]
 
     def _build_stateless(self, data: Dataset, seed: int) -> Any:
         oc, classes = self.oc, data.classes

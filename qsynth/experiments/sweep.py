@@ -36,19 +36,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SweepError", "run_sweep", "usable_cores"]
+__all__ = ["SweepError", "run_sweep"]
 
 
 class SweepError(RuntimeError):
     """Some runs of a parallel sweep failed (each with its traceback, in the message)."""
-
-
-def usable_cores() -> int:
-    """The cores this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -215,6 +207,7 @@ def run_sweep(config: Any, path: Path, datasets: dict[int, Any], progress: Any, 
       SweepError: some runs failed (after every other run has finished).
     """
     from qsynth import _parallel
+    from qsynth.experiments.oracles import RunOracles
     from qsynth.strategies.registry import build_strategy
 
     own_cache = not os.environ.get("JAX_COMPILATION_CACHE_DIR")
@@ -223,7 +216,7 @@ def run_sweep(config: Any, path: Path, datasets: dict[int, Any], progress: Any, 
     specs = [build_strategy(s) for s in config.strategies]
     names = [strategy.name for strategy in specs]
     needs_generator = [getattr(strategy, "needs_generator", False) for strategy in specs]
-    share_oracle = config.oracle.kind in ("dataset", "teacher", "nearest_neighbour")
+    share_oracle = config.oracle.kind in RunOracles.SHAREABLE
     cluster = _Cluster(jobs, dask)
     pinning = Pinning(cluster.threads, _parallel.windows(), cache)
     results: dict[tuple[int, int], Any] = {}
@@ -305,6 +298,8 @@ class _Cluster:
     `submit` returns a `concurrent.futures.Future`; `show` hands the runs' reports to a display."""
 
     def __init__(self, jobs: int, dask: str | None):
+        from qsynth._parallel import usable_cores
+
         self.dask, self.closers, self.futures = dask, [], []
         if dask is None:
             context = multiprocessing.get_context("spawn")

@@ -23,7 +23,6 @@ import numpy as np
 from qsynth.problem import Problem
 from qsynth.records import Queries
 from qsynth.strategies.base import RoundContext, empty_queries, numpy_rng, query_ids
-from qsynth.data.buffer import capacity_for
 from qsynth.strategies.batch import candidate_blocks, kcenter_batch, streamed_top_k, top_k
 from qsynth.strategies.measures import MeasureLike, Scorer, measure_name
 
@@ -36,10 +35,14 @@ __all__ = ["PoolSampling", "RandomSampling", "STREAM_ABOVE"]
 STREAM_ABOVE = 1 << 18
 
 
-def _candidates(ctx: RoundContext) -> np.ndarray:
+def _require_pool(ctx: RoundContext) -> None:
     if ctx.problem.pool is None or ctx.available is None:
         raise ValueError(f"problem {ctx.problem.name!r} has no pool; pool strategies need one "
                          "(use a synthesis strategy for pool-less problems)")
+
+
+def _candidates(ctx: RoundContext) -> np.ndarray:
+    _require_pool(ctx)
     return np.flatnonzero(ctx.available)
 
 
@@ -108,7 +111,7 @@ class PoolSampling:
     def select(self, key: jax.Array, ctx: RoundContext, batch_size: int, state: Any) -> tuple[Queries, Any]:
         from qsynth.strategies.scoring import score_points
 
-        _candidates(ctx)  # (raises without a pool)
+        _require_pool(ctx)
         pool, available = ctx.problem.pool, ctx.available
         count = int(np.count_nonzero(available))
         if count == 0:
@@ -128,10 +131,10 @@ class PoolSampling:
     def _streamed(self, ctx: RoundContext, batch_size: int, count: int) -> Queries:
         """The top-k of a large pool (a memory-mapped one), scored a block of candidates at a time:
         memory O(block), never O(pool); the same chunks, scores and choice as the whole-pool path."""
-        from qsynth.strategies.scoring import score_points
+        from qsynth.strategies.scoring import default_chunk_size, score_points
 
         scorer, pool = Scorer(self.measure), ctx.problem.pool
-        size = min(scorer.chunk_size(ctx.learner), capacity_for(count, 16))  # (the whole-pool path's chunks)
+        size = default_chunk_size(ctx.learner, scorer, count)  # (the whole-pool path's chunks)
         blocks = ((rows, score_points(ctx.learner, scorer, ctx.params, pool, chunk_size=size, rows=rows))
                   for rows in candidate_blocks(ctx.available, STREAM_ABOVE))
         chosen, scores = streamed_top_k(blocks, batch_size)

@@ -29,7 +29,7 @@ from qsynth.strategies.measures import (EXPECTED_GRADIENT_LENGTH, STRADDLE, Meas
 from qsynth.uncertainty import straddle
 
 __all__ = ["EXPECTED_GRADIENT_LENGTH", "MeasureLike", "STRADDLE", "Scorer", "TRACE_COUNTS", "check_measure",
-           "expected_gradient_length", "measure_name", "resolve_measure", "score_points"]
+           "default_chunk_size", "expected_gradient_length", "measure_name", "resolve_measure", "score_points"]
 
 TRACE_COUNTS: collections.Counter[str] = collections.Counter()
 
@@ -67,6 +67,12 @@ def _score_chunk(learner: Learner, scorer: Scorer, params: Any, x: Array) -> Arr
     return scorer(learner, params, x)
 
 
+def default_chunk_size(learner: Learner, scorer: Scorer, n: int) -> int:
+    """The chunk `score_points` uses for `n` points: the scorer's default, or the next power of two
+    ≥ n (at least 16) when that is smaller."""
+    return min(scorer.chunk_size(learner), capacity_for(n, 16))
+
+
 def score_points(learner: Learner, scorer: Scorer, params: Any, x: np.ndarray,
                  chunk_size: int | None = None, rows: np.ndarray | None = None,
                  out: np.ndarray | None = None) -> np.ndarray:
@@ -81,13 +87,11 @@ def score_points(learner: Learner, scorer: Scorer, params: Any, x: np.ndarray,
     size compiles at most once per power-of-two bucket below the default and once above it.
     """
     n = len(x) if rows is None else len(rows)
-    size = chunk_size or min(scorer.chunk_size(learner), capacity_for(n, 16))
+    size = chunk_size or default_chunk_size(learner, scorer, n)
     if rows is None:
         x = np.asarray(x, np.float32)
-    if out is None:
-        target, at = np.empty(n, np.float64), None
-    else:
-        target, at = out, (np.arange(n) if rows is None else rows)
+    target = np.empty(n, np.float64) if out is None else out
+    at = None if out is None else rows  # (None: write the chunks in order)
     mesh = mesh_for(size)
     if mesh is None:
         def score(chunk: np.ndarray) -> Array:
