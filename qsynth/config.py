@@ -90,6 +90,9 @@ class OracleConfig:
     cluster of n workers when empty). `timeout` is the per-query budget in seconds, `retries`
     the extra attempts for a query that raised or crashed its worker.
     `noise`: probability that an answer's label is flipped to another class (seeded per run).
+    `failures`: what a failed call tells the answerability model that synthesis weighs its
+    acquisition by: "avoid" (where calls fail, answers are unlikely: steer away) or "ignore"
+    (failed calls are not modelled). Abstentions are always modelled.
     """
 
     kind: str = "dataset"
@@ -109,8 +112,11 @@ class OracleConfig:
     port: int = 0
     show_prediction: bool = False
     keys: str = "qsynth"
+    failures: str = "avoid"
 
     def __post_init__(self) -> None:
+        if self.failures not in ("avoid", "ignore"):
+            raise ConfigError(f"oracle.failures must be 'avoid' or 'ignore', got {self.failures!r}")
         kinds = ("dataset", "teacher", "nearest_neighbour", "simulator", "function", "program", "human")
         if self.kind not in kinds:
             raise ConfigError(f"oracle.kind must be one of {list(kinds)}, got {self.kind!r}")
@@ -208,6 +214,9 @@ class RunConfig:
             raise ConfigError(f"seeds: duplicates in {list(self.seeds)}")
         if not self.strategies:
             raise ConfigError("strategies: give at least one [[strategies]] table")
+        if self.loop.failures not in ("avoid", self.oracle.failures):
+            raise ConfigError("loop.failures: set failures in the [oracle] table")
+        object.__setattr__(self, "loop", dataclasses.replace(self.loop, failures=self.oracle.failures))
         builtin_simulator = self.data.name == "simulator" or (self.data.name == "box" and "simulator" in self.data.args)
         if self.oracle.kind == "simulator" and not builtin_simulator:
             raise ConfigError("oracle.kind: the simulator oracle runs the simulator of a [data] name = \"simulator\" "

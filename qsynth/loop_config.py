@@ -19,6 +19,10 @@ class SessionConfig:
       checkpoint_every: fits between checkpoints (0: none until `close`; a resume then replays the log).
       window: train on the most recent `window` labels only (forgetting, for drifting streams);
         every label is still kept, logged and counted. None: all labels.
+      failures: what a FAILED answer tells the answerability model (`[oracle] failures`):
+        "avoid" (the query could not be answered: strategies that weigh by answerability steer
+        away from where calls fail) or "ignore" (failed calls are not modelled). ABSTAIN
+        answers are always modelled as unanswered.
     """
 
     seed_size: int = 2
@@ -26,6 +30,7 @@ class SessionConfig:
     batch_size: int = 1
     checkpoint_every: int = 1
     window: int | None = None
+    failures: str = "avoid"
 
     def __post_init__(self) -> None:
         if self.seed_size < 1:
@@ -38,12 +43,14 @@ class SessionConfig:
             raise ValueError(f"loop.checkpoint_every must be >= 0, got {self.checkpoint_every}")
         if self.window is not None and self.window < 1:
             raise ValueError(f"loop.window must be >= 1 (or absent), got {self.window}")
+        if self.failures not in ("avoid", "ignore"):
+            raise ValueError(f"oracle.failures must be 'avoid' or 'ignore', got {self.failures!r}")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class LoopConfig(SessionConfig):
     """When to stop and how to start: the session's settings (`SessionConfig`: seed_size,
-    seed_strategy, batch_size, checkpoint_every, window) and the runner's.
+    seed_strategy, batch_size, checkpoint_every, window, failures) and the runner's.
 
     Attributes:
       budget: queries that may be asked in all, the seed set included (abstained and failed count).

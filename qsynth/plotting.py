@@ -240,8 +240,9 @@ def as_images(x: np.ndarray, feature_shape: tuple[int, ...]) -> np.ndarray | Non
 
 
 def plot_image_grid(images: np.ndarray, titles: Sequence[str] | None = None, *, ncols: int = 8,
-                    title: str | None = None) -> Axes:
-    """Images `[n, H, W]` in a grid, each with an optional caption (acquisition value, answer).
+                    title: str | None = None, marked: Sequence[bool] | None = None) -> Axes:
+    """Images `[n, H, W]` in a grid, each with an optional caption (acquisition value, answer);
+    `marked` images (the queries the oracle did not answer) get a red frame.
 
     Returns the first axes (its figure holds the grid).
     """
@@ -254,7 +255,14 @@ def plot_image_grid(images: np.ndarray, titles: Sequence[str] | None = None, *, 
         if i < n:
             ax.imshow(images[i], cmap="gray_r", interpolation="nearest")
             if titles is not None:
-                ax.set_title(titles[i], fontsize=6.5)
+                ax.set_title(titles[i], fontsize=6.5, color="#b00020" if marked is not None and marked[i] else "k")
+            if marked is not None and marked[i]:
+                ax.set_axis_on()
+                ax.set_xticks([])
+                ax.set_yticks([])
+                for spine in ax.spines.values():
+                    spine.set_edgecolor("#b00020")
+                    spine.set_linewidth(2.0)
     if title:
         fig.suptitle(title, fontsize=9)
     return axes[0, 0]

@@ -36,6 +36,7 @@ from qsynth.records import Answer, AskedQuery, Flag, Queries, Retract, Status, v
 from qsynth.session_state import ResumeMismatch, SessionState, read_checkpoint, write_checkpoint
 from qsynth.store import SeedStore, read_label_log
 from qsynth.loop_config import SessionConfig
+from qsynth.strategies.answerability import AnswerLog
 from qsynth.strategies.base import RoundContext, Strategy, StreamPositioned
 
 __all__ = ["ResumeMismatch", "Session", "SessionConfig", "concat_queries", "recent", "seed_queries"]
@@ -218,7 +219,8 @@ class Session:
                                "seed set's answers")
         k_select = jax.random.split(jax.random.fold_in(self.key, r))[1]
         ctx = RoundContext(round_index=r, learner=self.learner, params=self.state.learner_state.params,
-                           problem=self.problem, available=self.state.available, buffer=self.state.buffer)
+                           problem=self.problem, available=self.state.available, buffer=self.state.buffer,
+                           answers=self.state.outcomes)
         queries, self.state.strategy_state = self.strategy.select(k_select, ctx, n, self.state.strategy_state)
         if len(queries) > n:
             raise RuntimeError(f"strategy {self.strategy.name!r} returned {len(queries)} queries; at most {n} "
@@ -306,8 +308,21 @@ class Session:
             start = end
         for a, q in zip(answers, asked):
             self._told[a.query_id] = q
+            self._model_outcome(a, q[1])
         _count(st.spent, answers, +1)
         st.answers.extend(answers)
+
+    def _model_outcome(self, answer: Answer, query: Queries) -> None:
+        """Add an answer's outcome to the answerability data (a FAILED one unless failures = "ignore")."""
+        if answer.status is Status.FAILED and self.config.failures == "ignore":
+            return
+        self._outcomes().add(answer.query_id, query.x[0], None if query.z is None else query.z[0],
+                                answer.status is Status.OK)
+
+    def _outcomes(self) -> AnswerLog:
+        if self.state.outcomes is None:  # (set by every constructor and restore)
+            raise RuntimeError("Session: the answerability data is missing")
+        return self.state.outcomes
 
     def retract(self, query_id: str, reason: str = "undo") -> None:
         """Take back the answer to `query_id` (a mistyped label): the query is pending again, the
@@ -333,6 +348,7 @@ class Session:
         if answer.status is Status.OK:
             st.buffer.remove(sum(a.status is Status.OK for a in st.answers[:i]))
         _count(st.spent, [answer], -1)
+        self._outcomes().remove(query_id)
         if query_id in self._told:
             st.pending[query_id] = self._told.pop(query_id)
         else:  # told before a restore: the query as the label log recorded it
@@ -378,8 +394,12 @@ class Session:
         progress = 1.0 if position is None or stream is None else position / max(len(stream), 1)
         params = self.learner_state.params
         metrics = self.problem.evaluator.evaluate(lambda x: self.learner.predict_proba(params, x), progress)
+        before = st.history[-1] if st.history else {"queries": 0, "abstained": 0, "failed": 0}
+        asked = st.spent["queries"] - before["queries"]  # this round's answers (since the last fit)
         row = {"round": st.round, "queries": st.spent["queries"], "labels": st.buffer.size,
                "abstained": st.spent["abstained"], "failed": st.spent["failed"], "cost": st.spent["cost"],
+               "round_abstained": (st.spent["abstained"] - before["abstained"]) / asked if asked > 0 else 0.0,
+               "round_failed": (st.spent["failed"] - before["failed"]) / asked if asked > 0 else 0.0,
                **metrics, "acquisition": st.acquisition, "select_s": self._timing["select_s"],
                "label_s": self._timing["label_s"], "train_s": train_s, "compiled": int(compiled)}
         if position is not None:
@@ -424,6 +444,8 @@ class Session:
         if restored is not None:
             self.state, self.restored = restored, True
             self.store.rewrite_metrics(self.state.history)
+        if restored is not None and restored.outcomes is None:  # a checkpoint from before answerability
+            self.state.outcomes = self._outcomes_from(log)
         self._after_checkpoint = log[self.state.log_records:]
         answers = sum(r["kind"] == "answer" for r in self._after_checkpoint)
         where = (f"the checkpoint of round {self.state.round} ({len(self.state.answers)} answers)" if self.restored
@@ -447,6 +469,18 @@ class Session:
                     if not queue:
                         del self._replay_answers[rec["query_id"]]
 
+    def _outcomes_from(self, log: list[dict[str, Any]]) -> AnswerLog:
+        """The answerability data of the answers a checkpoint covers, rebuilt from the label log."""
+        outcomes = AnswerLog.empty(int(np.prod(self.problem.feature_shape)))
+        asked = {rec["query_id"]: rec for rec in log[:self.state.log_records] if rec["kind"] == "query"}
+        for answer in self.state.answers:
+            rec = asked[answer.query_id]
+            if answer.status is Status.FAILED and self.config.failures == "ignore":
+                continue
+            outcomes.add(answer.query_id, np.asarray(rec["x"], np.float32),
+                         None if "z" not in rec else np.asarray(rec["z"], np.float32), answer.status is Status.OK)
+        return outcomes
+
     def _replay_log(self) -> None:
         """Re-execute what the log holds after the checkpoint: asks, tells and retractions in order."""
         records = self._after_checkpoint
@@ -464,7 +498,8 @@ class Session:
         problem = self.problem
         return SessionState(round=-1, learner_state=None, buffer=LabeledBuffer.empty(problem.feature_shape),
                             available=None if problem.pool is None else np.ones(len(problem.pool), dtype=bool),
-                            strategy_state=self.strategy.init(problem))
+                            strategy_state=self.strategy.init(problem),
+                            outcomes=AnswerLog.empty(int(np.prod(problem.feature_shape))))
 
 
 def _count(spent: dict[str, float], answers: list[Answer], sign: int) -> None:

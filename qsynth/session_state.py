@@ -25,6 +25,7 @@ import numpy as np
 from qsynth.data.buffer import LabeledBuffer
 from qsynth.learners.base import Learner, LearnerState
 from qsynth.records import Answer, Queries
+from qsynth.strategies.answerability import AnswerLog
 from qsynth.store import CheckpointError, SeedStore, load_checkpoint
 
 __all__ = ["ResumeMismatch", "SessionState", "check_checkpoint_belongs", "covered_records", "load_learner_state", "read_checkpoint", "strategy_leaves", "restore_strategy_state",
@@ -53,6 +54,8 @@ class SessionState:
       pending: query id → (round asked, the one-query `Queries`), asked and not yet answered.
       fitted_round: the round of the last fit (−1 before any).
       log_records: how many records the label log holds (a checkpoint covers exactly those).
+      outcomes: where each modelled answer's query was and whether it was answered (the
+        answerability model's data; None only while a checkpoint from before it is restored).
     """
 
     round: int
@@ -68,6 +71,7 @@ class SessionState:
     pending: dict[str, tuple[int, Queries]] = dataclasses.field(default_factory=dict)
     fitted_round: int = -1
     log_records: int = 0
+    outcomes: AnswerLog | None = None
 
 
 def strategy_leaves(state: Any) -> dict[str, np.ndarray]:
@@ -128,6 +132,8 @@ def write_checkpoint(store: SeedStore, state: SessionState, key_data: np.ndarray
                   buffer_value=np.asarray(buffer.value), key=np.asarray(key_data), **strategy_leaves(state.strategy_state))
     if state.available is not None:
         arrays["available"] = state.available
+    if state.outcomes is not None:
+        arrays.update(state.outcomes.arrays())
     strategy = None if state.strategy_state is None else {
         "type": type(state.strategy_state).__qualname__, "leaves": len(_leaf_values(state.strategy_state))}
     meta = {"round": state.round, "fitted_round": state.fitted_round, "labels": buffer.size,
@@ -168,7 +174,8 @@ def read_checkpoint(folder: Path, learner: Learner, initial_strategy_state: Any,
         answers=answers, history=[{k: (float("nan") if v is None else v) for k, v in row.items()}
                                   for row in meta["history"]],
         spent=meta["spent"], acquisition=float("nan") if meta["acquisition"] is None else float(meta["acquisition"]),
-        pending=pending, fitted_round=int(meta.get("fitted_round", round_index)), log_records=covered)
+        pending=pending, fitted_round=int(meta.get("fitted_round", round_index)), log_records=covered,
+        outcomes=AnswerLog.from_arrays(arrays) if "answerability_id" in arrays else None)
 
 
 def check_checkpoint_belongs(folder: Path, arrays: dict[str, np.ndarray], meta: dict[str, Any],

@@ -297,9 +297,12 @@ def run_identity(config: RunConfig, spec: dict[str, Any], strategy_name: str, se
     everything in the config that decides its numbers (data, learner, generator, loop, this
     strategy's table, how the oracle answers) — not the run's name, its other seeds or strategies,
     its summary targets, or where its oracle runs."""
+    loop = dataclasses.asdict(config.loop)
+    oracle = {k: getattr(config.oracle, k) for k in _ANSWERING}
+    if loop.pop("failures") != "avoid":  # (in the hash only when set: runs from before it keep theirs)
+        oracle["failures"] = config.oracle.failures
     decides = {"data": dataclasses.asdict(config.data), "learner": dataclasses.asdict(config.learner),
-               "generator": dataclasses.asdict(config.generator), "loop": dataclasses.asdict(config.loop),
-               "oracle": {k: getattr(config.oracle, k) for k in _ANSWERING}, "strategy": spec}
+               "generator": dataclasses.asdict(config.generator), "loop": loop, "oracle": oracle, "strategy": spec}
     text = json.dumps(decides, sort_keys=True, default=str)
     return {"strategy": strategy_name, "seed": seed, "config": hashlib.sha256(text.encode()).hexdigest()[:16]}
 
@@ -436,6 +439,15 @@ def plot_run(path: str | Path, config: RunConfig, histories: dict[str, list[list
                                            title=f"{config.name}: {config.data.name}, {seeds}")
     plotting.save(ax, str(plots / "learning_curves.png"))
     written.append(plots / "learning_curves.png")
+    if any(row["abstained"] + row["failed"] for runs in histories.values() for h in runs for row in h[-1:]):
+        shares = {name: [[{**row, "unanswered": (row["abstained"] + row["failed"]) / max(row["queries"], 1)}
+                          for row in h] for h in runs] for name, runs in histories.items()}
+        ax = plotting.plot_learning_curves(shares, key="unanswered", styles=styles,
+                                           title=f"{config.name}: share of the queries not answered "
+                                                 f"(abstained or failed), {seeds}")
+        ax.set_ylabel("share not answered")
+        plotting.save(ax, str(plots / "unanswered.png"))
+        written.append(plots / "unanswered.png")
     seed = config.seeds[0]
     data = (datasets or {}).get(seed) or build_dataset(config, seed)
     if data.feature_shape == (2,):
@@ -497,14 +509,16 @@ def _plot_synthesis(path: Path, plots: Path, histories: dict[str, Any], data: Da
         shown = queries[:32]
         images = plotting.as_images(np.asarray([q["x"] for q in shown]), data.feature_shape)
         if images is not None:
-            titles = []
+            titles, refused = [], []
             for q in shown:
                 a = answers.get(q["query_id"], {})
                 said = a.get("label") if a.get("status") == "ok" else a.get("status", "?")
                 score = q.get("score")
+                refused.append(a.get("status") in ("abstain", "failed"))
                 titles.append(f"{q['query_id'][1:5].lstrip('0')}: {score:.2f}→{said}" if score is not None else str(said))
-            ax = plotting.plot_image_grid(images, titles, title=f"{name}, seed {seed}: the first {len(shown)} queries "
-                                          "(round: acquisition → answer)")
+            ax = plotting.plot_image_grid(images, titles, marked=refused,
+                                          title=f"{name}, seed {seed}: the first {len(shown)} queries "
+                                          "(round: acquisition → answer; red: not answered)")
             out = plots / f"queries-{name}.png"
             plotting.save(ax, str(out))
             written.append(out)

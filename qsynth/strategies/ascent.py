@@ -9,6 +9,8 @@ and Adam is elementwise, so starts never interact. The learner and generator par
 are arguments, not constants, so every round of a run reuses one compilation.
 
 Objective for start s:  acquisition(probs(generate(z_s)))  +  realism · log_prior(z_s)
+(with an answerability model, the acquisition is weighed by P(answered | z_s) first:
+`qsynth.strategies.answerability.weigh`)
 (the generator's log prior density up to a constant — −½‖z_s‖² for the VAE's standard normal:
 it keeps z where the generator was trained). In input space `decode` is the identity and each
 step is projected back into the box [low, high]. Each start returns its best iterate (by the
@@ -30,7 +32,8 @@ from jax import Array
 from qsynth.generators.base import Generator
 from qsynth.strategies.scoring import MeasureLike, Scorer, check_measure
 
-__all__ = ["AscentResult", "AscentSpec", "TRACE_COUNTS", "ascend", "acquisition", "best_starts"]
+__all__ = ["AscentResult", "AscentSpec", "TRACE_COUNTS", "ascend", "acquisition", "best_starts",
+           "weighted_acquisition"]
 
 #: How many times the ascent program was traced (compiled). Tests read it.
 TRACE_COUNTS: collections.Counter[str] = collections.Counter()
@@ -48,6 +51,8 @@ class AscentSpec:
       realism: weight of the log-prior term (latent space only).
       bounded: project onto the box after each step (input space).
       keep_path: also return every iterate (for plots of ascent paths).
+      answerable: weigh the acquisition by an answerability model (whose arrays `ascend` and
+        `best_starts` then take as `answerability`).
     """
 
     learner: Any
@@ -58,6 +63,7 @@ class AscentSpec:
     realism: float = 0.0
     bounded: bool = False
     keep_path: bool = False
+    answerable: bool = False
 
     def __post_init__(self) -> None:
         check_measure(self.measure, differentiable=True)
@@ -94,38 +100,54 @@ def acquisition(spec: AscentSpec, params: Any, gen_params: Any, z: Array) -> Arr
     return Scorer(spec.measure)(spec.learner, params, spec.to_x(gen_params, z))
 
 
-def best_starts(spec: AscentSpec, params: Any, gen_params: Any, candidates: Array, starts: int) -> Array:
+def weighted_acquisition(spec: AscentSpec, params: Any, gen_params: Any, z: Array, answerability: Any) -> Array:
+    """The acquisition `[n]` of codes `z`, weighed by P(answered | z) when `spec.answerable`."""
+    acq = acquisition(spec, params, gen_params, z)
+    if not spec.answerable:
+        return acq
+    from qsynth.strategies.answerability import probability, weigh
+
+    return weigh(acq, probability(answerability, z))
+
+
+def best_starts(spec: AscentSpec, params: Any, gen_params: Any, candidates: Array, starts: int,
+                answerability: Any = None) -> Array:
     """The `starts` candidates `[starts, latent]` with the highest acquisition (screening before ascent).
 
     Where the learner is confident almost everywhere (a sharp committee late in a run), the
     acquisition is flat — its gradient underflows to zero — except in a thin band around
     the boundary; screening many cheap candidates puts the ascent's starts in that band.
     """
-    return _best_starts(spec, params, gen_params, jnp.asarray(candidates, jnp.float32), starts)
+    return _best_starts(spec, params, gen_params, jnp.asarray(candidates, jnp.float32), starts, answerability)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 4))
-def _best_starts(spec: AscentSpec, params: Any, gen_params: Any, candidates: Array, starts: int) -> Array:
+def _best_starts(spec: AscentSpec, params: Any, gen_params: Any, candidates: Array, starts: int,
+                 answerability: Any) -> Array:
     TRACE_COUNTS["best_starts"] += 1
-    _, idx = jax.lax.top_k(acquisition(spec, params, gen_params, candidates), starts)
+    _, idx = jax.lax.top_k(weighted_acquisition(spec, params, gen_params, candidates, answerability), starts)
     return candidates[idx]
 
 
 def ascend(spec: AscentSpec, params: Any, gen_params: Any, z0: Array, low: Array | None = None,
-           high: Array | None = None) -> AscentResult:
-    """Run the ascent from starts `z0: [starts, latent]` (box `low`/`high`: [latent] when bounded)."""
+           high: Array | None = None, answerability: Any = None) -> AscentResult:
+    """Run the ascent from starts `z0: [starts, latent]` (box `low`/`high`: [latent] when bounded;
+    `answerability`: an `AnswerabilityModel`'s arrays when `spec.answerable`)."""
+    if spec.answerable and answerability is None:
+        raise ValueError("an answerable ascent needs the answerability model's arrays")
     if spec.bounded and (low is None or high is None):
         raise ValueError("a bounded ascent needs low and high")
     dim = z0.shape[1]
     low = jnp.full((dim,), -jnp.inf, jnp.float32) if low is None else jnp.asarray(low, jnp.float32)
     high = jnp.full((dim,), jnp.inf, jnp.float32) if high is None else jnp.asarray(high, jnp.float32)
-    z, before, after, path = _ascend(spec, params, gen_params, jnp.asarray(z0, jnp.float32), low, high)
+    z, before, after, path = _ascend(spec, params, gen_params, jnp.asarray(z0, jnp.float32), low, high,
+                                     answerability if spec.answerable else None)
     return AscentResult(z, before, after, path if spec.keep_path else None)
 
 
 @functools.partial(jax.jit, static_argnums=0)
 def _ascend(spec: AscentSpec, params: Any, gen_params: Any, z0: Array, low: Array,
-            high: Array) -> tuple[Array, Array, Array, Array]:
+            high: Array, answerability: Any) -> tuple[Array, Array, Array, Array]:
     TRACE_COUNTS["ascend"] += 1
     # Cosine decay to 1% of the step size: starts settle on a sharp ridge of the acquisition
     # instead of oscillating across it. A tiny eps keeps Adam's step scale-free, so a start in a
@@ -134,7 +156,7 @@ def _ascend(spec: AscentSpec, params: Any, gen_params: Any, z0: Array, low: Arra
     tx = optax.adam(schedule, eps=1e-20)
 
     def objective(z: Array) -> tuple[Array, Array]:
-        acq = acquisition(spec, params, gen_params, z)
+        acq = weighted_acquisition(spec, params, gen_params, z, answerability)
         log_prior = spec.generator.log_prior(z) if spec.generator is not None else jnp.zeros_like(acq)
         value = acq + spec.realism * log_prior
         return jnp.sum(value), value

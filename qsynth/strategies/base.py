@@ -19,6 +19,7 @@ from qsynth.data.buffer import LabeledBuffer
 from qsynth.learners.base import Learner
 from qsynth.problem import Problem
 from qsynth.records import Queries
+from qsynth.strategies.answerability import AnswerLog
 
 if TYPE_CHECKING:
     import jax
@@ -37,6 +38,8 @@ class RoundContext:
       problem: the problem (pool, stream, bounds, classes; never pool labels).
       available: [pool size] bool, pool points not yet queried (None without a pool).
       buffer: the labeled set so far.
+      answers: where every modelled answer's query was and whether it was answered (the
+        answerability model's data; `qsynth.strategies.answerability`), or None.
     """
 
     round_index: int
@@ -45,6 +48,7 @@ class RoundContext:
     problem: Problem
     available: np.ndarray | None
     buffer: LabeledBuffer
+    answers: AnswerLog | None = None
 
 
 @runtime_checkable

@@ -22,6 +22,7 @@ import numpy as np
 
 from qsynth.problem import Problem
 from qsynth.records import Queries
+from qsynth.strategies.answerability import AnswerabilityModel, answerability_for, probability_of, weigh
 from qsynth.strategies.base import RoundContext, empty_queries, numpy_rng, query_ids
 from qsynth.strategies.batch import candidate_blocks, kcenter_batch, streamed_top_k, top_k
 from qsynth.strategies.measures import MeasureLike, Scorer, measure_name
@@ -87,11 +88,15 @@ class PoolSampling:
         mean_std, vote_entropy, kl_to_consensus, bald), "expected_gradient_length", "straddle",
         your own function `probs [members, n, classes] -> [n]`, or a reference to one.
       batch: "topk" or "kcenter" (diverse: k-center greedy over a shortlist of top scorers).
+      answerability: weigh each score by P(answered | x), learned in input space from every
+        answer of the run (`qsynth.strategies.answerability`), once the oracle has refused a
+        query. Off by default: a pool's points are real samples.
       label: the name in tables; defaults to the measure (plus "-kcenter").
     """
 
     measure: MeasureLike = "entropy"
     batch: str = "topk"
+    answerability: bool = False
     label: str | None = None
     scenario: str = dataclasses.field(default="pool", init=False)
 
@@ -121,12 +126,18 @@ class PoolSampling:
         cand = np.flatnonzero(available)
         scores = np.full(len(pool), -np.inf)
         score_points(ctx.learner, Scorer(self.measure), ctx.params, pool, rows=cand, out=scores)  # chunk by chunk
+        model = self._answerability(ctx)
+        if model is not None:
+            scores[cand] = weigh(scores[cand], probability_of(model, pool[cand]))
         if self.batch == "topk" or batch_size == 1:
             chosen = top_k(scores, cand, batch_size)
         else:
             chosen = kcenter_batch(scores, cand, pool, batch_size)
         return Queries(query_ids(ctx.round_index, len(chosen)), pool[chosen], scores[chosen],
                        pool_index=chosen), state
+
+    def _answerability(self, ctx: RoundContext) -> AnswerabilityModel | None:
+        return answerability_for(ctx.answers, "input", ctx.problem.bounds) if self.answerability else None
 
     def _streamed(self, ctx: RoundContext, batch_size: int, count: int) -> Queries:
         """The top-k of a large pool (a memory-mapped one), scored a block of candidates at a time:
@@ -135,7 +146,12 @@ class PoolSampling:
 
         scorer, pool = Scorer(self.measure), ctx.problem.pool
         size = default_chunk_size(ctx.learner, scorer, count)  # (the whole-pool path's chunks)
-        blocks = ((rows, score_points(ctx.learner, scorer, ctx.params, pool, chunk_size=size, rows=rows))
-                  for rows in candidate_blocks(ctx.available, STREAM_ABOVE))
+        model = self._answerability(ctx)
+
+        def scored(rows: np.ndarray) -> np.ndarray:
+            s = score_points(ctx.learner, scorer, ctx.params, pool, chunk_size=size, rows=rows)
+            return s if model is None else weigh(s, probability_of(model, pool[rows]))
+
+        blocks = ((rows, scored(rows)) for rows in candidate_blocks(ctx.available, STREAM_ABOVE))
         chosen, scores = streamed_top_k(blocks, batch_size)
         return Queries(query_ids(ctx.round_index, len(chosen)), np.asarray(pool[chosen]), scores, pool_index=chosen)

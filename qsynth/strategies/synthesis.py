@@ -9,6 +9,12 @@
 * `match = "latent" | "input"` on either turns it into *synthesize, then match* (ASAL): each
   synthesized query is snapped to its nearest unqueried pool point, for oracles that can
   only answer real samples.
+* With `answerability` (on by default), once the oracle has refused a query (abstained, or
+  failed under `failures = "avoid"`), the ascent climbs the acquisition weighed by a model of
+  P(answered | query) learned from every answer of the run (`qsynth.strategies.answerability`;
+  in latent space for latent synthesis, in input space for input synthesis): expected
+  information per query asked. Until the first refusal nothing changes. A matched query is a
+  real pool point, so `match` arms are not weighed.
 * `PriorSampling` (random decoded prior draws, no ascent) and `BestOfPrior` (decode many
   prior draws, keep the most uncertain, no gradient) are the baselines that show what the
   gradient buys.
@@ -38,6 +44,7 @@ import numpy as np
 from qsynth.generators.base import Encoder, Generator
 from qsynth.problem import Problem
 from qsynth.records import Queries
+from qsynth.strategies.answerability import AnswerabilityModel, answerability_for, probability_of, weigh
 from qsynth.strategies.base import RoundContext, empty_queries, numpy_rng, query_ids
 from qsynth.strategies.measures import MeasureLike, Scorer, check_measure, measure_name
 
@@ -127,6 +134,7 @@ class _Ascent:
     min_distance: float = 0.5
     match: str | None = None
     screen: int = 1
+    answerability: bool = True
     label: str | None = None
     scenario: str = dataclasses.field(default="synthesis", init=False)
 
@@ -152,19 +160,34 @@ class _Ascent:
             return self.label
         return f"{self._kind}-{measure_name(self.measure)}" + ("+match" if self.match else "")
 
+    def _answerability(self, ctx: RoundContext, space: str) -> AnswerabilityModel | None:
+        """This round's answerability model, or None (off, matched, or no refusal yet: weight 1)."""
+        if not self.answerability or self.match is not None:
+            return None
+        return answerability_for(ctx.answers, space, ctx.problem.bounds if space == "input" else None)
+
     def _queries(self, ctx: RoundContext, batch_size: int, z: np.ndarray, before: np.ndarray, after: np.ndarray,
-                 x_of: Any, path_x: np.ndarray | None, match_points: Any) -> Queries:
-        """Pick the batch from finished starts, then (optionally) match it to the pool."""
+                 x_of: Any, path_x: np.ndarray | None, match_points: Any,
+                 model: AnswerabilityModel | None = None) -> Queries:
+        """Pick the batch from finished starts (by the acquisition weighed by `model`'s P(answered)
+        when there is one), then (optionally) match it to the pool."""
         from qsynth.strategies.scoring import score_points
 
-        chosen = diverse_top(after, z, batch_size, self._distance_scale(ctx) * self.min_distance)
-        extra: dict[str, Any] = {"acquisition_before": before[chosen], "acquisition_after": after[chosen],
-                                 "ascent_steps": np.full(len(chosen), self.steps, np.int64)}
+        ranked = after
+        extra: dict[str, Any] = {}
+        if model is not None:
+            p_answered = probability_of(model, z)
+            ranked = weigh(after, p_answered)
+        chosen = diverse_top(ranked, z, batch_size, self._distance_scale(ctx) * self.min_distance)
+        extra.update({"acquisition_before": before[chosen], "acquisition_after": after[chosen],
+                      "ascent_steps": np.full(len(chosen), self.steps, np.int64)})
+        if model is not None:
+            extra["answerable"] = p_answered[chosen]
         if path_x is not None:
             extra["path"] = path_x[:, chosen].transpose(1, 0, 2)
         if self.match is None:
             latent = z[chosen] if getattr(self, "needs_generator", False) else None  # input space has no codes
-            return Queries(query_ids(ctx.round_index, len(chosen)), x_of(z[chosen]), after[chosen],
+            return Queries(query_ids(ctx.round_index, len(chosen)), x_of(z[chosen]), ranked[chosen],
                            z=latent, extra=extra)
         if ctx.problem.pool is None or ctx.available is None:
             raise ValueError(f"strategy {self.name!r} matches to a pool, but problem {ctx.problem.name!r} has none")
@@ -194,6 +217,7 @@ class LatentSynthesis(_Ascent):
       screen: draw `starts · screen` candidate starts and climb from the `starts` most uncertain.
       min_distance: least latent distance between two queries of a batch.
       match: None, or "latent"/"input" to snap queries to the nearest unqueried pool point.
+      answerability: weigh the acquisition by P(answered | z) once the oracle has refused a query.
       generator: the trained VAE (the runner fits it once per run and seed).
     """
 
@@ -231,11 +255,13 @@ class LatentSynthesis(_Ascent):
         gen = _check_generator(self.name, self.generator, ctx.problem)
         z0 = self._starts(key, ctx, gen)
         keep_path = math.prod(ctx.problem.feature_shape) <= PATH_MAX_FEATURES
+        model = self._answerability(ctx, "latent")
+        arrays = None if model is None else model.arrays
         spec = AscentSpec(ctx.learner, gen, self.measure, self.steps, self.learning_rate,
-                          realism=self.realism, keep_path=keep_path)
+                          realism=self.realism, keep_path=keep_path, answerable=model is not None)
         if self.screen > 1:
-            z0 = best_starts(spec, ctx.params, gen.params, z0, self.starts)
-        res = ascend(spec, ctx.params, gen.params, z0)
+            z0 = best_starts(spec, ctx.params, gen.params, z0, self.starts, arrays)
+        res = ascend(spec, ctx.params, gen.params, z0, answerability=arrays)
         z, before, after = np.asarray(res.z), np.asarray(res.before), np.asarray(res.after)
         path_x = None
         if res.path is not None:
@@ -249,7 +275,7 @@ class LatentSynthesis(_Ascent):
             return decode(gen, zc), pool
 
         return self._queries(ctx, batch_size, z, before, after, functools.partial(decode, gen), path_x,
-                             match_points), state
+                             match_points, model), state
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -284,11 +310,13 @@ class InputSynthesis(_Ascent):
         low, high = ctx.problem.bounds
         z0 = _rng(key).uniform(low, high, (self.starts * self.screen, low.size)).astype(np.float32)
         keep_path = low.size <= PATH_MAX_FEATURES
+        model = self._answerability(ctx, "input")
+        arrays = None if model is None else model.arrays
         spec = AscentSpec(ctx.learner, None, self.measure, self.steps, self.learning_rate, bounded=True,
-                          keep_path=keep_path)
+                          keep_path=keep_path, answerable=model is not None)
         if self.screen > 1:
-            z0 = best_starts(spec, ctx.params, None, z0, self.starts)
-        res = ascend(spec, ctx.params, None, z0, low, high)
+            z0 = best_starts(spec, ctx.params, None, z0, self.starts, arrays)
+        res = ascend(spec, ctx.params, None, z0, low, high, answerability=arrays)
         z, before, after = np.asarray(res.z), np.asarray(res.before), np.asarray(res.after)
         path_x = np.asarray(res.path) if res.path is not None else None
         shape = ctx.problem.feature_shape
@@ -299,7 +327,7 @@ class InputSynthesis(_Ascent):
         def match_points(zc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             return zc, ctx.problem.pool[np.flatnonzero(ctx.available)]
 
-        return self._queries(ctx, batch_size, z, before, after, x_of, path_x, match_points), state
+        return self._queries(ctx, batch_size, z, before, after, x_of, path_x, match_points, model), state
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

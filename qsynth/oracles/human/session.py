@@ -59,6 +59,7 @@ class HumanSession:
         self._cond = threading.Condition()
         self._batch: list[str] = []
         self._x: dict[str, np.ndarray] = {}
+        self._answerable: dict[str, float] = {}  # the answerability model's P(answered), where the strategy had one
         self._open: list[str] = []
         self._given: list[str] = []
         self._outbox: list[Answer | Retract | Flag] = []
@@ -80,10 +81,13 @@ class HumanSession:
             new = [q for q in queries.query_id if q not in self._open]  # (every query submitted awaits an answer)
             self._batch = [q for q in self._batch if q in self._open] + new
             self._given = []
+            answerable = queries.extra.get("answerable")
             for i, q in enumerate(queries.query_id):
                 if q in new:
                     self._x[q] = np.asarray(queries.x[i])
                     self._open.append(q)
+                    if answerable is not None and len(answerable) == len(queries):
+                        self._answerable[q] = float(answerable[i])
             self._cond.notify_all()
 
     def collect(self, timeout: float | None = None) -> list[Answer | Retract | Flag]:
@@ -139,6 +143,8 @@ class HumanSession:
             if self.show_prediction and model is not None:
                 p = np.asarray(model(x[None].astype(np.float32)))[0]
                 state["prediction"] = {"label": self.classes[int(p.argmax())], "confidence": float(p.max())}
+                if qid in self._answerable:  # how likely a person is to answer it, from the run's "can't tell"s
+                    state["prediction"]["answerable"] = self._answerable[qid]
         return state
 
     def answer(self, query_id: str, label: int | None, *, wait_s: float | None = 30.0) -> Answer:

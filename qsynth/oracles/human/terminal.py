@@ -96,5 +96,6 @@ class TerminalLabeler(HumanSession):
             plt.close(fig)
             print(f"  image: {path}", file=self.out)
         if "prediction" in state:
-            print(f"  model's guess: {state['prediction']['label']} ({state['prediction']['confidence']:.0%})",
-                  file=self.out)
+            guess = state["prediction"]
+            answerable = (f" · likely answerable: {guess['answerable']:.0%}" if "answerable" in guess else "")
+            print(f"  model's guess: {guess['label']} ({guess['confidence']:.0%}){answerable}", file=self.out)

@@ -1,0 +1,117 @@
+"""Answerability on digits: latent synthesis weighed by P(answered | z) against the same arm
+without it, pool uncertainty (entropy, margin) and random, with the teacher oracle that
+abstains below 0.9 confidence (issue 16).
+
+Each task is `experiments/synthesis_digits_{task}.toml` (data, learner, generator, teacher,
+budget, seed set as there) with these arms:
+
+* `synthesis-entropy`: max-entropy latent synthesis from prior starts (the 66.8%-abstained arm
+  of docs/results.md), answerability on (the default);
+* `synthesis-entropy-off`: the same with `answerability = false` (today's behaviour);
+* on all ten classes also `synthesis-smooth_margin-pool` / `-off`: smooth-margin synthesis from
+  pool encodings (the 27.1% arm), on and off;
+* `entropy`, `margin`: pool uncertainty sampling; `random`.
+
+Answerability has no setting to tune: its lengthscale and prior are chosen every round by
+leave-one-out likelihood. Seeds 0–9 (the configs' own). Reports accuracy at 20/40/60/100
+labels, the share of synthesized queries that abstained, and paired differences over seeds.
+
+    python experiments/answerability_digits.py                  # all three tasks, ~50 min on 2 cores
+    python experiments/answerability_digits.py --tasks all --seeds 10 11
+
+Writes runs/answerability-digits-{task}/ and `benchmarks/results/answerability_digits.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from qsynth.config import load_config
+from qsynth.experiments.runner import load_histories, run_experiment
+from qsynth.experiments.summary import accuracy_at
+
+ROOT = Path(__file__).resolve().parents[1]
+ENTROPY_SYNTHESIS = {"kind": "synthesis", "measure": "entropy", "starts": 256, "steps": 50, "learning_rate": 0.05,
+                     "realism": 0.1, "screen": 4}
+MARGIN_SYNTHESIS = {"kind": "synthesis", "measure": "smooth_margin", "starts": 256, "steps": 20,
+                    "learning_rate": 0.02, "realism": 0.1, "start_from": "pool"}
+
+
+def strategies(task: str) -> list[dict]:
+    arms = [{**ENTROPY_SYNTHESIS, "label": "synthesis-entropy"},
+            {**ENTROPY_SYNTHESIS, "answerability": False, "label": "synthesis-entropy-off"}]
+    if task == "all":
+        arms += [{**MARGIN_SYNTHESIS, "label": "synthesis-smooth_margin-pool"},
+                 {**MARGIN_SYNTHESIS, "answerability": False, "label": "synthesis-smooth_margin-pool-off"}]
+    return arms + [{"kind": "uncertainty", "measure": "entropy"}, {"kind": "uncertainty", "measure": "margin"},
+                   {"kind": "random"}]
+
+
+def paired(a: list[float], b: list[float]) -> dict[str, float]:
+    d = np.asarray(a) - np.asarray(b)
+    return {"mean": float(d.mean()), "se": float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else float("nan"),
+            "ahead": int((d > 0).sum()), "ties": int((d == 0).sum()), "seeds": len(d)}
+
+
+def analyse(path: Path, at: list[int]) -> dict:
+    hist = load_histories(path)
+    out: dict = {"accuracy_at": {}, "abstained": {}, "paired": {}}
+    for name, runs in hist.items():
+        out["accuracy_at"][name] = {n: [accuracy_at(h, n) for h in runs] for n in at}
+        asked = sum(h[-1]["queries"] - h[0]["queries"] for h in runs)  # after the seed set
+        abstained = sum(h[-1]["abstained"] - h[0]["abstained"] for h in runs)
+        out["abstained"][name] = abstained / max(asked, 1)
+    for arm in (a for a in hist if a.startswith("synthesis") and not a.endswith("-off")):
+        for other in (f"{arm}-off", "random", "entropy", "margin"):
+            for n in (40, 100):
+                if other in hist and n in at:
+                    out["paired"][f"{arm} - {other} @ {n}"] = paired(out["accuracy_at"][arm][n],
+                                                                     out["accuracy_at"][other][n])
+    return out
+
+
+def table(task: str, res: dict, at: list[int]) -> str:
+    lines = [f"**{task}**", "", "| arm | " + " | ".join(f"acc @ {n}" for n in at) + " | abstained |",
+             "|---|" + "---|" * (len(at) + 1)]
+    for name, by_n in res["accuracy_at"].items():
+        cells = [f"{np.nanmean(v):.3f} ± {np.nanstd(v):.3f}" for v in by_n.values()]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {100 * res['abstained'][name]:.1f}% |")
+    lines.append("")
+    for pair, p in res["paired"].items():
+        lines.append(f"- {pair}: {p['mean']:+.3f} ± {p['se']:.3f} (s.e.), ahead on {p['ahead']}/{p['seeds']} "
+                     f"({p['ties']} ties)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--tasks", nargs="+", default=["all", "3v8", "8v9"])
+    ap.add_argument("--seeds", type=int, nargs="+", help="override the configs' seeds (0-9)")
+    ap.add_argument("--out", default="runs")
+    ap.add_argument("--jobs", type=int, default=1, help="worker processes for the sweep")
+    ap.add_argument("--analyse-only", action="store_true", help="re-read finished runs, run nothing")
+    ap.add_argument("--results", default=str(ROOT / "benchmarks" / "results" / "answerability_digits.json"))
+    args = ap.parse_args(argv)
+    report, texts = {}, []
+    for task in args.tasks:
+        base = load_config(ROOT / "experiments" / f"synthesis_digits_{task}.toml")
+        config = dataclasses.replace(base, name=f"answerability-digits-{task}", strategies=tuple(strategies(task)),
+                                     seeds=tuple(args.seeds) if args.seeds else base.seeds)
+        path = Path(args.out) / config.name
+        if not args.analyse_only:
+            run_experiment(config, args.out, overwrite=True, jobs=args.jobs)
+        at = [20, 40, 60, 100] if task == "all" else [20, 40, 60]
+        report[task] = analyse(path, at)
+        texts.append(table(task, report[task], at))
+    print("\n\n".join(texts))
+    Path(args.results).write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()

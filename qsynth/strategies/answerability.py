@@ -1,0 +1,281 @@
+"""Answerability: how likely the oracle is to answer a query, learned online from every answer.
+
+A synthesized query the oracle cannot answer (a teacher's or a person's "can't tell", a
+simulator that crashes) costs a query and teaches nothing. `AnswerLog` keeps where every
+answered query was asked and whether it was answered; `fit_answerability` turns it into a
+model of `P(answered | q)`; `weigh` turns an acquisition into expected information per
+query *asked*.
+
+The model is a Beta kernel model (a continuous correlated Beta process): with outcomes
+o_i = 1 (answered) or 0 (abstained, or failed under `failures = "avoid"`) at points q_i,
+
+    P(answered | q) = (a0 + Σ_i k(q, q_i) o_i) / (a0 + b0 + Σ_i k(q, q_i)),
+    k(q, q_i) = exp(−‖q − q_i‖² / (2ℓ²)),
+
+the posterior mean of a Beta(a0, b0) prior updated by kernel-weighted pseudo-counts. It is
+distance-aware by construction: far from every asked query it returns the prior mean
+a0 / (a0 + b0) — 1 by default (a0 = 1, b0 = 0), so a region nobody has asked about is presumed
+answerable and the search still goes there — and near several refusals it falls towards 0
+(four refusals at one spot and nothing else: 1/5). ℓ is chosen every round, from a fixed grid
+of multiples of the space's scale, by the leave-one-out log likelihood of the outcomes; the
+model has no other parameters, no randomness and no training loop, so a resumed run rebuilds
+it bit for bit from its log. It is differentiable in q, so gradient-ascent synthesis climbs the
+weighted acquisition.
+
+Spaces: latent synthesis models answerability in the generator's latent space (the queries'
+codes z), everything else in input space.
+
+References:
+  Goetschalckx, Poupart & Hoey (2011). Continuous Correlated Beta Processes. IJCAI.
+  Trieste's failure_ego tutorial (Picheny et al. 2023): a classifier of failed evaluations that
+    weights the acquisition (for Bayesian optimization).
+  Zhu & Bento (2017), Generative Adversarial Active Learning: unanswerable synthesized queries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from typing import Any
+
+import numpy as np
+
+from qsynth.data.buffer import capacity_for
+
+__all__ = ["AnswerLog", "AnswerabilityModel", "FAILURE_POLICIES", "LENGTHSCALE_FRACTIONS", "PRIOR_ANSWERED",
+           "PRIOR_STRENGTHS",
+           "PRIOR_UNANSWERED", "answerability_for", "fit_answerability", "probability", "probability_of", "weigh"]
+
+#: `[oracle] failures`: "avoid" (a failed call counts as unanswered), "ignore" (failed calls are
+#: not modelled: the behaviour before answerability).
+FAILURE_POLICIES = ("avoid", "ignore")
+
+#: The Beta prior's default pseudo-counts: what the model says where nothing was asked nearby.
+PRIOR_ANSWERED = 1.0
+PRIOR_UNANSWERED = 0.0
+
+#: The lengthscales tried, as fractions of the space's scale (a box's diagonal; √(2·latent) in a
+#: standard-normal latent space, the typical distance of two prior draws).
+LENGTHSCALE_FRACTIONS = (1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2)
+
+#: The prior strengths tried (a0 with b0 = 0: the pseudo-count of one presumed answer; smaller
+#: lets a few refusals speak sooner).
+PRIOR_STRENGTHS = (0.1, 0.3, 1.0)
+
+#: Leave-one-out probabilities are clipped to [LOO_CLIP, 1 − LOO_CLIP] (one surprise is not −∞).
+LOO_CLIP = 0.01
+
+#: At most this many of the newest outcomes choose ℓ (the n² leave-one-out stays cheap).
+LOO_MAX = 2048
+
+
+@dataclasses.dataclass
+class AnswerLog:
+    """Every modelled answer of a session: where its query was and whether it was answered.
+
+    Attributes:
+      query_id: [n] the queries' ids (a retraction removes its row).
+      x: [n, features] float32, the query inputs, flattened.
+      z: [n, latent] float32, the queries' latent codes (NaN rows where a query had none; latent
+        is 0 until a query with a code is answered).
+      answered: [n] bool, True for an OK answer.
+    """
+
+    query_id: list[str]
+    x: np.ndarray
+    z: np.ndarray
+    answered: np.ndarray
+
+    @classmethod
+    def empty(cls, features: int) -> AnswerLog:
+        return cls([], np.zeros((0, features), np.float32), np.zeros((0, 0), np.float32), np.zeros(0, bool))
+
+    def __len__(self) -> int:
+        return len(self.query_id)
+
+    @property
+    def refusals(self) -> int:
+        """How many modelled answers were not answers (abstained, or failed under "avoid")."""
+        return int(np.count_nonzero(~self.answered))
+
+    def add(self, query_id: str, x: np.ndarray, z: np.ndarray | None, answered: bool) -> None:
+        """Append one outcome (`x`: the query's input; `z`: its code or None)."""
+        x = np.asarray(x, np.float32).reshape(1, -1)
+        code = None if z is None else np.asarray(z, np.float32).reshape(1, -1)
+        if code is not None and self.z.shape[1] == 0:
+            self.z = np.full((len(self), code.shape[1]), np.nan, np.float32)
+        if code is None or code.shape[1] != self.z.shape[1]:
+            code = np.full((1, self.z.shape[1]), np.nan, np.float32)
+        self.query_id.append(query_id)
+        self.x = np.concatenate([self.x, x])
+        self.z = np.concatenate([self.z, code])
+        self.answered = np.concatenate([self.answered, [bool(answered)]])
+
+    def remove(self, query_id: str) -> None:
+        """Take out the newest outcome of `query_id` (its answer was retracted); none: no-op."""
+        rows = [i for i, q in enumerate(self.query_id) if q == query_id]
+        if not rows:
+            return
+        keep = np.ones(len(self), bool)
+        keep[rows[-1]] = False
+        self.query_id = [q for q, k in zip(self.query_id, keep) if k]
+        self.x, self.z, self.answered = self.x[keep], self.z[keep], self.answered[keep]
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The log as checkpoint arrays (`answerability_*`)."""
+        return {"answerability_id": np.asarray(self.query_id, dtype=np.str_), "answerability_x": self.x,
+                "answerability_z": self.z, "answerability_answered": self.answered}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> AnswerLog:
+        return cls([str(q) for q in arrays["answerability_id"]], arrays["answerability_x"].astype(np.float32),
+                   arrays["answerability_z"].astype(np.float32), arrays["answerability_answered"].astype(bool))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class AnswerabilityModel:
+    """A fitted `P(answered | q)` (see the module docstring).
+
+    Attributes:
+      points: [capacity, dim] float32, the outcomes' points (zeros past `count`: a fixed-size
+        array per capacity bucket, so a jitted ascent compiles once per bucket).
+      answered: [capacity] float32, 1 answered, 0 not. mask: [capacity] float32, 1 for a real row.
+      lengthscale: ℓ; prior: (a0, b0); count: real rows.
+    """
+
+    points: np.ndarray
+    answered: np.ndarray
+    mask: np.ndarray
+    lengthscale: float
+    prior: tuple[float, float] = (PRIOR_ANSWERED, PRIOR_UNANSWERED)
+    count: int = 0
+
+    @property
+    def arrays(self) -> tuple[Any, ...]:
+        """What a jitted program takes: (points, answered, mask, lengthscale, a0, b0)."""
+        return (self.points, self.answered, self.mask, np.float32(self.lengthscale),
+                np.float32(self.prior[0]), np.float32(self.prior[1]))
+
+    def probability(self, q: np.ndarray) -> np.ndarray:
+        """`P(answered)` `[n]` (float64) of points `q: [n, dim]`, in NumPy."""
+        q = np.asarray(q, np.float64).reshape(len(q), -1)
+        pts = self.points[:self.count].astype(np.float64)
+        k = np.exp(-_sq_dist(q, pts) / (2.0 * self.lengthscale ** 2))
+        a0, b0 = self.prior
+        return (a0 + k @ self.answered[:self.count]) / (a0 + b0 + k.sum(axis=1))
+
+
+def probability(arrays: tuple[Any, ...], q: Any) -> Any:
+    """`P(answered)` `[n]` of points `q: [n, dim]` in JAX (differentiable in q): `arrays` are an
+    `AnswerabilityModel`'s `arrays`."""
+    import jax.numpy as jnp
+
+    points, answered, mask, lengthscale, a0, b0 = arrays
+    q = q.reshape(q.shape[0], -1)
+    d2 = jnp.sum(q * q, axis=1)[:, None] - 2.0 * q @ points.T + jnp.sum(points * points, axis=1)[None, :]
+    k = jnp.exp(-jnp.maximum(d2, 0.0) / (2.0 * lengthscale ** 2)) * mask[None, :]
+    return (a0 + k @ answered) / (a0 + b0 + jnp.sum(k, axis=1))
+
+
+def weigh(acquisition: Any, p_answered: Any) -> Any:
+    """Expected acquisition per query asked: `acq − (1 − p)·|acq|` — `p · acq` for the usual
+    non-negative measures, and a signed acquisition (straddle) is lowered, never raised, where
+    answers are unlikely. Works on NumPy and JAX arrays alike."""
+    return acquisition - (1.0 - p_answered) * abs(acquisition)
+
+
+def _sq_dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.maximum((a * a).sum(1)[:, None] - 2.0 * a @ b.T + (b * b).sum(1)[None, :], 0.0)
+
+
+def loo_log_likelihood(points: np.ndarray, answered: np.ndarray, lengthscale: float,
+                       prior: tuple[float, float] = (PRIOR_ANSWERED, PRIOR_UNANSWERED)) -> float:
+    """Σ_i log P_{−i}(o_i): each outcome predicted by the model of all the others (clipped)."""
+    pts = np.asarray(points, np.float64)
+    o = np.asarray(answered, np.float64)
+    k = np.exp(-_sq_dist(pts, pts) / (2.0 * lengthscale ** 2))
+    np.fill_diagonal(k, 0.0)
+    a0, b0 = prior
+    p = np.clip((a0 + k @ o) / (a0 + b0 + k.sum(1)), LOO_CLIP, 1.0 - LOO_CLIP)
+    return float(np.sum(o * np.log(p) + (1.0 - o) * np.log1p(-p)))
+
+
+def fit_answerability(points: np.ndarray, answered: np.ndarray, scale: float,
+                      prior: tuple[float, float] | None = None) -> AnswerabilityModel:
+    """The model of outcomes `answered: [n]` at `points: [n, dim]`.
+
+    ℓ (a fraction in `LENGTHSCALE_FRACTIONS` of `scale`) and, unless `prior` is given, the prior
+    (a0 in `PRIOR_STRENGTHS`, b0 = 0) are the pair with the best leave-one-out log likelihood
+    over the newest `LOO_MAX` outcomes (the first in grid order on a tie)."""
+    points = np.asarray(points, np.float32).reshape(len(points), -1)
+    answered = np.asarray(answered, bool)
+    if len(points) != len(answered):
+        raise ValueError(f"fit_answerability: {len(points)} points but {len(answered)} outcomes")
+    if not (scale > 0 and math.isfinite(scale)):
+        raise ValueError(f"fit_answerability: scale must be a finite positive number, got {scale}")
+    tail = slice(max(len(points) - LOO_MAX, 0), None)
+    rate = (np.count_nonzero(answered) + 1.0) / (len(answered) + 2.0)  # the run's answered rate, smoothed
+    priors = [prior] if prior is not None else [(a0, PRIOR_UNANSWERED) for a0 in PRIOR_STRENGTHS] + [
+        (float(s * rate), float(s * (1.0 - rate))) for s in PRIOR_STRENGTHS]
+    grid = [(f * scale, b) for b in priors for f in LENGTHSCALE_FRACTIONS]
+    scores = [loo_log_likelihood(points[tail], answered[tail], ell, b) for ell, b in grid]
+    lengthscale, chosen = grid[int(np.argmax(scores))]
+    cap = capacity_for(len(points))
+    padded = np.zeros((cap, points.shape[1]), np.float32)
+    padded[:len(points)] = points
+    outcome = np.zeros(cap, np.float32)
+    outcome[:len(points)] = answered
+    mask = np.zeros(cap, np.float32)
+    mask[:len(points)] = 1.0
+    return AnswerabilityModel(padded, outcome, mask, float(lengthscale), chosen, len(points))
+
+
+def answerability_for(log: AnswerLog | None, space: str, bounds: tuple[np.ndarray, np.ndarray] | None = None,
+                      ) -> AnswerabilityModel | None:
+    """The model a strategy weighs with this round, in `space` ("latent": the rows with codes;
+    "input"), or None while every modelled answer was an answer (weight 1: the run is exactly
+    what it would be without answerability).
+
+    Scale: the box diagonal for inputs with `bounds`; √(2·latent) in latent space; else
+    √(2 · Σ var) of the points (the typical distance between two of them)."""
+    if log is None or log.refusals == 0:
+        return None
+    if space == "latent":
+        rows = np.isfinite(log.z).all(axis=1) if log.z.shape[1] else np.zeros(len(log), bool)
+        points, scale = log.z[rows], math.sqrt(2.0 * log.z.shape[1])
+    elif space == "input":
+        rows = np.ones(len(log), bool)
+        points = log.x
+        if bounds is not None:
+            scale = float(np.linalg.norm(np.asarray(bounds[1], np.float64) - np.asarray(bounds[0], np.float64)))
+        else:
+            scale = math.sqrt(2.0 * float(np.var(points.astype(np.float64), axis=0).sum())) if len(points) > 1 else 0.0
+    else:
+        raise ValueError(f"answerability space must be 'latent' or 'input', got {space!r}")
+    answered = log.answered[rows]
+    if np.all(answered) or not scale > 0:
+        return None
+    return fit_answerability(points, answered, scale)
+
+
+@functools.cache
+def _jitted_probability() -> Any:
+    import jax
+
+    return jax.jit(probability)
+
+
+def probability_of(model: AnswerabilityModel, q: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    """`P(answered)` `[n]` (float64) of `q: [n, ...]` with the same float32 program the ascent
+    uses (chunked, for pools)."""
+    fn = _jitted_probability()
+    q = np.asarray(q, np.float32).reshape(len(q), -1)
+    out = np.empty(len(q), np.float64)
+    size = min(chunk, capacity_for(max(len(q), 1), 16))
+    for start in range(0, len(q), size):
+        part = q[start:start + size]
+        padded = np.zeros((size, q.shape[1]), np.float32)
+        padded[:len(part)] = part
+        out[start:start + len(part)] = np.asarray(fn(model.arrays, padded))[:len(part)]
+    return out

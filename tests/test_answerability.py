@@ -1,0 +1,260 @@
+"""Answerability: the Beta kernel model of P(answered | query), the weighted acquisition, and
+how a session learns it from every answer (and keeps it across a restore)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from helpers import TINY
+from qsynth import Session
+from qsynth.config import ConfigError, parse_config
+from qsynth.problem import Problem
+from qsynth.problem import TestSetEvaluator as GridEvaluator
+from qsynth.records import Answer, Queries, Status
+from qsynth.session import SessionConfig
+from qsynth.store import SeedStore
+from qsynth.strategies import RoundContext
+from qsynth.strategies.answerability import (LENGTHSCALE_FRACTIONS, AnswerLog, answerability_for, fit_answerability,
+                                             loo_log_likelihood, probability, probability_of, weigh)
+from qsynth.strategies.pool import PoolSampling
+from qsynth.strategies.synthesis import InputSynthesis
+
+GRID = np.stack(np.meshgrid(np.linspace(0, 1, 21), np.linspace(0, 1, 21)), -1).reshape(-1, 2).astype(np.float32)
+SQUARE = Problem(name="square", feature_shape=(2,), classes=(0, 1),
+                 evaluator=GridEvaluator(GRID, (GRID[:, 0] > 0.5).astype(int)),
+                 bounds=(np.zeros(2, np.float32), np.ones(2, np.float32)))
+
+
+# ---- the model ---------------------------------------------------------------------------------
+def test_the_model_against_a_hand_worked_value_in_numpy_and_jax():
+    m = fit_answerability(np.array([[0.0], [1.0]]), np.array([True, False]), 2.0, prior=(1.0, 0.0))
+    m = dataclasses.replace(m, lengthscale=1.0)
+    # at q = 0: k = [1, e^-1/2]; P = (1 + 1) / (1 + 0 + 1 + e^-1/2)
+    want = 2.0 / (2.0 + math.exp(-0.5))
+    assert m.probability(np.array([[0.0]]))[0] == pytest.approx(want, rel=1e-12)
+    assert probability_of(m, np.array([[0.0]]))[0] == pytest.approx(want, rel=1e-6)
+    assert float(probability(m.arrays, jnp.zeros((1, 1)))[0]) == pytest.approx(want, rel=1e-6)
+    # far from every asked query: the prior's mean, a0 / (a0 + b0) = 1
+    assert m.probability(np.array([[50.0]]))[0] == pytest.approx(1.0)
+    near_refusal = m.probability(np.array([[1.0]]))[0]
+    assert near_refusal == pytest.approx((1 + math.exp(-0.5)) / (2 + math.exp(-0.5)))
+
+
+def test_weigh_is_expected_acquisition_per_query_asked():
+    assert weigh(0.6, 0.25) == pytest.approx(0.15)  # p · acq for a non-negative acquisition
+    assert weigh(-0.4, 0.25) == pytest.approx(-0.7)  # a signed one is lowered, never raised
+    assert weigh(0.6, 1.0) == pytest.approx(0.6)
+    np.testing.assert_allclose(np.asarray(weigh(jnp.array([0.5, 0.2]), jnp.array([0.5, 0.0]))), [0.25, 0.0])
+
+
+def test_leave_one_out_and_the_chosen_lengthscale_against_brute_force():
+    rng = np.random.default_rng(0)
+    pts = rng.uniform(0, 1, (25, 2))
+    ok = pts[:, 0] < 0.6
+    for ell in (0.05, 0.3):
+        brute = 0.0
+        for i in range(len(pts)):
+            rest = np.arange(len(pts)) != i
+            m = fit_answerability(pts[rest], ok[rest], 1.0, prior=(1.0, 0.0))
+            p = np.clip(dataclasses.replace(m, lengthscale=ell).probability(pts[i:i + 1])[0], 0.01, 0.99)
+            brute += math.log(p if ok[i] else 1 - p)
+        assert loo_log_likelihood(pts, ok, ell) == pytest.approx(brute, rel=1e-5)
+    m = fit_answerability(pts, ok, math.sqrt(2), prior=(1.0, 0.0))
+    best = max(LENGTHSCALE_FRACTIONS, key=lambda f: loo_log_likelihood(pts, ok, f * math.sqrt(2)))
+    assert m.lengthscale == pytest.approx(best * math.sqrt(2))
+
+
+def test_the_model_is_differentiable_in_the_query():
+    rng = np.random.default_rng(1)
+    pts = rng.uniform(0, 1, (30, 3)).astype(np.float32)
+    m = fit_answerability(pts, pts[:, 0] < 0.5, 1.0)
+    q = jnp.asarray([[0.5, 0.3, 0.2]], jnp.float32)
+    grad = np.asarray(jax.grad(lambda x: probability(m.arrays, x).sum())(q))[0]
+    eps = 1e-3
+    for d in range(3):
+        step = np.zeros((1, 3))
+        step[0, d] = eps
+        fd = (m.probability(np.asarray(q) + step) - m.probability(np.asarray(q) - step))[0] / (2 * eps)
+        assert grad[d] == pytest.approx(fd, rel=1e-2, abs=1e-4)
+
+
+def test_an_answer_log_adds_removes_and_round_trips_as_arrays():
+    log = AnswerLog.empty(2)
+    log.add("seed-q00", np.array([0.1, 0.2]), None, True)
+    log.add("r0001-q00", np.array([0.3, 0.4]), np.array([1.0, 2.0, 3.0]), False)
+    assert log.z.shape == (2, 3) and np.isnan(log.z[0]).all() and log.refusals == 1
+    back = AnswerLog.from_arrays({k: np.asarray(v) for k, v in log.arrays().items()})
+    assert back.query_id == log.query_id and np.array_equal(back.x, log.x) and np.array_equal(back.answered, log.answered)
+    np.testing.assert_array_equal(back.z, log.z)
+    log.remove("r0001-q00")
+    assert len(log) == 1 and log.refusals == 0
+    assert answerability_for(log, "input", SQUARE.bounds) is None  # no refusal: weight 1
+    with pytest.raises(ValueError, match="'latent' or 'input'"):
+        answerability_for(back, "pixels")
+
+
+# ---- a session learns it ---------------------------------------------------------------------------
+def _run(strategy, answer, seed=0, budget=30, store=None, stop_after=None, config=SessionConfig(seed_size=6)):
+    session = Session(SQUARE, TINY.build((2,), 2), strategy, key=jax.random.key(seed), config=config, store=store)
+    asked = []
+    while session.state.spent["queries"] < budget:
+        q = session.ask()
+        asked.append(q)
+        session.tell([answer(q.query_id[i], q.x[i]) for i in range(len(q))])
+        session.fit()
+        if stop_after is not None and session.round == stop_after:
+            break
+    return session, asked
+
+
+def _band(qid, x):
+    """A teacher that will not answer near its boundary (|x0 − 0.5| < 0.08)."""
+    return Answer(qid, Status.ABSTAIN) if abs(x[0] - 0.5) < 0.08 else Answer(qid, Status.OK, label=int(x[0] > 0.5))
+
+
+def _corner(qid, x):
+    """An oracle that cannot answer the top of the box (x1 > 0.6), where the boundary also runs."""
+    return Answer(qid, Status.ABSTAIN) if x[1] > 0.6 else Answer(qid, Status.OK, label=int(x[0] > 0.5))
+
+
+SYNTH = InputSynthesis(measure="entropy", starts=64, steps=20)
+
+
+def test_the_model_learns_an_unanswerable_band_within_thirty_queries():
+    session, _ = _run(SYNTH, _band)
+    m = answerability_for(session.state.outcomes, "input", SQUARE.bounds)
+    band = np.array([[0.5, y] for y in (0.2, 0.5, 0.8)])
+    assert m.probability(band).max() < 0.2
+    assert m.probability(np.array([[0.15, 0.5], [0.85, 0.5]])).min() > 0.8
+
+
+def test_synthesis_stops_asking_where_the_oracle_cannot_answer():
+    refused = {True: [], False: []}
+    for on in (True, False):
+        for seed in range(3):
+            _, asked = _run(dataclasses.replace(SYNTH, answerability=on), _corner, seed=seed)
+            xs = np.concatenate([q.x for q in asked[1:]])  # after the seed set
+            refused[on].append(float(np.mean(xs[:, 1] > 0.6)))
+    assert np.mean(refused[True]) <= 0.05 < 0.2 <= np.mean(refused[False]), refused
+
+
+def test_without_a_refusal_answerability_changes_nothing():
+    def always(qid, x):
+        return Answer(qid, Status.OK, label=int(x[0] > 0.5))
+
+    on, asked_on = _run(SYNTH, always, budget=12)
+    off, asked_off = _run(dataclasses.replace(SYNTH, answerability=False), always, budget=12)
+    for a, b in zip(asked_on, asked_off):
+        assert np.array_equal(a.x, b.x) and np.array_equal(a.scores, b.scores, equal_nan=True) and "answerable" not in a.extra
+    for a, b in zip(jax.tree.leaves(on.learner_state), jax.tree.leaves(off.learner_state)):
+        assert np.array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_a_restored_session_keeps_the_model_bit_for_bit(tmp_path):
+    whole, asked = _run(SYNTH, _band, budget=20, store=SeedStore(tmp_path / "whole", fsync=False))
+    _run(SYNTH, _band, budget=20, store=SeedStore(tmp_path / "cut", fsync=False), stop_after=6)
+    restored = Session.restore(SQUARE, TINY.build((2,), 2), SYNTH, key=jax.random.key(0),
+                               store=SeedStore(tmp_path / "cut", fsync=False), config=SessionConfig(seed_size=6))
+    assert restored.state.outcomes.refusals > 0
+    while restored.state.spent["queries"] < 20:
+        q = restored.ask()
+        assert np.array_equal(q.x, asked[restored.round].x)
+        np.testing.assert_array_equal(q.extra.get("answerable"), asked[restored.round].extra.get("answerable"))
+        restored.tell([_band(q.query_id[i], q.x[i]) for i in range(len(q))])
+        restored.fit()
+    a, b = whole.state.outcomes, restored.state.outcomes
+    assert a.query_id == b.query_id and np.array_equal(a.x, b.x) and np.array_equal(a.answered, b.answered)
+    # a checkpoint from before answerability: the same data rebuilt from the label log
+    rebuilt = whole._outcomes_from(__import__("qsynth.store", fromlist=["x"]).read_label_log(
+        tmp_path / "whole" / "labels.jsonl"))
+    assert rebuilt.query_id == a.query_id and np.array_equal(rebuilt.x, a.x)
+
+
+def test_failures_avoid_models_a_failed_call_and_ignore_does_not():
+    def failing(qid, x):
+        return Answer(qid, Status.FAILED, error="diverged") if x[1] > 0.6 else Answer(qid, Status.OK, label=int(x[0] > 0.5))
+
+    avoid, _ = _run(SYNTH, failing, budget=8)
+    ignore, _ = _run(SYNTH, failing, budget=8, config=SessionConfig(seed_size=6, failures="ignore"))
+    failed = avoid.state.spent["failed"]
+    assert failed > 0 and avoid.state.outcomes.refusals == failed
+    assert ignore.state.outcomes.refusals == 0 and len(ignore.state.outcomes) == 8 - ignore.state.spent["failed"]
+
+
+def test_a_retracted_answer_leaves_the_model():
+    session = Session(SQUARE, TINY.build((2,), 2), SYNTH, key=jax.random.key(0), config=SessionConfig(seed_size=3))
+    q = session.ask()
+    session.tell([Answer(q.query_id[0], Status.ABSTAIN), Answer(q.query_id[1], Status.OK, label=0),
+                  Answer(q.query_id[2], Status.OK, label=1)])
+    assert session.state.outcomes.refusals == 1
+    session.retract(q.query_id[0])
+    assert session.state.outcomes.refusals == 0 and q.query_id[0] not in session.state.outcomes.query_id
+
+
+def test_the_metrics_row_has_each_rounds_unanswered_share():
+    session = Session(SQUARE, TINY.build((2,), 2), SYNTH, key=jax.random.key(0), config=SessionConfig(seed_size=4))
+    q = session.ask()
+    session.tell([Answer(q.query_id[0], Status.ABSTAIN), Answer(q.query_id[1], Status.FAILED, error="x"),
+                  Answer(q.query_id[2], Status.OK, label=0), Answer(q.query_id[3], Status.OK, label=1)])
+    row = session.fit()
+    assert (row["round_abstained"], row["round_failed"]) == (0.25, 0.25)
+    q = session.ask(2)
+    session.tell([Answer(q.query_id[0], Status.ABSTAIN), Answer(q.query_id[1], Status.OK, label=1)])
+    row = session.fit()
+    assert (row["round_abstained"], row["round_failed"], row["abstained"]) == (0.5, 0.0, 2)
+
+
+def test_pool_sampling_weighs_its_scores_when_asked():
+    from qsynth.data import LabeledBuffer
+    from qsynth.strategies.scoring import Scorer, score_points
+
+    rng = np.random.default_rng(0)
+    pool = rng.uniform(0, 1, (200, 2)).astype(np.float32)
+    problem = dataclasses.replace(SQUARE, pool=pool, bounds=None)
+    learner = TINY.build((2,), 2)
+    buf = LabeledBuffer.empty((2,))
+    buf.add(pool[:10], (pool[:10, 0] > 0.5).astype(int), 0)
+    params = learner.fit(jax.random.key(0), None, buf).params
+    log = AnswerLog.empty(2)
+    for i in range(10, 40):
+        log.add(f"q{i}", pool[i], None, bool(pool[i, 1] <= 0.6))
+    available = np.ones(200, bool)
+    available[:40] = False
+    ctx = RoundContext(round_index=1, learner=learner, params=params, problem=problem, available=available,
+                       buffer=buf, answers=log)
+    chosen, _ = PoolSampling(answerability=True).select(jax.random.key(0), ctx, 5, None)
+    raw = score_points(learner, Scorer("entropy"), params, pool[40:])
+    model = answerability_for(log, "input")
+    want = weigh(raw, probability_of(model, pool[40:]))
+    np.testing.assert_allclose(chosen.scores, np.sort(want)[::-1][:5], rtol=1e-6)
+    plain, _ = PoolSampling().select(jax.random.key(0), ctx, 5, None)
+    np.testing.assert_allclose(plain.scores, np.sort(raw)[::-1][:5], rtol=1e-6)
+
+
+def test_the_config_takes_failures_in_the_oracle_table():
+    base = {"data": {"name": "moons"}, "oracle": {"kind": "teacher"}, "strategies": [{"kind": "input_synthesis"}]}
+    assert parse_config(base).loop.failures == "avoid"
+    cfg = parse_config({**base, "oracle": {"kind": "teacher", "failures": "ignore"}})
+    assert cfg.loop.failures == "ignore" and cfg.oracle.failures == "ignore"
+    with pytest.raises(ConfigError, match="oracle.failures must be 'avoid' or 'ignore'"):
+        parse_config({**base, "oracle": {"kind": "teacher", "failures": "class"}})
+    with pytest.raises(ConfigError, match=r"loop.failures: set failures in the \[oracle\] table"):
+        parse_config({**base, "loop": {"budget": 20, "failures": "ignore"}})
+    assert not parse_config({**base, "strategies": [{"kind": "input_synthesis", "answerability": False}]}
+                            ).strategies[0]["answerability"]
+
+
+def test_the_labeling_page_state_says_how_likely_a_query_is_answerable():
+    from qsynth.oracles.human.session import HumanSession
+
+    human = HumanSession((0, 1), lambda x: {"table": [["x", float(x[0])]]}, show_prediction=True)
+    human.set_model(lambda x: np.tile([[0.3, 0.7]], (len(x), 1)))
+    human.submit(Queries(("r0001-q00",), np.zeros((1, 2), np.float32), np.zeros(1),
+                         extra={"answerable": np.array([0.42])}))
+    assert human.current()["prediction"] == {"label": 1, "confidence": 0.7, "answerable": 0.42}
