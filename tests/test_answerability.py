@@ -258,3 +258,13 @@ def test_the_labeling_page_state_says_how_likely_a_query_is_answerable():
     human.submit(Queries(("r0001-q00",), np.zeros((1, 2), np.float32), np.zeros(1),
                          extra={"answerable": np.array([0.42])}))
     assert human.current()["prediction"] == {"label": 1, "confidence": 0.7, "answerable": 0.42}
+
+
+def test_in_latent_space_uncoded_answers_are_placed_at_their_encodings():
+    log = AnswerLog.empty(2)
+    log.add("seed-q00", np.array([0.1, 0.2]), None, True)
+    log.add("r0001-q00", np.array([0.3, 0.4]), np.array([1.0, 2.0]), False)
+    assert answerability_for(log, "latent").count == 1  # without an encoder: the coded row alone
+    model = answerability_for(log, "latent", encode=lambda x: x * 10.0)
+    np.testing.assert_allclose(model.points[:2], [[1.0, 2.0], [1.0, 2.0]])  # seed x encoded, then the code
+    assert model.count == 2 and list(model.answered[:2]) == [1.0, 0.0]

@@ -232,18 +232,27 @@ def fit_answerability(points: np.ndarray, answered: np.ndarray, scale: float,
 
 
 def answerability_for(log: AnswerLog | None, space: str, bounds: tuple[np.ndarray, np.ndarray] | None = None,
-                      ) -> AnswerabilityModel | None:
-    """The model a strategy weighs with this round, in `space` ("latent": the rows with codes;
-    "input"), or None while every modelled answer was an answer (weight 1: the run is exactly
-    what it would be without answerability).
+                      encode: Any = None) -> AnswerabilityModel | None:
+    """The model a strategy weighs with this round, in `space` ("latent" or "input"), or None
+    while every modelled answer was an answer (weight 1: the run is exactly what it would be
+    without answerability).
 
-    Scale: the box diagonal for inputs with `bounds`; √(2·latent) in latent space; else
-    √(2 · Σ var) of the points (the typical distance between two of them)."""
+    In latent space the rows with codes are used as they are, and the others (the seed set,
+    pool points) are placed at their encodings when `encode` (`x [n, features] -> z [n, latent]`)
+    is given, else left out. Scale: the box diagonal for inputs with `bounds`; √(2·latent) in
+    latent space; else √(2 · Σ var) of the points (the typical distance between two of them)."""
     if log is None or log.refusals == 0:
         return None
     if space == "latent":
-        rows = np.isfinite(log.z).all(axis=1) if log.z.shape[1] else np.zeros(len(log), bool)
-        points, scale = log.z[rows], math.sqrt(2.0 * log.z.shape[1])
+        if log.z.shape[1] == 0:
+            return None
+        coded = np.isfinite(log.z).all(axis=1)
+        z = log.z.copy()
+        if encode is not None and not coded.all():
+            z[~coded] = np.asarray(encode(log.x[~coded]), np.float32).reshape(int((~coded).sum()), -1)
+            coded[:] = True
+        rows = coded
+        points, scale = z[rows], math.sqrt(2.0 * log.z.shape[1])
     elif space == "input":
         rows = np.ones(len(log), bool)
         points = log.x

@@ -160,11 +160,11 @@ class _Ascent:
             return self.label
         return f"{self._kind}-{measure_name(self.measure)}" + ("+match" if self.match else "")
 
-    def _answerability(self, ctx: RoundContext, space: str) -> AnswerabilityModel | None:
+    def _answerability(self, ctx: RoundContext, space: str, encode: Any = None) -> AnswerabilityModel | None:
         """This round's answerability model, or None (off, matched, or no refusal yet: weight 1)."""
         if not self.answerability or self.match is not None:
             return None
-        return answerability_for(ctx.answers, space, ctx.problem.bounds if space == "input" else None)
+        return answerability_for(ctx.answers, space, ctx.problem.bounds if space == "input" else None, encode)
 
     def _queries(self, ctx: RoundContext, batch_size: int, z: np.ndarray, before: np.ndarray, after: np.ndarray,
                  x_of: Any, path_x: np.ndarray | None, match_points: Any,
@@ -255,7 +255,7 @@ class LatentSynthesis(_Ascent):
         gen = _check_generator(self.name, self.generator, ctx.problem)
         z0 = self._starts(key, ctx, gen)
         keep_path = math.prod(ctx.problem.feature_shape) <= PATH_MAX_FEATURES
-        model = self._answerability(ctx, "latent")
+        model = self._answerability(ctx, "latent", gen.encode if isinstance(gen, Encoder) else None)
         arrays = None if model is None else model.arrays
         spec = AscentSpec(ctx.learner, gen, self.measure, self.steps, self.learning_rate,
                           realism=self.realism, keep_path=keep_path, answerable=model is not None)
