@@ -15,7 +15,7 @@ from typing import Any
 from qsynth.fields import ConfigError, build_dataclass
 from qsynth.generators.config import GeneratorConfig
 from qsynth.learners.config import LearnerConfig
-from qsynth.loop_config import LoopConfig
+from qsynth.loop_config import FAILURE_POLICIES, LoopConfig
 from qsynth.plugins import is_reference, resolve
 
 __all__ = ["ConfigError", "DataConfig", "OracleConfig", "RunConfig", "SCHEMA_VERSION", "SweepConfig", "load_config",
@@ -91,8 +91,11 @@ class OracleConfig:
     the extra attempts for a query that raised or crashed its worker.
     `noise`: probability that an answer's label is flipped to another class (seeded per run).
     `failures`: what a failed call tells the answerability model that synthesis weighs its
-    acquisition by: "avoid" (where calls fail, answers are unlikely: steer away) or "ignore"
-    (failed calls are not modelled). Abstentions are always modelled.
+    acquisition by: "avoid" (where calls fail, answers are unlikely: steer away), "ignore"
+    (failed calls are not modelled), or "class": a failed call is learned as a class of its own
+    (label max(classes) + 1), so the learner predicts where calls fail and the plots draw that
+    region; accuracy then counts a test point predicted to fail as wrong, and the success F1
+    counts it as not a success. Abstentions are always modelled.
     """
 
     kind: str = "dataset"
@@ -115,8 +118,8 @@ class OracleConfig:
     failures: str = "avoid"
 
     def __post_init__(self) -> None:
-        if self.failures not in ("avoid", "ignore"):
-            raise ConfigError(f"oracle.failures must be 'avoid' or 'ignore', got {self.failures!r}")
+        if self.failures not in FAILURE_POLICIES:
+            raise ConfigError(f"oracle.failures must be 'avoid', 'ignore' or 'class', got {self.failures!r}")
         kinds = ("dataset", "teacher", "nearest_neighbour", "simulator", "function", "program", "human")
         if self.kind not in kinds:
             raise ConfigError(f"oracle.kind must be one of {list(kinds)}, got {self.kind!r}")

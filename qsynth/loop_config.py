@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 
-__all__ = ["LoopConfig", "SessionConfig"]
+__all__ = ["FAILURE_POLICIES", "LoopConfig", "SessionConfig"]
+
+#: `[oracle] failures`: what a FAILED answer is to the answerability model and the learner —
+#: "avoid" (a refusal: steer away), "ignore" (not modelled: the behaviour before answerability),
+#: "class" (a label of the failure class, for the learner; not a refusal).
+FAILURE_POLICIES = ("avoid", "ignore", "class")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -21,8 +26,9 @@ class SessionConfig:
         every label is still kept, logged and counted. None: all labels.
       failures: what a FAILED answer tells the answerability model (`[oracle] failures`):
         "avoid" (the query could not be answered: strategies that weigh by answerability steer
-        away from where calls fail) or "ignore" (failed calls are not modelled). ABSTAIN
-        answers are always modelled as unanswered.
+        away from where calls fail), "ignore" (failed calls are not modelled) or "class" (a failed
+        call is learned as a class of its own, the problem's `failure_label`: the learner predicts
+        where calls fail). ABSTAIN answers are always modelled as unanswered.
     """
 
     seed_size: int = 2
@@ -43,8 +49,8 @@ class SessionConfig:
             raise ValueError(f"loop.checkpoint_every must be >= 0, got {self.checkpoint_every}")
         if self.window is not None and self.window < 1:
             raise ValueError(f"loop.window must be >= 1 (or absent), got {self.window}")
-        if self.failures not in ("avoid", "ignore"):
-            raise ValueError(f"oracle.failures must be 'avoid' or 'ignore', got {self.failures!r}")
+        if self.failures not in FAILURE_POLICIES:
+            raise ValueError(f"oracle.failures must be 'avoid', 'ignore' or 'class', got {self.failures!r}")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -123,8 +123,11 @@ def plot_learning_curves(histories: dict[str, Any], *, key: str = "accuracy",
 def plot_decision_boundary(predict_proba: Callable[[np.ndarray], np.ndarray], *, bounds: tuple[np.ndarray, np.ndarray],
                            x: np.ndarray | None = None, y: np.ndarray | None = None,
                            queried: np.ndarray | None = None, queried_y: np.ndarray | None = None,
-                           resolution: int = 150, ax: Axes | None = None, title: str | None = None) -> Axes:
-    """A 2-D learner's P(class 1) as a colour map, its 0.5 contour, data and queried points.
+                           resolution: int = 150, ax: Axes | None = None, title: str | None = None,
+                           positive: int = -1, failure: int | None = None) -> Axes:
+    """A 2-D learner's P(class `positive`, default the last) as a colour map, its 0.5 contour, data
+    and queried points; with `failure` (the failure class's index, failures = "class") the region
+    the learner predicts to fail is hatched.
 
     Args:
       predict_proba: [n, 2] -> [n, classes] mean probabilities.
@@ -137,10 +140,12 @@ def plot_decision_boundary(predict_proba: Callable[[np.ndarray], np.ndarray], *,
     low, high = (np.asarray(b, dtype=np.float64) for b in bounds)
     g0, g1 = np.meshgrid(np.linspace(low[0], high[0], resolution), np.linspace(low[1], high[1], resolution))
     grid = np.stack([g0.ravel(), g1.ravel()], axis=1).astype(np.float32)
-    probs = predict_proba(grid)
-    p1 = probs[:, -1].reshape(g0.shape)
+    probs = np.asarray(predict_proba(grid))
+    p1 = probs[:, positive].reshape(g0.shape)
     ax.contourf(g0, g1, p1, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.35)
     ax.contour(g0, g1, p1, levels=[0.5], colors="k", linewidths=1.2)
+    if failure is not None:
+        _hatch_failure(ax, g0, g1, probs, failure)
     if x is not None:
         ax.scatter(x[:, 0], x[:, 1], c=y, cmap="RdBu_r", s=6, alpha=0.25, linewidths=0)
     if queried is not None and len(queried):
@@ -166,8 +171,9 @@ def plot_success_region(predict_proba: Callable[[np.ndarray], np.ndarray],
                         reference: Callable[[np.ndarray], np.ndarray], *, low: np.ndarray, high: np.ndarray,
                         names: tuple[str, str] = ("p₀", "p₁"), queried: np.ndarray | None = None,
                         queried_y: np.ndarray | None = None, resolution: int = 150, ax: Axes | None = None,
-                        title: str | None = None) -> Axes:
-    """A simulator's true success region against the learned one, in physical units.
+                        title: str | None = None, positive: int = -1, failure: int | None = None) -> Axes:
+    """A simulator's true success region against the learned one, in physical units (with
+    `failure`, the failure class's index, the region the learner predicts to fail is hatched).
 
     The learner and the reference work on the unit square (normalized parameters); the
     axes show `low + u (high - low)`.
@@ -185,7 +191,8 @@ def plot_success_region(predict_proba: Callable[[np.ndarray], np.ndarray],
     u = (np.arange(resolution) + 0.5) / resolution
     g0, g1 = np.meshgrid(u, u)
     grid = np.stack([g0.ravel(), g1.ravel()], axis=1)
-    p1 = np.asarray(predict_proba(grid.astype(np.float32)))[:, -1].reshape(g0.shape)
+    probs = np.asarray(predict_proba(grid.astype(np.float32)))
+    p1 = probs[:, positive].reshape(g0.shape)
     truth = np.asarray(reference(grid)).reshape(g0.shape).astype(float)
     x0, x1 = low[0] + g0 * (high[0] - low[0]), low[1] + g1 * (high[1] - low[1])
     ax.contourf(x0, x1, p1, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.35)
@@ -193,12 +200,19 @@ def plot_success_region(predict_proba: Callable[[np.ndarray], np.ndarray],
     ax.contour(x0, x1, truth, levels=[0.5], colors="tab:green", linewidths=2.0, linestyles="--")
     handles = [plt.Line2D([], [], color="tab:green", ls="--", lw=2, label="true boundary"),
                plt.Line2D([], [], color="k", lw=1.3, label="learned boundary (p = 0.5)")]
+    if failure is not None:
+        _hatch_failure(ax, x0, x1, probs, failure)
+        handles.append(plt.Rectangle((0, 0), 1, 1, fill=False, hatch="///", edgecolor="0.25",
+                                     label="predicted to fail"))
     if queried is not None and len(queried):
         q = low + np.asarray(queried, dtype=np.float64) * (high - low)
         qy = np.zeros(len(q), int) if queried_y is None else np.asarray(queried_y)
-        for value, style, label in ((1, dict(c="tab:red", marker="o"), "queried: success"),
-                                    (0, dict(c="white", marker="o"), "queried: failure"),
-                                    (-1, dict(c="tab:gray", marker="x"), "queried: no label")):
+        kinds = [(1, dict(c="tab:red", marker="o"), "queried: success"),
+                 (0, dict(c="white", marker="o"), "queried: failure"),
+                 (-1, dict(c="tab:gray", marker="x"), "queried: no label")]
+        if failure is not None:
+            kinds.append((failure, dict(c="0.25", marker="s"), "queried: the call failed"))
+        for value, style, label in kinds:
             sel = (qy == value) if value >= 0 else (qy < 0)
             if sel.any():
                 ax.scatter(q[sel, 0], q[sel, 1], s=28, edgecolors="k", linewidths=0.7, zorder=3, **style)
@@ -212,6 +226,14 @@ def plot_success_region(predict_proba: Callable[[np.ndarray], np.ndarray],
     if title:
         ax.set_title(title, fontsize=10)
     return ax
+
+
+def _hatch_failure(ax: Axes, g0: np.ndarray, g1: np.ndarray, probs: np.ndarray, failure: int) -> None:
+    """Hatch where the failure class is the most probable (and outline it)."""
+    fails = (probs.argmax(axis=1) == failure).reshape(g0.shape).astype(float)
+    if fails.any():
+        ax.contourf(g0, g1, fails, levels=[0.5, 1.5], colors="none", hatches=["///"])
+        ax.contour(g0, g1, fails, levels=[0.5], colors="0.25", linewidths=1.0)
 
 
 def save(ax: Axes, path: str) -> None:

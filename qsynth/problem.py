@@ -120,6 +120,8 @@ class Problem:
       pool: optional [n, *feature_shape] unlabeled pool.
       stream: optional [t, *feature_shape] stream, in arrival order.
       pool_y: optional [n] pool labels, only for stratified seed sets (never for strategies).
+      failure_label: the class a FAILED answer stands for when failures are learned as a class
+        (`[oracle] failures = "class"`; `with_failure_class`), else None. It is the last class.
     """
 
     name: str
@@ -130,6 +132,7 @@ class Problem:
     pool: np.ndarray | None = None
     stream: np.ndarray | None = None
     pool_y: np.ndarray | None = None
+    failure_label: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "feature_shape", tuple(int(s) for s in self.feature_shape))
@@ -138,6 +141,9 @@ class Problem:
             raise ValueError(f"Problem {self.name!r}: classes must be at least two distinct labels in increasing "
                              f"order, got {tuple(self.classes)}")
         object.__setattr__(self, "classes", classes)
+        if self.failure_label is not None and int(self.failure_label) != classes[-1]:
+            raise ValueError(f"Problem {self.name!r}: failure_label {self.failure_label} must be the last class of "
+                             f"{classes} (Problem.with_failure_class adds it)")
         for field in ("pool", "stream"):
             arr = getattr(self, field)
             if arr is not None:
@@ -203,6 +209,16 @@ class Problem:
 
     def class_index(self, label: int) -> int:
         return self.classes.index(int(label))
+
+    def with_failure_class(self) -> Problem:
+        """This problem with one more class, `max(classes) + 1`, for the answers that FAILED: the
+        learner then predicts where calls fail (`failures = "class"`). The test set's labels keep
+        their indices, so accuracy counts a point predicted to fail as wrong, and the success F1
+        counts it as not a success."""
+        if self.failure_label is not None:
+            return self
+        label = self.classes[-1] + 1
+        return dataclasses.replace(self, classes=self.classes + (label,), failure_label=label)
 
     @classmethod
     def from_dataset(cls, data: Dataset) -> Problem:

@@ -103,6 +103,10 @@ class Session:
         if learner.num_classes != problem.num_classes:
             raise ValueError(f"learner has {learner.num_classes} classes; problem {problem.name!r} has "
                              f"{problem.num_classes}")
+        if config.failures == "class" and problem.failure_label is None:
+            raise ValueError(f"failures = 'class' learns failed calls as a class of their own; problem {problem.name!r} "
+                             "has none (build it with problem.with_failure_class(), and the learner with one more "
+                             "class)")
         self.problem, self.learner, self.strategy, self.key = problem, learner, strategy, key
         self.store, self.config = store, config
         self._key_data = np.asarray(jax.random.key_data(key))
@@ -293,7 +297,7 @@ class Session:
     def _apply(self, answers: list[Answer]) -> None:
         st = self.state
         asked = [st.pending.pop(a.query_id) for a in answers]
-        ok = [i for i, a in enumerate(answers) if a.status is Status.OK]
+        ok = [i for i, a in enumerate(answers) if self._learned(a)]
         start = 0
         while start < len(ok):  # runs of answers to queries of one round, in the order told
             end = start + 1
@@ -302,7 +306,7 @@ class Session:
             run = ok[start:end]
             values = [answers[i].value for i in run]
             st.buffer.add(np.concatenate([asked[i][1].x for i in run]),
-                          np.asarray([self.problem.class_index(int(answers[i].label)) for i in run]),  # type: ignore[arg-type]
+                          np.asarray([self.problem.class_index(self._label(answers[i])) for i in run]),
                           asked[run[0]][0],
                           np.asarray([np.nan if v is None else float(v) for v in values], np.float32))
             start = end
@@ -312,9 +316,20 @@ class Session:
         _count(st.spent, answers, +1)
         st.answers.extend(answers)
 
+    def _learned(self, answer: Answer) -> bool:
+        """Whether the learner learns from `answer`: an OK one, and a FAILED one under failures = "class"."""
+        return answer.status is Status.OK or (answer.status is Status.FAILED and self.config.failures == "class")
+
+    def _label(self, answer: Answer) -> int:
+        """The label the learner learns for a learned answer (the failure class for a FAILED one)."""
+        if answer.status is Status.OK:
+            return int(answer.label)  # type: ignore[arg-type]
+        return int(self.problem.failure_label)  # type: ignore[arg-type]
+
     def _model_outcome(self, answer: Answer, query: Queries) -> None:
-        """Add an answer's outcome to the answerability data (a FAILED one unless failures = "ignore")."""
-        if answer.status is Status.FAILED and self.config.failures == "ignore":
+        """Add an answer's outcome to the answerability data (a FAILED one only under failures = "avoid":
+        "class" learns it as a class instead, "ignore" drops it)."""
+        if answer.status is Status.FAILED and self.config.failures != "avoid":
             return
         self._outcomes().add(answer.query_id, query.x[0], None if query.z is None else query.z[0],
                                 answer.status is Status.OK)
@@ -345,8 +360,8 @@ class Session:
         st = self.state
         i = max(i for i, a in enumerate(st.answers) if a.query_id == query_id)
         answer = st.answers.pop(i)
-        if answer.status is Status.OK:
-            st.buffer.remove(sum(a.status is Status.OK for a in st.answers[:i]))
+        if self._learned(answer):
+            st.buffer.remove(sum(self._learned(a) for a in st.answers[:i]))
         _count(st.spent, [answer], -1)
         self._outcomes().remove(query_id)
         if query_id in self._told:
@@ -475,7 +490,7 @@ class Session:
         asked = {rec["query_id"]: rec for rec in log[:self.state.log_records] if rec["kind"] == "query"}
         for answer in self.state.answers:
             rec = asked[answer.query_id]
-            if answer.status is Status.FAILED and self.config.failures == "ignore":
+            if answer.status is Status.FAILED and self.config.failures != "avoid":
                 continue
             outcomes.add(answer.query_id, np.asarray(rec["x"], np.float32),
                          None if "z" not in rec else np.asarray(rec["z"], np.float32), answer.status is Status.OK)

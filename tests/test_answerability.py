@@ -242,8 +242,8 @@ def test_the_config_takes_failures_in_the_oracle_table():
     assert parse_config(base).loop.failures == "avoid"
     cfg = parse_config({**base, "oracle": {"kind": "teacher", "failures": "ignore"}})
     assert cfg.loop.failures == "ignore" and cfg.oracle.failures == "ignore"
-    with pytest.raises(ConfigError, match="oracle.failures must be 'avoid' or 'ignore'"):
-        parse_config({**base, "oracle": {"kind": "teacher", "failures": "class"}})
+    with pytest.raises(ConfigError, match="oracle.failures must be 'avoid', 'ignore' or 'class'"):
+        parse_config({**base, "oracle": {"kind": "teacher", "failures": "crash"}})
     with pytest.raises(ConfigError, match=r"loop.failures: set failures in the \[oracle\] table"):
         parse_config({**base, "loop": {"budget": 20, "failures": "ignore"}})
     assert not parse_config({**base, "strategies": [{"kind": "input_synthesis", "answerability": False}]}
@@ -268,3 +268,54 @@ def test_in_latent_space_uncoded_answers_are_placed_at_their_encodings():
     model = answerability_for(log, "latent", encode=lambda x: x * 10.0)
     np.testing.assert_allclose(model.points[:2], [[1.0, 2.0], [1.0, 2.0]])  # seed x encoded, then the code
     assert model.count == 2 and list(model.answered[:2]) == [1.0, 0.0]
+
+
+def _failing_top(qid, x):
+    """A toy simulator whose calls fail at the top of the box (x1 > 0.6)."""
+    return Answer(qid, Status.FAILED, error="diverged") if x[1] > 0.6 else Answer(qid, Status.OK, label=int(x[0] > 0.5))
+
+
+def test_failures_as_a_class_predict_the_failure_region_of_a_toy_simulator():
+    from qsynth.strategies.pool import RandomSampling
+
+    problem = SQUARE.with_failure_class()
+    assert problem.classes == (0, 1, 2) and problem.failure_label == 2
+    with pytest.raises(ValueError, match="with_failure_class"):
+        Session(SQUARE, TINY.build((2,), 2), SYNTH, key=jax.random.key(0), config=SessionConfig(failures="class"))
+    session = Session(problem, TINY.build((2,), 3), RandomSampling(), key=jax.random.key(0),
+                      config=SessionConfig(seed_size=10, batch_size=5, failures="class"))
+    while session.state.spent["queries"] < 40:
+        q = session.ask()
+        session.tell([_failing_top(q.query_id[i], q.x[i]) for i in range(len(q))])
+        session.fit()
+    failed = session.state.spent["failed"]
+    assert failed > 0 and session.state.buffer.size == 40  # every failed call taught the learner
+    assert session.state.outcomes.refusals == 0  # learned as a class, not avoided
+    probe = np.array([[0.25, 0.85], [0.75, 0.85], [0.25, 0.3], [0.75, 0.3]], np.float32)
+    assert session.predict_proba(probe).argmax(axis=1).tolist() == [2, 2, 0, 1]
+    # the test set's indices are unchanged: accuracy and F1 are of the original classes
+    assert session.history[-1]["accuracy"] <= 1.0 and problem.evaluator is SQUARE.evaluator
+    # a retraction takes its failure label back out of the buffer
+    last_failed = next(a.query_id for a in reversed(session.answers) if a.status is Status.FAILED)
+    session.retract(last_failed)
+    assert session.state.buffer.size == 39
+
+
+def test_the_plots_hatch_the_predicted_failure_region(tmp_path):
+    from qsynth import plotting
+
+    def predict(x):
+        x = np.asarray(x)
+        fails = x[:, 1] > 0.6
+        p = np.stack([(x[:, 0] <= 0.5) & ~fails, (x[:, 0] > 0.5) & ~fails, fails], 1).astype(float)
+        return 0.9 * p + 0.1 / 3
+
+    ax = plotting.plot_success_region(predict, lambda u: (u[:, 0] > 0.5).astype(int), low=np.zeros(2),
+                                      high=np.ones(2), positive=1, failure=2, queried=np.array([[0.2, 0.9]]),
+                                      queried_y=np.array([2]))
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "predicted to fail" in labels and any("the call failed" in t for t in labels)
+    plotting.save(ax, str(tmp_path / "region.png"))
+    ax = plotting.plot_decision_boundary(predict, bounds=(np.zeros(2), np.ones(2)), positive=1, failure=2)
+    assert any(getattr(c, "get_hatch", lambda: None)() == "///" for c in ax.collections) or any(
+        "///" in str(getattr(c, "hatches", "")) for c in ax.collections)

@@ -113,15 +113,16 @@ class FinishedRun:
 
     def model(self, strategy: str, seed: int) -> TrainedModel:
         """The learner as that run's last checkpoint left it."""
-        from qsynth.experiments.runner import build_dataset
+        from qsynth.experiments.runner import build_dataset, task_classes
         from qsynth.loop import load_params
 
         folder = self._seed_dir(strategy, seed)
         if not (folder / "checkpoint" / "state.npz").exists():
             raise FileNotFoundError(f"{folder}: no checkpoint yet (the run stopped before its first one)")
         data = build_dataset(self.config, seed)
-        learner = self.config.learner.build(data.feature_shape, data.num_classes, data.meta.get("success_values"))
-        return TrainedModel(learner, load_params(learner, str(folder / "checkpoint")), tuple(data.classes))
+        classes = task_classes(self.config, data)
+        learner = self.config.learner.build(data.feature_shape, len(classes), data.meta.get("success_values"))
+        return TrainedModel(learner, load_params(learner, str(folder / "checkpoint")), classes)
 
 
 def load_run(path: str | Path) -> FinishedRun:

@@ -85,13 +85,24 @@ def build_dataset(config: RunConfig, seed: int) -> Dataset:
     return data
 
 
+def task_problem(config: RunConfig, data: Dataset) -> Problem:
+    """The problem a run of `config` learns on `data` (with a failure class under failures = "class")."""
+    problem = Problem.from_dataset(data)
+    return problem.with_failure_class() if config.oracle.failures == "class" else problem
+
+
+def task_classes(config: RunConfig, data: Dataset) -> tuple[int, ...]:
+    """The classes the learner of a run of `config` predicts on `data` (its failure class last)."""
+    return tuple(data.classes) + ((max(data.classes) + 1,) if config.oracle.failures == "class" else ())
+
+
 def _prepare(config: RunConfig, progress: Progress | None = None) -> tuple[dict[int, Dataset], dict[int, Problem]]:
     datasets, problems = {}, {}
     progress = progress or Progress()
     for seed in config.seeds:
         with progress.phase(f"dataset {config.data.name}, seed {seed}"):
             data = build_dataset(config, seed)
-        datasets[seed], problems[seed] = data, Problem.from_dataset(data)
+        datasets[seed], problems[seed] = data, task_problem(config, data)
     probe = problems[config.seeds[0]]
     if config.learner.model == "cnn" and len(probe.feature_shape) < 2:
         raise ValueError(f"learner.model: 'cnn' needs image or sequence features, but {config.data.name!r} has "
@@ -451,7 +462,10 @@ def plot_run(path: str | Path, config: RunConfig, histories: dict[str, list[list
     seed = config.seeds[0]
     data = (datasets or {}).get(seed) or build_dataset(config, seed)
     if data.feature_shape == (2,):
-        learner = config.learner.build(data.feature_shape, data.num_classes, data.meta.get("success_values"))
+        classes = task_classes(config, data)
+        learner = config.learner.build(data.feature_shape, len(classes), data.meta.get("success_values"))
+        failure = len(data.classes) if len(classes) > len(data.classes) else None  # (its index)
+        positive = data.classes.index(data.meta.get("success_class", data.classes[-1]))
         seen = np.concatenate([data.x, data.x_test])
         low, high = seen.min(0) - 0.3, seen.max(0) + 0.3
         for name in histories:
@@ -459,7 +473,7 @@ def plot_run(path: str | Path, config: RunConfig, histories: dict[str, list[list
             if not (seed_dir / "checkpoint" / "state.npz").exists():
                 continue
             params = load_params(learner, str(seed_dir / "checkpoint"))
-            queried, qy = _queried_points(seed_dir / "labels.jsonl", data.classes)
+            queried, qy = _queried_points(seed_dir / "labels.jsonl", classes, failure is not None)
             acc = histories[name][0][-1]["accuracy"]
             if "simulator" in data.meta:
                 from qsynth.experiments.simulator_task import simulator_from_meta
@@ -468,7 +482,7 @@ def plot_run(path: str | Path, config: RunConfig, histories: dict[str, list[list
                 f1 = histories[name][0][-1].get("f1", float("nan"))
                 ax = plotting.plot_success_region(
                     lambda x: learner.predict_proba(params, x), sim.reference, low=sim.sim.low, high=sim.sim.high,
-                    names=sim.sim.parameter_names, queried=queried, queried_y=qy,
+                    names=sim.sim.parameter_names, queried=queried, queried_y=qy, positive=positive, failure=failure,
                     title=f"{name}, seed {seed}: {len(queried)} queries, grid accuracy {acc:.3f}, F1 {f1:.3f}")
                 out = plots / f"region-{name}.png"
                 plotting.save(ax, str(out))
@@ -477,6 +491,7 @@ def plot_run(path: str | Path, config: RunConfig, histories: dict[str, list[list
             shown = (data.x, data.y) if len(data.x) else (data.x_test, data.y_test)  # a box task may have no pool
             ax = plotting.plot_decision_boundary(lambda x: learner.predict_proba(params, x), bounds=(low, high),
                                                  x=shown[0], y=shown[1], queried=queried, queried_y=qy,
+                                                 positive=positive, failure=failure,
                                                  title=f"{name}, seed {seed}: accuracy {acc:.3f}")
             paths = [r["path"] for r in read_label_log(seed_dir / "labels.jsonl")
                      if r["kind"] == "query" and "path" in r]
@@ -532,10 +547,13 @@ def _plot_synthesis(path: Path, plots: Path, histories: dict[str, Any], data: Da
     return written
 
 
-def _queried_points(log: Path, classes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+def _queried_points(log: Path, classes: tuple[int, ...], failure_class: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The queried points `[m, d]` and their class indices `[m]` (−1: no label; a FAILED answer is
+    the last class's index under failures = "class")."""
     records = read_label_log(log)
     xs = {r["query_id"]: r["x"] for r in records if r["kind"] == "query"}
-    ys = {r["query_id"]: (classes.index(r["label"]) if r["status"] == "ok" else -1)
+    ys = {r["query_id"]: (classes.index(r["label"]) if r["status"] == "ok" else
+                          len(classes) - 1 if failure_class and r["status"] == "failed" else -1)
           for r in records if r["kind"] == "answer"}
     ids = [q for q in xs if q in ys]
     if not ids:

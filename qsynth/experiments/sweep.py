@@ -138,11 +138,10 @@ def _train_generator(config: Any, path: str, sweep: str, seed: int, data: Any, p
     """Train `seed`'s generator and save it under `generator/seed-<k>/` (a task; a saved one is kept)."""
     _pin(pinning)
     from qsynth.experiments import runner
-    from qsynth.problem import Problem
 
     generators = runner._generators(_one_seed(config, seed), {seed: data}, Path(path), _Reporter(events or _events),
                                     plots)
-    _kept[sweep, seed] = (Problem.from_dataset(data), generators.get(seed))
+    _kept[sweep, seed] = (runner.task_problem(config, data), generators.get(seed))
 
 
 def _share_oracle(config: Any, path: str, sweep: str, seed: int, data: Any, pinning: Pinning,
@@ -159,12 +158,11 @@ def _run(config: Any, path: str, sweep: str, index: int, seed: int, data: Any, s
     """Strategy `index` of `config` on `seed` (a task): its `RunResult`, None if it had finished before."""
     _pin(pinning)
     from qsynth.experiments import runner
-    from qsynth.problem import Problem
 
     report = _Reporter(events or _events)
     if (sweep, seed) not in _kept:  # (another worker trained the generator: load it)
         generators = runner._generators(_one_seed(config, seed), {seed: data}, Path(path), report, False)
-        _kept[sweep, seed] = (Problem.from_dataset(data), generators.get(seed))
+        _kept[sweep, seed] = (runner.task_problem(config, data), generators.get(seed))
     problem, generator = _kept[sweep, seed]
     oracles = _oracles(config, path, sweep, report)
     oracles.adopt(seed, shared)

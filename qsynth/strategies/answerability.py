@@ -42,14 +42,12 @@ from typing import Any
 import numpy as np
 
 from qsynth.data.buffer import capacity_for
+from qsynth.loop_config import FAILURE_POLICIES
 
 __all__ = ["AnswerLog", "AnswerabilityModel", "FAILURE_POLICIES", "LENGTHSCALE_FRACTIONS", "PRIOR_ANSWERED",
            "PRIOR_STRENGTHS",
            "PRIOR_UNANSWERED", "answerability_for", "fit_answerability", "probability", "probability_of", "weigh"]
 
-#: `[oracle] failures`: "avoid" (a failed call counts as unanswered), "ignore" (failed calls are
-#: not modelled: the behaviour before answerability).
-FAILURE_POLICIES = ("avoid", "ignore")
 
 #: The Beta prior's default pseudo-counts: what the model says where nothing was asked nearby.
 PRIOR_ANSWERED = 1.0
