@@ -117,14 +117,19 @@ def analyse(out: Path) -> dict:
     return report
 
 
+def _by_calls(values: dict, n: int) -> list[float]:
+    return values[n] if n in values else values[str(n)]  # (str keys once read back from JSON)
+
+
 def table(report: dict) -> str:
+    """The markdown table of `report` (as `analyse` returns it, or read back from its JSON)."""
     lines = ["| arm | " + " | ".join(f"F1 @ {n}" for n in CALLS) + " | accuracy @ 100 | failed calls of 100 |",
              "|---|" + "---|" * (len(CALLS) + 2)]
     for arm, r in report.items():
         if not isinstance(r, dict) or "f1" not in r:
             continue
-        cells = [f"{np.nanmean(r['f1'][n]):.3f} ± {np.nanstd(r['f1'][n]):.3f}" for n in CALLS]
-        acc = r["accuracy"][100]
+        cells = [f"{np.nanmean(_by_calls(r['f1'], n)):.3f} ± {np.nanstd(_by_calls(r['f1'], n)):.3f}" for n in CALLS]
+        acc = _by_calls(r["accuracy"], 100)
         lines.append(f"| {arm} | " + " | ".join(cells) + f" | {np.nanmean(acc):.3f} ± {np.nanstd(acc):.3f} | "
                      f"{np.mean(r['failed']):.1f} ± {np.std(r['failed']):.1f} |")
     p = report["paired_f1_at_100"]

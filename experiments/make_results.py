@@ -266,6 +266,13 @@ def halfspace_table(runs: Path) -> str:
     return text + "\n"
 
 
+def answerability_digits_table() -> str:
+    r = results_file("answerability_digits")
+    script = _script("answerability_digits")
+    return "\n\n".join(script.table(task, r[task], [20, 40, 60, 100] if task == "all" else [20, 40, 60])
+                       for task in r)
+
+
 TABLES: dict[str, Callable[[Path], str]] = {
     "halfspace": halfspace_table,
     "cartpole_synthesis": lambda runs: simulator_run_table("cartpole_synthesis", ("0.95", "0.98"), runs),
@@ -281,6 +288,8 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "default": default_table,
     "default_sample": default_sample,
     "breast_cancer": breast_cancer_table,
+    "failing_region": lambda runs: _script("failing_region").table(results_file("failing_region")),
+    "answerability_digits": lambda runs: answerability_digits_table(),
 }
 
 #: run folders whose plots docs/results.md shows: (run, plot file in runs/<run>/plots, name in docs/img)
