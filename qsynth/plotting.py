@@ -151,12 +151,19 @@ def plot_decision_boundary(predict_proba: Callable[[np.ndarray], np.ndarray], *,
     if queried is not None and len(queried):
         queried = np.asarray(queried)
         labeled = np.ones(len(queried), bool) if queried_y is None else np.asarray(queried_y) >= 0
+        if failure is not None and queried_y is not None:  # failed calls, learned as the failure class
+            failed = np.asarray(queried_y) == failure
+            if failed.any():
+                ax.scatter(queried[failed, 0], queried[failed, 1], marker="s", c="0.25", s=26, edgecolors="k",
+                           linewidths=0.6, zorder=3, label=f"{int(failed.sum())} failed (the failure class)")
+            labeled &= ~failed
+        unlabeled = np.zeros(len(queried), bool) if queried_y is None else np.asarray(queried_y) < 0
         colors = "k" if queried_y is None else np.asarray(queried_y)[labeled]
         ax.scatter(queried[labeled, 0], queried[labeled, 1], c=colors, cmap="RdBu_r", vmin=0, vmax=1, s=30,
                    edgecolors="k", linewidths=0.8, zorder=3, label=f"{int(labeled.sum())} queried, labeled")
-        if not labeled.all():
-            ax.scatter(queried[~labeled, 0], queried[~labeled, 1], marker="x", c="0.3", s=30, zorder=3,
-                       label=f"{int((~labeled).sum())} abstained or failed")
+        if unlabeled.any():
+            ax.scatter(queried[unlabeled, 0], queried[unlabeled, 1], marker="x", c="0.3", s=30, zorder=3,
+                       label=f"{int(unlabeled.sum())} abstained or failed")
         ax.legend(fontsize=8, loc="upper right")
     ax.set_xlim(low[0], high[0])
     ax.set_ylim(low[1], high[1])
