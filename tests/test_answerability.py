@@ -107,9 +107,9 @@ def _run(strategy, answer, seed=0, budget=30, store=None, stop_after=None, confi
         q = session.ask()
         asked.append(q)
         session.tell([answer(q.query_id[i], q.x[i]) for i in range(len(q))])
-        session.fit()
         if stop_after is not None and session.round == stop_after:
-            break
+            break  # (killed after its answers were logged, before the fit that checkpoints them)
+        session.fit()
     return session, asked
 
 
@@ -156,12 +156,13 @@ def test_without_a_refusal_answerability_changes_nothing():
         assert np.array_equal(np.asarray(a), np.asarray(b))
 
 
-def test_a_restored_session_keeps_the_model_bit_for_bit(tmp_path):
+def test_a_session_killed_mid_round_restores_the_model_bit_for_bit(tmp_path):
     whole, asked = _run(SYNTH, _band, budget=20, store=SeedStore(tmp_path / "whole", fsync=False))
     _run(SYNTH, _band, budget=20, store=SeedStore(tmp_path / "cut", fsync=False), stop_after=6)
     restored = Session.restore(SQUARE, TINY.build((2,), 2), SYNTH, key=jax.random.key(0),
                                store=SeedStore(tmp_path / "cut", fsync=False), config=SessionConfig(seed_size=6))
-    assert restored.state.outcomes.refusals > 0
+    assert restored.state.outcomes.refusals > 0 and restored.state.fitted_round < restored.round
+    restored.fit()  # the fit the kill interrupted (the answers it learns from were replayed from the log)
     while restored.state.spent["queries"] < 20:
         q = restored.ask()
         assert np.array_equal(q.x, asked[restored.round].x)
@@ -170,6 +171,9 @@ def test_a_restored_session_keeps_the_model_bit_for_bit(tmp_path):
         restored.fit()
     a, b = whole.state.outcomes, restored.state.outcomes
     assert a.query_id == b.query_id and np.array_equal(a.x, b.x) and np.array_equal(a.answered, b.answered)
+    with np.load(tmp_path / "whole" / "checkpoint" / "state.npz") as saved:  # arrays, not JSON lists
+        assert saved["answerability_x"].dtype == np.float32 and np.array_equal(saved["answerability_x"], a.x)
+        assert saved["answerability_answered"].dtype == bool and list(saved["answerability_id"]) == a.query_id
     # a checkpoint from before answerability: the same data rebuilt from the label log
     rebuilt = whole._outcomes_from(__import__("qsynth.store", fromlist=["x"]).read_label_log(
         tmp_path / "whole" / "labels.jsonl"))
