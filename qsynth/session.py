@@ -326,10 +326,14 @@ class Session:
             return int(answer.label)  # type: ignore[arg-type]
         return int(self.problem.failure_label)  # type: ignore[arg-type]
 
+    def _modelled(self, answer: Answer) -> bool:
+        """Whether `answer` is answerability data: every answer but a FAILED one under failures =
+        "ignore" (dropped) or "class" (learned as a class instead)."""
+        return answer.status is not Status.FAILED or self.config.failures == "avoid"
+
     def _model_outcome(self, answer: Answer, query: Queries) -> None:
-        """Add an answer's outcome to the answerability data (a FAILED one only under failures = "avoid":
-        "class" learns it as a class instead, "ignore" drops it)."""
-        if answer.status is Status.FAILED and self.config.failures != "avoid":
+        """Add an answer's outcome to the answerability data (when it is modelled)."""
+        if not self._modelled(answer):
             return
         self._outcomes().add(answer.query_id, query.x[0], None if query.z is None else query.z[0],
                                 answer.status is Status.OK)
@@ -488,10 +492,8 @@ class Session:
         """The answerability data of the answers a checkpoint covers, rebuilt from the label log."""
         outcomes = AnswerLog.empty(int(np.prod(self.problem.feature_shape)))
         asked = {rec["query_id"]: rec for rec in log[:self.state.log_records] if rec["kind"] == "query"}
-        for answer in self.state.answers:
+        for answer in filter(self._modelled, self.state.answers):
             rec = asked[answer.query_id]
-            if answer.status is Status.FAILED and self.config.failures != "avoid":
-                continue
             outcomes.add(answer.query_id, np.asarray(rec["x"], np.float32),
                          None if "z" not in rec else np.asarray(rec["z"], np.float32), answer.status is Status.OK)
         return outcomes
