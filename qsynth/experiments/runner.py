@@ -450,12 +450,15 @@ def plot_run(path: str | Path, config: RunConfig, histories: dict[str, list[list
                                            title=f"{config.name}: {config.data.name}, {seeds}")
     plotting.save(ax, str(plots / "learning_curves.png"))
     written.append(plots / "learning_curves.png")
-    if any(row["abstained"] + row["failed"] for runs in histories.values() for h in runs for row in h[-1:]):
+    refused = [name for name, runs in histories.items() if any(h[-1]["abstained"] + h[-1]["failed"] for h in runs)]
+    if refused:  # (the strategies that never had a refusal are left out: their share is 0 throughout)
         shares = {name: [[{**row, "unanswered": (row["abstained"] + row["failed"]) / max(row["queries"], 1)}
-                          for row in h] for h in runs] for name, runs in histories.items()}
+                          for row in h] for h in histories[name]] for name in refused}
+        others = len(histories) - len(refused)
         ax = plotting.plot_learning_curves(shares, key="unanswered", styles=styles,
                                            title=f"{config.name}: share of the queries not answered "
-                                                 f"(abstained or failed), {seeds}")
+                                                 f"(abstained or failed), {seeds}"
+                                                 + (f"; {others} strategies with none not shown" if others else ""))
         ax.set_ylabel("share not answered")
         plotting.save(ax, str(plots / "unanswered.png"))
         written.append(plots / "unanswered.png")
