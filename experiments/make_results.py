@@ -270,7 +270,7 @@ def answerability_digits_table() -> str:
     r = results_file("answerability_digits")
     script = _script("answerability_digits")
     return "\n\n".join(script.table(task, r[task], [20, 40, 60, 100] if task == "all" else [20, 40, 60])
-                       for task in r)
+                       for task in r) + "\n"
 
 
 TABLES: dict[str, Callable[[Path], str]] = {
@@ -288,7 +288,7 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "default": default_table,
     "default_sample": default_sample,
     "breast_cancer": breast_cancer_table,
-    "failing_region": lambda runs: _script("failing_region").table(results_file("failing_region")),
+    "failing_region": lambda runs: _script("failing_region").table(results_file("failing_region")) + "\n",
     "answerability_digits": lambda runs: answerability_digits_table(),
 }
 
