@@ -14,16 +14,19 @@ o_i = 1 (answered) or 0 (abstained, or failed under `failures = "avoid"`) at poi
 
 the posterior mean of a Beta(a0, b0) prior updated by kernel-weighted pseudo-counts. It is
 distance-aware by construction: far from every asked query it returns the prior mean
-a0 / (a0 + b0) — 1 by default (a0 = 1, b0 = 0), so a region nobody has asked about is presumed
-answerable and the search still goes there — and near several refusals it falls towards 0
-(four refusals at one spot and nothing else: 1/5). ℓ is chosen every round, from a fixed grid
-of multiples of the space's scale, by the leave-one-out log likelihood of the outcomes; the
-model has no other parameters, no randomness and no training loop, so a resumed run rebuilds
-it bit for bit from its log. It is differentiable in q, so gradient-ascent synthesis climbs the
-weighted acquisition.
+a0 / (a0 + b0) — 1 with an optimistic prior (b0 = 0: a region nobody has asked about is
+presumed answerable, so the search still goes there), the run's answered rate with an
+empirical one — and near several refusals it falls towards 0 (with a0 = 1, b0 = 0, four
+refusals at one spot and nothing else: 1/5). ℓ (a fraction of the space's scale) and the
+prior (optimistic or at the run's rate, of strength 0.1, 0.3 or 1) are chosen every round, from
+that fixed grid, by the leave-one-out log likelihood of the outcomes; the model has no other
+parameters, no randomness and no training loop, so a resumed run rebuilds it bit for bit from
+its log. It is differentiable in q, so gradient-ascent synthesis climbs the weighted
+acquisition.
 
 Spaces: latent synthesis models answerability in the generator's latent space (the queries'
-codes z), everything else in input space.
+codes z; answers to queries without one, such as the seed set's pool points, at their
+encodings), everything else in input space.
 
 References:
   Goetschalckx, Poupart & Hoey (2011). Continuous Correlated Beta Processes. IJCAI.
