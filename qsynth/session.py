@@ -336,7 +336,7 @@ class Session:
         if not self._modelled(answer):
             return
         self._outcomes().add(answer.query_id, query.x[0], None if query.z is None else query.z[0],
-                                answer.status is Status.OK)
+                             answer.status is Status.OK, answer.cost)
 
     def _outcomes(self) -> AnswerLog:
         if self.state.outcomes is None:  # (set by every constructor and restore)
@@ -495,7 +495,8 @@ class Session:
         for answer in filter(self._modelled, self.state.answers):
             rec = asked[answer.query_id]
             outcomes.add(answer.query_id, np.asarray(rec["x"], np.float32),
-                         None if "z" not in rec else np.asarray(rec["z"], np.float32), answer.status is Status.OK)
+                         None if "z" not in rec else np.asarray(rec["z"], np.float32), answer.status is Status.OK,
+                         answer.cost)
         return outcomes
 
     def _replay_log(self) -> None:

@@ -323,3 +323,65 @@ def test_the_plots_hatch_the_predicted_failure_region(tmp_path):
     ax = plotting.plot_decision_boundary(predict, bounds=(np.zeros(2), np.ones(2)), positive=1, failure=2)
     assert any(getattr(c, "get_hatch", lambda: None)() == "///" for c in ax.collections) or any(
         "///" in str(getattr(c, "hatches", "")) for c in ax.collections)
+
+
+# ---- the optional cost model ----------------------------------------------------------------------
+def test_the_cost_model_against_a_hand_worked_value_and_leave_one_out_brute_force():
+    from qsynth.strategies.answerability import COST_STRENGTHS, CostModel, expected_cost, expected_cost_of, fit_cost
+
+    pts, cost = np.array([[0.0], [1.0]], np.float32), np.array([1.0, 5.0])
+    m = CostModel(np.pad(pts, ((0, 62), (0, 0))), np.pad(cost, (0, 62)).astype(np.float32),
+                  np.pad(np.ones(2), (0, 62)).astype(np.float32), 1.0, 1.0, 3.0, 2)
+    # at q = 0: k = [1, e^-1/2]; E = (1·3 + 1 + 5 e^-1/2) / (1 + 1 + e^-1/2)
+    want = (3.0 + 1.0 + 5.0 * math.exp(-0.5)) / (2.0 + math.exp(-0.5))
+    assert m.expected(np.array([[0.0]]))[0] == pytest.approx(want, rel=1e-12)
+    assert float(expected_cost(m.arrays, jnp.zeros((1, 1)))[0]) == pytest.approx(want, rel=1e-6)
+    assert expected_cost_of(m, np.array([[40.0]]))[0] == pytest.approx(3.0, rel=1e-6)  # far away: the mean
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (20, 2))
+    c = np.where(x[:, 0] < 0.5, 10.0, 1.0)
+    fitted = fit_cost(x, c, math.sqrt(2))
+
+    def loo(ell, st):
+        err = 0.0
+        for i in range(len(x)):
+            rest = np.arange(len(x)) != i
+            k = np.exp(-((x[rest] - x[i]) ** 2).sum(1) / (2 * ell ** 2))
+            err += ((st * c.mean() + k @ c[rest]) / (st + k.sum()) - c[i]) ** 2
+        return err
+
+    best = min(((f * math.sqrt(2), st) for st in COST_STRENGTHS for f in LENGTHSCALE_FRACTIONS), key=lambda p: loo(*p))
+    assert (fitted.lengthscale, fitted.strength) == pytest.approx(best)
+
+
+def test_cost_aware_synthesis_asks_where_answers_are_cheap():
+    from qsynth.strategies.answerability import cost_for
+
+    diagonal = dataclasses.replace(SQUARE, evaluator=GridEvaluator(GRID, (GRID.sum(1) > 1).astype(int)))
+
+    def priced(qid, x):  # the left half of the box costs ten times as much to ask about
+        return Answer(qid, Status.OK, label=int(x[0] + x[1] > 1), cost=10.0 if x[0] < 0.5 else 1.0)
+
+    share, spent = {}, {}
+    for on in (True, False):
+        share[on], spent[on] = [], []
+        for seed in range(2):
+            session = Session(diagonal, TINY.build((2,), 2), dataclasses.replace(SYNTH, cost_aware=on),
+                              key=jax.random.key(seed), config=SessionConfig(seed_size=6))
+            asked = []
+            while session.state.spent["queries"] < 24:
+                q = session.ask()
+                asked.append(q)
+                session.tell([priced(q.query_id[i], q.x[i]) for i in range(len(q))])
+                session.fit()
+            xs = np.concatenate([q.x for q in asked[1:]])
+            share[on].append(float(np.mean(xs[:, 0] < 0.5)))
+            spent[on].append(session.state.spent["cost"])
+            if on:
+                assert "expected_cost" in asked[-1].extra
+    assert max(share[True]) <= 0.1 and min(share[False]) >= 0.3, share
+    assert max(spent[True]) < min(spent[False])
+    log = AnswerLog.empty(2)
+    log.add("a", np.zeros(2), None, True, 2.0)
+    log.add("b", np.ones(2), None, True, 2.0)
+    assert cost_for(log, "input", SQUARE.bounds) is None  # every answer cost the same: nothing to divide by

@@ -47,7 +47,8 @@ import numpy as np
 from qsynth.data.buffer import capacity_for
 from qsynth.loop_config import FAILURE_POLICIES
 
-__all__ = ["AnswerLog", "AnswerabilityModel", "FAILURE_POLICIES", "LENGTHSCALE_FRACTIONS", "PRIOR_ANSWERED",
+__all__ = ["AnswerLog", "AnswerabilityModel", "COST_STRENGTHS", "CostModel", "FAILURE_POLICIES", "cost_for",
+           "expected_cost", "expected_cost_of", "fit_cost", "LENGTHSCALE_FRACTIONS", "PRIOR_ANSWERED",
            "PRIOR_STRENGTHS",
            "PRIOR_UNANSWERED", "answerability_for", "fit_answerability", "probability", "probability_of", "weigh"]
 
@@ -81,16 +82,19 @@ class AnswerLog:
       z: [n, latent] float32, the queries' latent codes (NaN rows where a query had none; latent
         is 0 until a query with a code is answered).
       answered: [n] bool, True for an OK answer.
+      cost: [n] float32, what each answer cost (`Answer.cost`).
     """
 
     query_id: list[str]
     x: np.ndarray
     z: np.ndarray
     answered: np.ndarray
+    cost: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.float32))
 
     @classmethod
     def empty(cls, features: int) -> AnswerLog:
-        return cls([], np.zeros((0, features), np.float32), np.zeros((0, 0), np.float32), np.zeros(0, bool))
+        return cls([], np.zeros((0, features), np.float32), np.zeros((0, 0), np.float32), np.zeros(0, bool),
+                   np.zeros(0, np.float32))
 
     def __len__(self) -> int:
         return len(self.query_id)
@@ -100,8 +104,8 @@ class AnswerLog:
         """How many modelled answers were not answers (abstained, or failed under "avoid")."""
         return int(np.count_nonzero(~self.answered))
 
-    def add(self, query_id: str, x: np.ndarray, z: np.ndarray | None, answered: bool) -> None:
-        """Append one outcome (`x`: the query's input; `z`: its code or None)."""
+    def add(self, query_id: str, x: np.ndarray, z: np.ndarray | None, answered: bool, cost: float = 1.0) -> None:
+        """Append one outcome (`x`: the query's input; `z`: its code or None; `cost`: the answer's)."""
         x = np.asarray(x, np.float32).reshape(1, -1)
         code = None if z is None else np.asarray(z, np.float32).reshape(1, -1)
         if code is not None and self.z.shape[1] == 0:
@@ -112,6 +116,7 @@ class AnswerLog:
         self.x = np.concatenate([self.x, x])
         self.z = np.concatenate([self.z, code])
         self.answered = np.concatenate([self.answered, [bool(answered)]])
+        self.cost = np.concatenate([self.cost, np.asarray([cost], np.float32)])
 
     def remove(self, query_id: str) -> None:
         """Take out the newest outcome of `query_id` (its answer was retracted); none: no-op."""
@@ -121,17 +126,20 @@ class AnswerLog:
         keep = np.ones(len(self), bool)
         keep[rows[-1]] = False
         self.query_id = [q for q, k in zip(self.query_id, keep) if k]
-        self.x, self.z, self.answered = self.x[keep], self.z[keep], self.answered[keep]
+        self.x, self.z, self.answered, self.cost = self.x[keep], self.z[keep], self.answered[keep], self.cost[keep]
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The log as checkpoint arrays (`answerability_*`)."""
         return {"answerability_id": np.asarray(self.query_id, dtype=np.str_), "answerability_x": self.x,
-                "answerability_z": self.z, "answerability_answered": self.answered}
+                "answerability_z": self.z, "answerability_answered": self.answered, "answerability_cost": self.cost}
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> AnswerLog:
+        n = len(arrays["answerability_id"])
+        cost = arrays["answerability_cost"] if "answerability_cost" in arrays else np.ones(n)
         return cls([str(q) for q in arrays["answerability_id"]], arrays["answerability_x"].astype(np.float32),
-                   arrays["answerability_z"].astype(np.float32), arrays["answerability_answered"].astype(bool))
+                   arrays["answerability_z"].astype(np.float32), arrays["answerability_answered"].astype(bool),
+                   np.asarray(cost, np.float32))
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -232,6 +240,27 @@ def fit_answerability(points: np.ndarray, answered: np.ndarray, scale: float,
     return AnswerabilityModel(padded, outcome, mask, float(lengthscale), chosen, len(points))
 
 
+def _in_space(log: AnswerLog, space: str, bounds: tuple[np.ndarray, np.ndarray] | None,
+              encode: Any) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """The log's rows that have a point in `space`, those points, and the space's scale (None: none)."""
+    if space == "latent":
+        if log.z.shape[1] == 0:
+            return None
+        coded = np.isfinite(log.z).all(axis=1)
+        z = log.z.copy()
+        if encode is not None and not coded.all():
+            z[~coded] = np.asarray(encode(log.x[~coded]), np.float32).reshape(int((~coded).sum()), -1)
+            coded[:] = True
+        return coded, z[coded], math.sqrt(2.0 * log.z.shape[1])
+    if space == "input":
+        if bounds is not None:
+            scale = float(np.linalg.norm(np.asarray(bounds[1], np.float64) - np.asarray(bounds[0], np.float64)))
+        else:
+            scale = math.sqrt(2.0 * float(np.var(log.x.astype(np.float64), axis=0).sum())) if len(log) > 1 else 0.0
+        return np.ones(len(log), bool), log.x, scale
+    raise ValueError(f"answerability space must be 'latent' or 'input', got {space!r}")
+
+
 def answerability_for(log: AnswerLog | None, space: str, bounds: tuple[np.ndarray, np.ndarray] | None = None,
                       encode: Any = None) -> AnswerabilityModel | None:
     """The model a strategy weighs with this round, in `space` ("latent" or "input"), or None
@@ -242,31 +271,115 @@ def answerability_for(log: AnswerLog | None, space: str, bounds: tuple[np.ndarra
     pool points) are placed at their encodings when `encode` (`x [n, features] -> z [n, latent]`)
     is given, else left out. Scale: the box diagonal for inputs with `bounds`; √(2·latent) in
     latent space; else √(2 · Σ var) of the points (the typical distance between two of them)."""
+    if space not in ("latent", "input"):
+        raise ValueError(f"answerability space must be 'latent' or 'input', got {space!r}")
     if log is None or log.refusals == 0:
         return None
-    if space == "latent":
-        if log.z.shape[1] == 0:
-            return None
-        coded = np.isfinite(log.z).all(axis=1)
-        z = log.z.copy()
-        if encode is not None and not coded.all():
-            z[~coded] = np.asarray(encode(log.x[~coded]), np.float32).reshape(int((~coded).sum()), -1)
-            coded[:] = True
-        rows = coded
-        points, scale = z[rows], math.sqrt(2.0 * log.z.shape[1])
-    elif space == "input":
-        rows = np.ones(len(log), bool)
-        points = log.x
-        if bounds is not None:
-            scale = float(np.linalg.norm(np.asarray(bounds[1], np.float64) - np.asarray(bounds[0], np.float64)))
-        else:
-            scale = math.sqrt(2.0 * float(np.var(points.astype(np.float64), axis=0).sum())) if len(points) > 1 else 0.0
-    else:
-        raise ValueError(f"answerability space must be 'latent' or 'input', got {space!r}")
+    found = _in_space(log, space, bounds, encode)
+    if found is None:
+        return None
+    rows, points, scale = found
     answered = log.answered[rows]
     if np.all(answered) or not scale > 0:
         return None
     return fit_answerability(points, answered, scale)
+
+
+#: The prior strengths tried for the cost model (pseudo-observations at the run's mean cost).
+COST_STRENGTHS = (0.1, 1.0, 10.0)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class CostModel:
+    """A fitted expected cost of asking at q: a Nadaraya–Watson kernel regression of the answers'
+    costs, shrunk towards the run's mean cost `mean` with `strength` pseudo-observations,
+
+        E[cost | q] = (strength · mean + Σ_i k(q, q_i) c_i) / (strength + Σ_i k(q, q_i)),
+
+    ℓ and the strength chosen by leave-one-out squared error (`fit_cost`). Arrays are padded
+    like an `AnswerabilityModel`'s."""
+
+    points: np.ndarray
+    cost: np.ndarray
+    mask: np.ndarray
+    lengthscale: float
+    strength: float
+    mean: float
+    count: int = 0
+
+    @property
+    def arrays(self) -> tuple[Any, ...]:
+        """What a jitted program takes: (points, cost, mask, lengthscale, strength, mean)."""
+        return (self.points, self.cost, self.mask, np.float32(self.lengthscale), np.float32(self.strength),
+                np.float32(self.mean))
+
+    def expected(self, q: np.ndarray) -> np.ndarray:
+        """E[cost] `[n]` (float64) at points `q: [n, dim]`, in NumPy."""
+        q = np.asarray(q, np.float64).reshape(len(q), -1)
+        k = np.exp(-_sq_dist(q, self.points[:self.count].astype(np.float64)) / (2.0 * self.lengthscale ** 2))
+        return (self.strength * self.mean + k @ self.cost[:self.count]) / (self.strength + k.sum(axis=1))
+
+
+def expected_cost(arrays: tuple[Any, ...], q: Any) -> Any:
+    """E[cost] `[n]` at points `q: [n, dim]` in JAX (differentiable in q), floored at 1e-3 of the
+    mean cost (an acquisition is divided by it); `arrays` are a `CostModel`'s `arrays`."""
+    import jax.numpy as jnp
+
+    points, cost, mask, lengthscale, strength, mean = arrays
+    q = q.reshape(q.shape[0], -1)
+    d2 = jnp.sum(q * q, axis=1)[:, None] - 2.0 * q @ points.T + jnp.sum(points * points, axis=1)[None, :]
+    k = jnp.exp(-jnp.maximum(d2, 0.0) / (2.0 * lengthscale ** 2)) * mask[None, :]
+    return jnp.maximum((strength * mean + k @ cost) / (strength + jnp.sum(k, axis=1)), 1e-3 * mean)
+
+
+def fit_cost(points: np.ndarray, cost: np.ndarray, scale: float) -> CostModel:
+    """The cost model of costs `cost: [n]` at `points: [n, dim]`; ℓ (a fraction in
+    `LENGTHSCALE_FRACTIONS` of `scale`) and the strength (in `COST_STRENGTHS`) with the least
+    leave-one-out squared error over the newest `LOO_MAX` answers (the first in grid order on a tie)."""
+    points = np.asarray(points, np.float32).reshape(len(points), -1)
+    cost = np.asarray(cost, np.float64)
+    tail = slice(max(len(points) - LOO_MAX, 0), None)
+    pts, c = points[tail].astype(np.float64), cost[tail]
+    mean = float(cost.mean())
+    d2 = _sq_dist(pts, pts)
+    grid = [(f * scale, st) for st in COST_STRENGTHS for f in LENGTHSCALE_FRACTIONS]
+    errors = []
+    for ell, st in grid:
+        k = np.exp(-d2 / (2.0 * ell ** 2))
+        np.fill_diagonal(k, 0.0)
+        errors.append(float(np.sum(((st * mean + k @ c) / (st + k.sum(1)) - c) ** 2)))
+    lengthscale, strength = grid[int(np.argmin(errors))]
+    cap = capacity_for(len(points))
+    padded, value, mask = np.zeros((cap, points.shape[1]), np.float32), np.zeros(cap, np.float32), np.zeros(cap, np.float32)
+    padded[:len(points)], value[:len(points)], mask[:len(points)] = points, cost, 1.0
+    return CostModel(padded, value, mask, float(lengthscale), float(strength), mean, len(points))
+
+
+def cost_for(log: AnswerLog | None, space: str, bounds: tuple[np.ndarray, np.ndarray] | None = None,
+             encode: Any = None) -> CostModel | None:
+    """The cost model a cost-aware strategy divides by this round, in `space`, or None while every
+    modelled answer cost the same (dividing by a constant changes no choice)."""
+    if log is None or len(log) < 2 or float(np.ptp(log.cost)) == 0.0:
+        return None
+    found = _in_space(log, space, bounds, encode)
+    if found is None:
+        return None
+    rows, points, scale = found
+    if rows.sum() < 2 or not scale > 0 or float(np.ptp(log.cost[rows])) == 0.0:
+        return None
+    return fit_cost(points, log.cost[rows], scale)
+
+
+@functools.cache
+def _jitted_expected_cost() -> Any:
+    import jax
+
+    return jax.jit(expected_cost)
+
+
+def expected_cost_of(model: CostModel, q: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    """E[cost] `[n]` (float64) of `q: [n, ...]` with the same float32 program the ascent uses."""
+    return _chunked(_jitted_expected_cost(), model.arrays, q, chunk)
 
 
 @functools.cache
@@ -279,7 +392,11 @@ def _jitted_probability() -> Any:
 def probability_of(model: AnswerabilityModel, q: np.ndarray, chunk: int = 4096) -> np.ndarray:
     """`P(answered)` `[n]` (float64) of `q: [n, ...]` with the same float32 program the ascent
     uses (chunked, for pools)."""
-    fn = _jitted_probability()
+    return _chunked(_jitted_probability(), model.arrays, q, chunk)
+
+
+def _chunked(fn: Any, arrays: tuple[Any, ...], q: np.ndarray, chunk: int) -> np.ndarray:
+    """`fn(arrays, q)` `[n]` as float64, over fixed-size chunks of `q` (one compilation per size)."""
     q = np.asarray(q, np.float32).reshape(len(q), -1)
     out = np.empty(len(q), np.float64)
     size = min(chunk, capacity_for(max(len(q), 1), 16))
@@ -287,5 +404,5 @@ def probability_of(model: AnswerabilityModel, q: np.ndarray, chunk: int = 4096) 
         part = q[start:start + size]
         padded = np.zeros((size, q.shape[1]), np.float32)
         padded[:len(part)] = part
-        out[start:start + len(part)] = np.asarray(fn(model.arrays, padded))[:len(part)]
+        out[start:start + len(part)] = np.asarray(fn(arrays, padded))[:len(part)]
     return out

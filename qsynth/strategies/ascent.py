@@ -53,6 +53,7 @@ class AscentSpec:
       keep_path: also return every iterate (for plots of ascent paths).
       answerable: weigh the acquisition by an answerability model (whose arrays `ascend` and
         `best_starts` then take as `answerability`).
+      cost_aware: divide it by a cost model's expected cost (arrays: `cost`).
     """
 
     learner: Any
@@ -64,6 +65,7 @@ class AscentSpec:
     bounded: bool = False
     keep_path: bool = False
     answerable: bool = False
+    cost_aware: bool = False
 
     def __post_init__(self) -> None:
         check_measure(self.measure, differentiable=True)
@@ -100,54 +102,60 @@ def acquisition(spec: AscentSpec, params: Any, gen_params: Any, z: Array) -> Arr
     return Scorer(spec.measure)(spec.learner, params, spec.to_x(gen_params, z))
 
 
-def weighted_acquisition(spec: AscentSpec, params: Any, gen_params: Any, z: Array, answerability: Any) -> Array:
-    """The acquisition `[n]` of codes `z`, weighed by P(answered | z) when `spec.answerable`."""
-    acq = acquisition(spec, params, gen_params, z)
-    if not spec.answerable:
-        return acq
-    from qsynth.strategies.answerability import probability, weigh
+def weighted_acquisition(spec: AscentSpec, params: Any, gen_params: Any, z: Array, answerability: Any,
+                         cost: Any = None) -> Array:
+    """The acquisition `[n]` of codes `z`, weighed by P(answered | z) when `spec.answerable` and
+    divided by the expected cost of asking at z when `spec.cost_aware`."""
+    from qsynth.strategies.answerability import expected_cost, probability, weigh
 
-    return weigh(acq, probability(answerability, z))
+    acq = acquisition(spec, params, gen_params, z)
+    if spec.answerable:
+        acq = weigh(acq, probability(answerability, z))
+    if spec.cost_aware:
+        acq = acq / expected_cost(cost, z)
+    return acq
 
 
 def best_starts(spec: AscentSpec, params: Any, gen_params: Any, candidates: Array, starts: int,
-                answerability: Any = None) -> Array:
+                answerability: Any = None, cost: Any = None) -> Array:
     """The `starts` candidates `[starts, latent]` with the highest acquisition (screening before ascent).
 
     Where the learner is confident almost everywhere (a sharp committee late in a run), the
     acquisition is flat — its gradient underflows to zero — except in a thin band around
     the boundary; screening many cheap candidates puts the ascent's starts in that band.
     """
-    return _best_starts(spec, params, gen_params, jnp.asarray(candidates, jnp.float32), starts, answerability)
+    return _best_starts(spec, params, gen_params, jnp.asarray(candidates, jnp.float32), starts, answerability, cost)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 4))
 def _best_starts(spec: AscentSpec, params: Any, gen_params: Any, candidates: Array, starts: int,
-                 answerability: Any) -> Array:
+                 answerability: Any, cost: Any) -> Array:
     TRACE_COUNTS["best_starts"] += 1
-    _, idx = jax.lax.top_k(weighted_acquisition(spec, params, gen_params, candidates, answerability), starts)
+    _, idx = jax.lax.top_k(weighted_acquisition(spec, params, gen_params, candidates, answerability, cost), starts)
     return candidates[idx]
 
 
 def ascend(spec: AscentSpec, params: Any, gen_params: Any, z0: Array, low: Array | None = None,
-           high: Array | None = None, answerability: Any = None) -> AscentResult:
+           high: Array | None = None, answerability: Any = None, cost: Any = None) -> AscentResult:
     """Run the ascent from starts `z0: [starts, latent]` (box `low`/`high`: [latent] when bounded;
     `answerability`: an `AnswerabilityModel`'s arrays when `spec.answerable`)."""
     if spec.answerable and answerability is None:
         raise ValueError("an answerable ascent needs the answerability model's arrays")
+    if spec.cost_aware and cost is None:
+        raise ValueError("a cost-aware ascent needs the cost model's arrays")
     if spec.bounded and (low is None or high is None):
         raise ValueError("a bounded ascent needs low and high")
     dim = z0.shape[1]
     low = jnp.full((dim,), -jnp.inf, jnp.float32) if low is None else jnp.asarray(low, jnp.float32)
     high = jnp.full((dim,), jnp.inf, jnp.float32) if high is None else jnp.asarray(high, jnp.float32)
     z, before, after, path = _ascend(spec, params, gen_params, jnp.asarray(z0, jnp.float32), low, high,
-                                     answerability if spec.answerable else None)
+                                     answerability if spec.answerable else None, cost if spec.cost_aware else None)
     return AscentResult(z, before, after, path if spec.keep_path else None)
 
 
 @functools.partial(jax.jit, static_argnums=0)
 def _ascend(spec: AscentSpec, params: Any, gen_params: Any, z0: Array, low: Array,
-            high: Array, answerability: Any) -> tuple[Array, Array, Array, Array]:
+            high: Array, answerability: Any, cost: Any) -> tuple[Array, Array, Array, Array]:
     TRACE_COUNTS["ascend"] += 1
     # Cosine decay to 1% of the step size: starts settle on a sharp ridge of the acquisition
     # instead of oscillating across it. A tiny eps keeps Adam's step scale-free, so a start in a
@@ -156,7 +164,7 @@ def _ascend(spec: AscentSpec, params: Any, gen_params: Any, z0: Array, low: Arra
     tx = optax.adam(schedule, eps=1e-20)
 
     def objective(z: Array) -> tuple[Array, Array]:
-        acq = weighted_acquisition(spec, params, gen_params, z, answerability)
+        acq = weighted_acquisition(spec, params, gen_params, z, answerability, cost)
         log_prior = spec.generator.log_prior(z) if spec.generator is not None else jnp.zeros_like(acq)
         value = acq + spec.realism * log_prior
         return jnp.sum(value), value

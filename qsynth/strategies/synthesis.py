@@ -44,7 +44,8 @@ import numpy as np
 from qsynth.generators.base import Encoder, Generator
 from qsynth.problem import Problem
 from qsynth.records import Queries
-from qsynth.strategies.answerability import AnswerabilityModel, answerability_for, probability_of, weigh
+from qsynth.strategies.answerability import (AnswerabilityModel, CostModel, answerability_for, cost_for,
+                                             expected_cost_of, probability_of, weigh)
 from qsynth.strategies.base import RoundContext, empty_queries, numpy_rng, query_ids
 from qsynth.strategies.measures import MeasureLike, Scorer, check_measure, measure_name
 
@@ -135,6 +136,7 @@ class _Ascent:
     match: str | None = None
     screen: int = 1
     answerability: bool = True
+    cost_aware: bool = False
     label: str | None = None
     scenario: str = dataclasses.field(default="synthesis", init=False)
 
@@ -166,11 +168,18 @@ class _Ascent:
             return None
         return answerability_for(ctx.answers, space, ctx.problem.bounds if space == "input" else None, encode)
 
+    def _cost(self, ctx: RoundContext, space: str, encode: Any = None) -> CostModel | None:
+        """This round's cost model, or None (off, matched, or every answer cost the same)."""
+        if not self.cost_aware or self.match is not None:
+            return None
+        return cost_for(ctx.answers, space, ctx.problem.bounds if space == "input" else None, encode)
+
     def _queries(self, ctx: RoundContext, batch_size: int, z: np.ndarray, before: np.ndarray, after: np.ndarray,
                  x_of: Any, path_x: np.ndarray | None, match_points: Any,
-                 model: AnswerabilityModel | None = None) -> Queries:
+                 model: AnswerabilityModel | None = None, cost: CostModel | None = None) -> Queries:
         """Pick the batch from finished starts (by the acquisition weighed by `model`'s P(answered)
-        when there is one), then (optionally) match it to the pool."""
+        and divided by `cost`'s expected cost, where there are those), then (optionally) match it
+        to the pool."""
         from qsynth.strategies.scoring import score_points
 
         ranked = after
@@ -178,11 +187,16 @@ class _Ascent:
         if model is not None:
             p_answered = probability_of(model, z)
             ranked = weigh(after, p_answered)
+        if cost is not None:
+            expected = expected_cost_of(cost, z)
+            ranked = ranked / expected
         chosen = diverse_top(ranked, z, batch_size, self._distance_scale(ctx) * self.min_distance)
         extra.update({"acquisition_before": before[chosen], "acquisition_after": after[chosen],
                       "ascent_steps": np.full(len(chosen), self.steps, np.int64)})
         if model is not None:
             extra["answerable"] = p_answered[chosen]
+        if cost is not None:
+            extra["expected_cost"] = expected[chosen]
         if path_x is not None:
             extra["path"] = path_x[:, chosen].transpose(1, 0, 2)
         if self.match is None:
@@ -218,6 +232,8 @@ class LatentSynthesis(_Ascent):
       min_distance: least latent distance between two queries of a batch.
       match: None, or "latent"/"input" to snap queries to the nearest unqueried pool point.
       answerability: weigh the acquisition by P(answered | z) once the oracle has refused a query.
+      cost_aware: also divide it by the expected cost of asking at z, learned from the answers'
+        costs (once they differ): information per unit of cost.
       generator: the trained VAE (the runner fits it once per run and seed).
     """
 
@@ -255,13 +271,15 @@ class LatentSynthesis(_Ascent):
         gen = _check_generator(self.name, self.generator, ctx.problem)
         z0 = self._starts(key, ctx, gen)
         keep_path = math.prod(ctx.problem.feature_shape) <= PATH_MAX_FEATURES
-        model = self._answerability(ctx, "latent", gen.encode if isinstance(gen, Encoder) else None)
-        arrays = None if model is None else model.arrays
+        encode = gen.encode if isinstance(gen, Encoder) else None
+        model, cost = self._answerability(ctx, "latent", encode), self._cost(ctx, "latent", encode)
+        arrays, cost_arrays = (None if m is None else m.arrays for m in (model, cost))
         spec = AscentSpec(ctx.learner, gen, self.measure, self.steps, self.learning_rate,
-                          realism=self.realism, keep_path=keep_path, answerable=model is not None)
+                          realism=self.realism, keep_path=keep_path, answerable=model is not None,
+                          cost_aware=cost is not None)
         if self.screen > 1:
-            z0 = best_starts(spec, ctx.params, gen.params, z0, self.starts, arrays)
-        res = ascend(spec, ctx.params, gen.params, z0, answerability=arrays)
+            z0 = best_starts(spec, ctx.params, gen.params, z0, self.starts, arrays, cost_arrays)
+        res = ascend(spec, ctx.params, gen.params, z0, answerability=arrays, cost=cost_arrays)
         z, before, after = np.asarray(res.z), np.asarray(res.before), np.asarray(res.after)
         path_x = None
         if res.path is not None:
@@ -275,7 +293,7 @@ class LatentSynthesis(_Ascent):
             return decode(gen, zc), pool
 
         return self._queries(ctx, batch_size, z, before, after, functools.partial(decode, gen), path_x,
-                             match_points, model), state
+                             match_points, model, cost), state
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -310,13 +328,13 @@ class InputSynthesis(_Ascent):
         low, high = ctx.problem.bounds
         z0 = _rng(key).uniform(low, high, (self.starts * self.screen, low.size)).astype(np.float32)
         keep_path = low.size <= PATH_MAX_FEATURES
-        model = self._answerability(ctx, "input")
-        arrays = None if model is None else model.arrays
+        model, cost = self._answerability(ctx, "input"), self._cost(ctx, "input")
+        arrays, cost_arrays = (None if m is None else m.arrays for m in (model, cost))
         spec = AscentSpec(ctx.learner, None, self.measure, self.steps, self.learning_rate, bounded=True,
-                          keep_path=keep_path, answerable=model is not None)
+                          keep_path=keep_path, answerable=model is not None, cost_aware=cost is not None)
         if self.screen > 1:
-            z0 = best_starts(spec, ctx.params, None, z0, self.starts, arrays)
-        res = ascend(spec, ctx.params, None, z0, low, high, answerability=arrays)
+            z0 = best_starts(spec, ctx.params, None, z0, self.starts, arrays, cost_arrays)
+        res = ascend(spec, ctx.params, None, z0, low, high, answerability=arrays, cost=cost_arrays)
         z, before, after = np.asarray(res.z), np.asarray(res.before), np.asarray(res.after)
         path_x = np.asarray(res.path) if res.path is not None else None
         shape = ctx.problem.feature_shape
@@ -327,7 +345,7 @@ class InputSynthesis(_Ascent):
         def match_points(zc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             return zc, ctx.problem.pool[np.flatnonzero(ctx.available)]
 
-        return self._queries(ctx, batch_size, z, before, after, x_of, path_x, match_points, model), state
+        return self._queries(ctx, batch_size, z, before, after, x_of, path_x, match_points, model, cost), state
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
