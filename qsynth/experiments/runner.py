@@ -93,7 +93,7 @@ def task_problem(config: RunConfig, data: Dataset) -> Problem:
 
 def task_classes(config: RunConfig, data: Dataset) -> tuple[int, ...]:
     """The classes the learner of a run of `config` predicts on `data` (its failure class last)."""
-    return tuple(data.classes) + ((max(data.classes) + 1,) if config.oracle.failures == "class" else ())
+    return task_problem(config, data).classes
 
 
 def _prepare(config: RunConfig, progress: Progress | None = None) -> tuple[dict[int, Dataset], dict[int, Problem]]:

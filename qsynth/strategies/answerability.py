@@ -45,12 +45,10 @@ from typing import Any
 import numpy as np
 
 from qsynth.data.buffer import capacity_for
-from qsynth.loop_config import FAILURE_POLICIES
 
-__all__ = ["AnswerLog", "AnswerabilityModel", "COST_STRENGTHS", "CostModel", "FAILURE_POLICIES", "cost_for",
-           "expected_cost", "expected_cost_of", "fit_cost", "LENGTHSCALE_FRACTIONS", "PRIOR_ANSWERED",
-           "PRIOR_STRENGTHS",
-           "PRIOR_UNANSWERED", "answerability_for", "fit_answerability", "probability", "probability_of", "weigh"]
+__all__ = ["AnswerLog", "AnswerabilityModel", "COST_STRENGTHS", "CostModel", "LENGTHSCALE_FRACTIONS",
+           "PRIOR_ANSWERED", "PRIOR_STRENGTHS", "PRIOR_UNANSWERED", "answerability_for", "cost_for", "expected_cost",
+           "expected_cost_of", "fit_answerability", "fit_cost", "probability", "probability_of", "weigh"]
 
 
 #: The Beta prior's default pseudo-counts: what the model says where nothing was asked nearby.
@@ -168,9 +166,7 @@ class AnswerabilityModel:
 
     def probability(self, q: np.ndarray) -> np.ndarray:
         """`P(answered)` `[n]` (float64) of points `q: [n, dim]`, in NumPy."""
-        q = np.asarray(q, np.float64).reshape(len(q), -1)
-        pts = self.points[:self.count].astype(np.float64)
-        k = np.exp(-_sq_dist(q, pts) / (2.0 * self.lengthscale ** 2))
+        k = _kernel(np.asarray(q, np.float64).reshape(len(q), -1), self.points[:self.count], self.lengthscale)
         a0, b0 = self.prior
         return (a0 + k @ self.answered[:self.count]) / (a0 + b0 + k.sum(axis=1))
 
@@ -181,10 +177,17 @@ def probability(arrays: tuple[Any, ...], q: Any) -> Any:
     import jax.numpy as jnp
 
     points, answered, mask, lengthscale, a0, b0 = arrays
+    k = _kernel_weights(points, mask, lengthscale, q)
+    return (a0 + k @ answered) / (a0 + b0 + jnp.sum(k, axis=1))
+
+
+def _kernel_weights(points: Any, mask: Any, lengthscale: Any, q: Any) -> Any:
+    """k(q, points) `[n, capacity]` in JAX, zero on padding rows."""
+    import jax.numpy as jnp
+
     q = q.reshape(q.shape[0], -1)
     d2 = jnp.sum(q * q, axis=1)[:, None] - 2.0 * q @ points.T + jnp.sum(points * points, axis=1)[None, :]
-    k = jnp.exp(-jnp.maximum(d2, 0.0) / (2.0 * lengthscale ** 2)) * mask[None, :]
-    return (a0 + k @ answered) / (a0 + b0 + jnp.sum(k, axis=1))
+    return jnp.exp(-jnp.maximum(d2, 0.0) / (2.0 * lengthscale ** 2)) * mask[None, :]
 
 
 def weigh(acquisition: Any, p_answered: Any) -> Any:
@@ -198,12 +201,26 @@ def _sq_dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.maximum((a * a).sum(1)[:, None] - 2.0 * a @ b.T + (b * b).sum(1)[None, :], 0.0)
 
 
+def _kernel(a: np.ndarray, b: np.ndarray, lengthscale: float) -> np.ndarray:
+    """k(a, b) `[len(a), len(b)]` in float64 NumPy."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return np.exp(-_sq_dist(a, b) / (2.0 * lengthscale ** 2))
+
+
+def _padded(points: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`points`, `values` and a validity mask, zero-padded to the capacity bucket of their count
+    (float32: a jitted program compiles once per bucket)."""
+    cap = capacity_for(len(points))
+    padded, value, mask = np.zeros((cap, points.shape[1]), np.float32), np.zeros(cap, np.float32), np.zeros(cap, np.float32)
+    padded[:len(points)], value[:len(points)], mask[:len(points)] = points, values, 1.0
+    return padded, value, mask
+
+
 def loo_log_likelihood(points: np.ndarray, answered: np.ndarray, lengthscale: float,
                        prior: tuple[float, float] = (PRIOR_ANSWERED, PRIOR_UNANSWERED)) -> float:
     """Σ_i log P_{−i}(o_i): each outcome predicted by the model of all the others (clipped)."""
-    pts = np.asarray(points, np.float64)
     o = np.asarray(answered, np.float64)
-    k = np.exp(-_sq_dist(pts, pts) / (2.0 * lengthscale ** 2))
+    k = _kernel(points, points, lengthscale)
     np.fill_diagonal(k, 0.0)
     a0, b0 = prior
     p = np.clip((a0 + k @ o) / (a0 + b0 + k.sum(1)), LOO_CLIP, 1.0 - LOO_CLIP)
@@ -230,14 +247,7 @@ def fit_answerability(points: np.ndarray, answered: np.ndarray, scale: float,
     grid = [(f * scale, b) for b in priors for f in LENGTHSCALE_FRACTIONS]
     scores = [loo_log_likelihood(points[tail], answered[tail], ell, b) for ell, b in grid]
     lengthscale, chosen = grid[int(np.argmax(scores))]
-    cap = capacity_for(len(points))
-    padded = np.zeros((cap, points.shape[1]), np.float32)
-    padded[:len(points)] = points
-    outcome = np.zeros(cap, np.float32)
-    outcome[:len(points)] = answered
-    mask = np.zeros(cap, np.float32)
-    mask[:len(points)] = 1.0
-    return AnswerabilityModel(padded, outcome, mask, float(lengthscale), chosen, len(points))
+    return AnswerabilityModel(*_padded(points, answered), float(lengthscale), chosen, len(points))
 
 
 def _in_space(log: AnswerLog, space: str, bounds: tuple[np.ndarray, np.ndarray] | None,
@@ -315,8 +325,7 @@ class CostModel:
 
     def expected(self, q: np.ndarray) -> np.ndarray:
         """E[cost] `[n]` (float64) at points `q: [n, dim]`, in NumPy."""
-        q = np.asarray(q, np.float64).reshape(len(q), -1)
-        k = np.exp(-_sq_dist(q, self.points[:self.count].astype(np.float64)) / (2.0 * self.lengthscale ** 2))
+        k = _kernel(np.asarray(q, np.float64).reshape(len(q), -1), self.points[:self.count], self.lengthscale)
         return (self.strength * self.mean + k @ self.cost[:self.count]) / (self.strength + k.sum(axis=1))
 
 
@@ -326,9 +335,7 @@ def expected_cost(arrays: tuple[Any, ...], q: Any) -> Any:
     import jax.numpy as jnp
 
     points, cost, mask, lengthscale, strength, mean = arrays
-    q = q.reshape(q.shape[0], -1)
-    d2 = jnp.sum(q * q, axis=1)[:, None] - 2.0 * q @ points.T + jnp.sum(points * points, axis=1)[None, :]
-    k = jnp.exp(-jnp.maximum(d2, 0.0) / (2.0 * lengthscale ** 2)) * mask[None, :]
+    k = _kernel_weights(points, mask, lengthscale, q)
     return jnp.maximum((strength * mean + k @ cost) / (strength + jnp.sum(k, axis=1)), 1e-3 * mean)
 
 
@@ -349,10 +356,7 @@ def fit_cost(points: np.ndarray, cost: np.ndarray, scale: float) -> CostModel:
         np.fill_diagonal(k, 0.0)
         errors.append(float(np.sum(((st * mean + k @ c) / (st + k.sum(1)) - c) ** 2)))
     lengthscale, strength = grid[int(np.argmin(errors))]
-    cap = capacity_for(len(points))
-    padded, value, mask = np.zeros((cap, points.shape[1]), np.float32), np.zeros(cap, np.float32), np.zeros(cap, np.float32)
-    padded[:len(points)], value[:len(points)], mask[:len(points)] = points, cost, 1.0
-    return CostModel(padded, value, mask, float(lengthscale), float(strength), mean, len(points))
+    return CostModel(*_padded(points, cost), float(lengthscale), float(strength), mean, len(points))
 
 
 def cost_for(log: AnswerLog | None, space: str, bounds: tuple[np.ndarray, np.ndarray] | None = None,
@@ -370,29 +374,23 @@ def cost_for(log: AnswerLog | None, space: str, bounds: tuple[np.ndarray, np.nda
     return fit_cost(points, log.cost[rows], scale)
 
 
-@functools.cache
-def _jitted_expected_cost() -> Any:
-    import jax
-
-    return jax.jit(expected_cost)
-
-
 def expected_cost_of(model: CostModel, q: np.ndarray, chunk: int = 4096) -> np.ndarray:
     """E[cost] `[n]` (float64) of `q: [n, ...]` with the same float32 program the ascent uses."""
-    return _chunked(_jitted_expected_cost(), model.arrays, q, chunk)
+    return _chunked(_jitted(expected_cost), model.arrays, q, chunk)
 
 
 @functools.cache
-def _jitted_probability() -> Any:
+def _jitted(fn: Any) -> Any:
+    """`jax.jit(fn)`, made once per function."""
     import jax
 
-    return jax.jit(probability)
+    return jax.jit(fn)
 
 
 def probability_of(model: AnswerabilityModel, q: np.ndarray, chunk: int = 4096) -> np.ndarray:
     """`P(answered)` `[n]` (float64) of `q: [n, ...]` with the same float32 program the ascent
     uses (chunked, for pools)."""
-    return _chunked(_jitted_probability(), model.arrays, q, chunk)
+    return _chunked(_jitted(probability), model.arrays, q, chunk)
 
 
 def _chunked(fn: Any, arrays: tuple[Any, ...], q: np.ndarray, chunk: int) -> np.ndarray:

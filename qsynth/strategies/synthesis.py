@@ -162,17 +162,16 @@ class _Ascent:
             return self.label
         return f"{self._kind}-{measure_name(self.measure)}" + ("+match" if self.match else "")
 
-    def _answerability(self, ctx: RoundContext, space: str, encode: Any = None) -> AnswerabilityModel | None:
-        """This round's answerability model, or None (off, matched, or no refusal yet: weight 1)."""
-        if not self.answerability or self.match is not None:
-            return None
-        return answerability_for(ctx.answers, space, ctx.problem.bounds if space == "input" else None, encode)
-
-    def _cost(self, ctx: RoundContext, space: str, encode: Any = None) -> CostModel | None:
-        """This round's cost model, or None (off, matched, or every answer cost the same)."""
-        if not self.cost_aware or self.match is not None:
-            return None
-        return cost_for(ctx.answers, space, ctx.problem.bounds if space == "input" else None, encode)
+    def _models(self, ctx: RoundContext, space: str,
+                encode: Any = None) -> tuple[AnswerabilityModel | None, CostModel | None]:
+        """This round's answerability and cost models in `space`, each None when it is off, for a
+        matched arm, or while it has nothing to say (no refusal yet; every answer cost the same)."""
+        if self.match is not None:
+            return None, None
+        bounds = ctx.problem.bounds if space == "input" else None
+        model = answerability_for(ctx.answers, space, bounds, encode) if self.answerability else None
+        cost = cost_for(ctx.answers, space, bounds, encode) if self.cost_aware else None
+        return model, cost
 
     def _queries(self, ctx: RoundContext, batch_size: int, z: np.ndarray, before: np.ndarray, after: np.ndarray,
                  x_of: Any, path_x: np.ndarray | None, match_points: Any,
@@ -272,7 +271,7 @@ class LatentSynthesis(_Ascent):
         z0 = self._starts(key, ctx, gen)
         keep_path = math.prod(ctx.problem.feature_shape) <= PATH_MAX_FEATURES
         encode = gen.encode if isinstance(gen, Encoder) else None
-        model, cost = self._answerability(ctx, "latent", encode), self._cost(ctx, "latent", encode)
+        model, cost = self._models(ctx, "latent", encode)
         arrays, cost_arrays = (None if m is None else m.arrays for m in (model, cost))
         spec = AscentSpec(ctx.learner, gen, self.measure, self.steps, self.learning_rate,
                           realism=self.realism, keep_path=keep_path, answerable=model is not None,
@@ -328,7 +327,7 @@ class InputSynthesis(_Ascent):
         low, high = ctx.problem.bounds
         z0 = _rng(key).uniform(low, high, (self.starts * self.screen, low.size)).astype(np.float32)
         keep_path = low.size <= PATH_MAX_FEATURES
-        model, cost = self._answerability(ctx, "input"), self._cost(ctx, "input")
+        model, cost = self._models(ctx, "input")
         arrays, cost_arrays = (None if m is None else m.arrays for m in (model, cost))
         spec = AscentSpec(ctx.learner, None, self.measure, self.steps, self.learning_rate, bounded=True,
                           keep_path=keep_path, answerable=model is not None, cost_aware=cost is not None)
