@@ -64,6 +64,12 @@ class LearnerConfig:
         eight times ... the seed set, a handful of full fits per run, so the gap between
         warm-started and freshly trained networks cannot build up. None: never.
       bootstrap: weight each member's examples by Poisson(1) draws (online bagging).
+      prior_scale: β of randomized prior functions (Osband, Aslanides & Cassirer 2018): each
+        ensemble member's logits are `f_θ(x) + β · p(x)`, where `p` is a second, untrained
+        network of the same architecture drawn at the member's initialization. Where labels pin
+        the members down they fit around their priors; away from the labels the priors differ,
+        so the members disagree — epistemic uncertainty that grows away from the data, which a
+        plain ensemble lacks. 0: no prior (a plain deep ensemble). Ensembles only.
       batch_size: examples per optimizer step, drawn with replacement from the labeled set
         (independently per member); None trains full-batch. A fixed batch makes a step cost
         the same however large the labeled set grows.
@@ -95,6 +101,7 @@ class LearnerConfig:
     perturb: float = 0.0
     restart_growth: float | None = None
     bootstrap: bool = False
+    prior_scale: float = 0.0
     batch_size: int | None = None
     target: str = "label"
     success: tuple[float, ...] = ()
@@ -117,6 +124,8 @@ class LearnerConfig:
                 raise ValueError(f"learner.{field}: {getattr(self, field)!r} is not callable")
         if self.model == "gp" and self.optimizer is not None:
             raise ValueError("learner.optimizer applies to network learners, not model = 'gp'")
+        if self.model == "gp" and self.prior_scale != 0:
+            raise ValueError("learner.prior_scale applies to network ensembles, not model = 'gp'")
         if self.model == "gp":
             self.gp_config(self.success or ((0.0, math.inf) if self.target == "label" else (0.0, 1.0)))
         else:
@@ -138,6 +147,11 @@ class LearnerConfig:
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0) or (name == "learning_rate" and value == 0):
                 raise ValueError(f"learner.{name} must be a finite {'positive' if name == 'learning_rate' else 'non-negative'} number, got {value}")
+        if not (math.isfinite(self.prior_scale) and self.prior_scale >= 0):
+            raise ValueError(f"learner.prior_scale must be a finite number >= 0, got {self.prior_scale}")
+        if self.prior_scale > 0 and self.posterior != "ensemble":
+            raise ValueError("learner.prior_scale (randomized prior functions) needs learner.posterior = 'ensemble', "
+                             f"got {self.posterior!r}")
         if self.batch_size is not None and self.batch_size < 1:
             raise ValueError(f"learner.batch_size must be >= 1 (or absent for full batch), got {self.batch_size}")
         if not (0.0 < self.shrink <= 1.0) or not (0.0 <= self.perturb < math.inf):

@@ -26,23 +26,26 @@ __all__ = ["dense_relu_gradient_norms", "per_example_gradient_norms"]
 
 
 def per_example_gradient_norms(logits: Callable[[Any, Array], Array], net: Any, x: Array,
-                               num_classes: int) -> Array:
-    """`[n, classes]` norms from per-example gradients of `logits(net, x: [1, ...]) -> [1, classes]`."""
+                               num_classes: int, offset: Array | None = None) -> Array:
+    """`[n, classes]` norms from per-example gradients of `logits(net, x: [1, ...]) -> [1, classes]`;
+    `offset` `[n, classes]`, fixed logits added to the network's (a randomized prior's), or None."""
     labels = jnp.arange(num_classes)
+    offset = jnp.zeros((x.shape[0], num_classes), jnp.float32) if offset is None else offset
 
-    def loss(net: Any, xi: Array, c: Array) -> Array:
-        return optax.softmax_cross_entropy_with_integer_labels(logits(net, xi[None])[0], c)
+    def loss(net: Any, xi: Array, oi: Array, c: Array) -> Array:
+        return optax.softmax_cross_entropy_with_integer_labels(logits(net, xi[None])[0] + oi, c)
 
-    def norms(xi: Array) -> Array:  # [c]
-        grads = jax.vmap(lambda c: jax.grad(loss)(net, xi, c))(labels)
+    def norms(xi: Array, oi: Array) -> Array:  # [c]
+        grads = jax.vmap(lambda c: jax.grad(loss)(net, xi, oi, c))(labels)
         sq = sum(jnp.sum(jnp.reshape(g, (g.shape[0], -1)) ** 2, axis=1) for g in jax.tree.leaves(grads))
         return jnp.sqrt(sq)
 
-    return jax.vmap(norms)(x)
+    return jax.vmap(norms)(x, offset)
 
 
-def dense_relu_gradient_norms(layers: Sequence[Any], x: Array, num_classes: int) -> Array:
-    """`[n, classes]` norms, in closed form, of a chain of dense layers with ReLU between them.
+def dense_relu_gradient_norms(layers: Sequence[Any], x: Array, num_classes: int, offset: Array | None = None) -> Array:
+    """`[n, classes]` norms, in closed form, of a chain of dense layers with ReLU between them
+    (`offset` `[n, classes]`: fixed logits added to the last layer's, or None).
 
     `layers`: NNX `Linear` modules (kernel [in, out], bias [out]), the last one giving logits.
     With inputs `a_l` and pre-activations `z_l` of layer l, the error at the output for label
@@ -56,7 +59,7 @@ def dense_relu_gradient_norms(layers: Sequence[Any], x: Array, num_classes: int)
         z = a @ layer.kernel[...] + layer.bias[...][None, :]
         pre.append(z)
         a = jax.nn.relu(z)
-    probs = jax.nn.softmax(pre[-1], axis=-1)  # [n, c]
+    probs = jax.nn.softmax(pre[-1] if offset is None else pre[-1] + offset, axis=-1)  # [n, c]
     delta = probs[:, None, :] - jnp.eye(num_classes, dtype=probs.dtype)[None]  # [n, c (label), c]
     sq = jnp.zeros(delta.shape[:2], probs.dtype)
     for i in range(len(layers) - 1, -1, -1):

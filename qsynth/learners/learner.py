@@ -11,6 +11,12 @@ sees (and differentiates, for synthesis). Two posteriors:
   refreshed at every fit and kept in `params["mc_key"]`, form the committee, so `probs`
   stays a deterministic function of `params` (a fixed committee per round).
 
+With `prior_scale` β > 0 each ensemble member also carries a randomized prior function: a
+second network of the same architecture, drawn at initialization and never trained
+(`params["prior"]`), whose logits are added, times β, to the member's own. Training fits
+`f_θ + β·p` to the labels, so the members agree where labels are and keep their priors'
+disagreement where there are none.
+
 Training is full-batch AdamW on the labeled buffer's fixed-capacity arrays with a validity
 mask, inside one `lax.fori_loop` whose step count is a runtime value: one compilation per
 capacity bucket, for both warm-start and from-scratch fits.
@@ -20,6 +26,8 @@ References:
     Estimation using Deep Ensembles.
   Gal & Ghahramani (2016). Dropout as a Bayesian Approximation.
   Ash & Adams (2020). On Warm-Starting Neural Network Training. (shrink and perturb)
+  Osband, Aslanides & Cassirer (2018). Randomized Prior Functions for Deep Reinforcement
+    Learning. (prior_scale)
 """
 
 from __future__ import annotations
@@ -57,7 +65,8 @@ class TrainState(NamedTuple):
     """What a learner carries between rounds (a pytree; checkpointed as is).
 
     params: {"net": stacked network params [nets, ...], "mc_key": uint32 key data,
-      "scratch_size": int32 [], the labeled-set size at the last fit from scratch (0 before any)}.
+      "scratch_size": int32 [], the labeled-set size at the last fit from scratch (0 before any),
+      and with `prior_scale` > 0 "prior": the stacked, untrained prior networks [nets, ...]}.
     opt_state: the optax state, stacked like the params.
     """
 
@@ -145,21 +154,29 @@ class NetworkLearner:
             return model(x, dropout_rate=self.config.dropout, dropout_key=dropout_key)
         return model(x)
 
+    def prior_logits(self, params: dict[str, Any], x: Array) -> Array:
+        """`[nets, n, classes]`: β · the prior networks' logits (zeros without a prior)."""
+        if "prior" not in params:
+            return jnp.zeros((self.nets, x.shape[0], self.num_classes), jnp.float32)
+        return self.config.prior_scale * jax.vmap(lambda p: self.net_logits(p, x))(params["prior"])
+
     def gradient_norms(self, params: dict[str, Any], x: Array) -> Array:
-        """`[nets, n, classes]`: ‖∇_θ CE(f_θ(x_i), c)‖ of each stacked network (no dropout)."""
+        """`[nets, n, classes]`: ‖∇_θ CE(f_θ(x_i) + β·p(x_i), c)‖ of each stacked network (no
+        dropout); the prior networks p are fixed, so they are left out of the gradient."""
         x = jnp.asarray(x, jnp.float32)
+        offsets = self.prior_logits(params, x)  # [nets, n, c]
         if self.builtin_model and self.config.model in ("logreg", "mlp"):  # dense ReLU: the closed form
 
-            def norms(net: Any) -> Array:
+            def norms(net: Any, offset: Array) -> Array:
                 model = nnx.merge(self.graphdef, net)
                 layers = [*model.hidden, model.out] if self.config.model == "mlp" else [model.out]
-                return dense_relu_gradient_norms(layers, x, self.num_classes)
+                return dense_relu_gradient_norms(layers, x, self.num_classes, offset)
         else:
 
-            def norms(net: Any) -> Array:
-                return per_example_gradient_norms(self.net_logits, net, x, self.num_classes)
+            def norms(net: Any, offset: Array) -> Array:
+                return per_example_gradient_norms(self.net_logits, net, x, self.num_classes, offset)
 
-        return jax.vmap(norms)(params["net"])
+        return jax.vmap(norms)(params["net"], offsets)
 
     @property
     def gradient_chunk(self) -> int:
@@ -172,6 +189,8 @@ class NetworkLearner:
         x = jnp.asarray(x, jnp.float32)
         if self.config.posterior == "ensemble":
             logits = jax.vmap(lambda net: self.net_logits(net, x))(params["net"])
+            if "prior" in params:
+                logits = logits + self.prior_logits(params, x)
         else:
             net = jax.tree.map(lambda a: a[0], params["net"])
             keys = jax.random.split(jax.random.wrap_key_data(params["mc_key"]), self.members)
@@ -200,31 +219,35 @@ class NetworkLearner:
             if self.config.shrink != 1.0 or self.config.perturb != 0.0:  # shrink and perturb (Ash & Adams 2020)
                 state = TrainState({**state.params, "net": _shrink_and_perturb(self, state.params["net"], k_init)},
                                    state.opt_state)
-        net, opt_state = self._train(state.params["net"], state.opt_state, buffer, k_fit, steps)
+        net, opt_state = self._train(state.params["net"], state.opt_state, buffer, k_fit, steps,
+                                     state.params.get("prior"))
         return TrainState({**state.params, "net": net, "mc_key": _mc_key(k_fit)}, opt_state)
 
-    def _train(self, net: Any, opt_state: Any, buffer: LabeledBuffer, key: Array, steps: int) -> tuple[Any, Any]:
+    def _train(self, net: Any, opt_state: Any, buffer: LabeledBuffer, key: Array, steps: int,
+               prior: Any = None) -> tuple[Any, Any]:
         """`steps` optimizer steps of every network: the members split over the devices where there
         are several (`qsynth._devices`), else the ensemble split into groups trained on separate
         cores (`qsynth._parallel`); a member's result does not depend on the split."""
         x, y, mask = jnp.asarray(buffer.x), jnp.asarray(buffer.y), jnp.asarray(buffer.mask)
+        offsets = _prior_logits(self, prior, x) if prior is not None else None  # [nets, capacity, c], fixed
 
         def train(start: int, size: int) -> tuple[Any, Any]:
             carry = (net, opt_state) if size == self.nets else _window((net, opt_state), jnp.int32(start), size)
             if self.config.model != "cnn" or not cpu_speedups():  # (a user's network trains in the loop program)
-                carry = _fit(self, *carry, x, y, mask, key, jnp.int32(steps), jnp.int32(start))
+                carry = _fit(self, *carry, x, y, mask, key, jnp.int32(steps), jnp.int32(start), offsets)
             else:
                 # XLA on CPU runs a convolution's gradient about ten times slower inside a loop
                 # (while) than in straight-line code: a CNN trains in unrolled blocks driven from Python.
                 for first in range(0, steps, CONV_BLOCK):
                     carry = _fit_block(self, *carry, x, y, mask, key, jnp.int32(first), jnp.int32(steps),
-                                       jnp.int32(start))
+                                       jnp.int32(start), offsets)
             return jax.block_until_ready(carry)
 
         mesh = mesh_for(self.nets) if self.config.model != "cnn" or not cpu_speedups() else None
         if mesh is not None:  # several devices: each trains its share of the members, in one program
             net, opt_state = split_rows((net, opt_state), mesh)
             x, y, mask = replicated((x, y, mask), mesh)
+            offsets = None if offsets is None else split_rows(offsets, mesh)
             return train(0, self.nets)
         windows = member_windows(self.nets, window_count())  # (how many run at once is threads())
         if len(windows) == 1:
@@ -257,7 +280,16 @@ def _init(learner: NetworkLearner, key: Array) -> TrainState:
 
     net = jax.vmap(one)(jax.random.split(k_nets, learner.nets))
     opt_state = jax.vmap(learner.optimizer.init)(net)
-    return TrainState({"net": net, "mc_key": jax.random.key_data(k_mc), "scratch_size": jnp.int32(0)}, opt_state)
+    params = {"net": net, "mc_key": jax.random.key_data(k_mc), "scratch_size": jnp.int32(0)}
+    if learner.config.prior_scale > 0:  # each member's randomized prior network, never trained
+        params["prior"] = jax.vmap(one)(jax.random.split(jax.random.fold_in(k_nets, 1), learner.nets))
+    return TrainState(params, opt_state)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _prior_logits(learner: NetworkLearner, prior: Any, x: Array) -> Array:
+    """β · every prior network's logits on `x`, `[nets, n, classes]` (computed once per fit)."""
+    return learner.prior_logits({"prior": prior}, x)
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -291,10 +323,12 @@ def _mc_key(key: Array) -> Array:
     return jax.random.key_data(_fit_keys(key)[3])
 
 
-def _train_step(learner: NetworkLearner, x: Array, y: Array, mask: Array, key: Array, start: Array, size: int) -> Any:
+def _train_step(learner: NetworkLearner, x: Array, y: Array, mask: Array, key: Array, start: Array, size: int,
+                offsets: Array | None = None) -> Any:
     """`body(i, (net, opt_state))`: optimizer step i of a fit keyed by `key`, for the `size`
     stacked networks `start, start + 1, ...` of the learner's `nets` (each gets the bootstrap
-    weights, dropout and minibatch keys it would get in a fit of the whole stack)."""
+    weights, dropout and minibatch keys it would get in a fit of the whole stack). `offsets`
+    `[nets, capacity, classes]`: each network's fixed prior logits on `x`, or None."""
     k_boot, k_drop, k_batch, _ = _fit_keys(key)
     nets = learner.nets
 
@@ -311,17 +345,21 @@ def _train_step(learner: NetworkLearner, x: Array, y: Array, mask: Array, key: A
     # with the unrolled Threefry and a loop-free search (the same draws, several times faster on CPU)
     filled_cdf = jnp.cumsum(mask / jnp.maximum(jnp.sum(mask), 1.0))
 
-    def loss_fn(net: Any, w: Array, drop_key: Array, batch_key: Array) -> Array:
-        xb, yb, wb = x, y, w
+    own_offsets = jnp.zeros((size, 1, 1), jnp.float32) if offsets is None else mine(offsets)
+
+    def loss_fn(net: Any, w: Array, offset: Array, drop_key: Array, batch_key: Array) -> Array:
+        xb, yb, wb, ob = x, y, w, offset
         if batch is not None:  # a minibatch drawn from the filled slots, with replacement
             r = filled_cdf[-1] * (1 - fast_random.uniform(batch_key, (batch,)))
             idx = jnp.searchsorted(filled_cdf, r, method="compare_all")
             xb, yb, wb = x[idx], y[idx], w[idx]
+            ob = offset if offsets is None else offset[idx]
         logits = learner.net_logits(net, xb, drop_key if use_dropout else None)
-        return _masked_cross_entropy(logits, yb, wb)
+        return _masked_cross_entropy(logits if offsets is None else logits + ob, yb, wb)
 
-    def member_step(net: Any, opt_state: Any, w: Array, drop_key: Array, batch_key: Array) -> tuple[Any, Any]:
-        grads = jax.grad(loss_fn)(net, w, drop_key, batch_key)
+    def member_step(net: Any, opt_state: Any, w: Array, offset: Array, drop_key: Array,
+                    batch_key: Array) -> tuple[Any, Any]:
+        grads = jax.grad(loss_fn)(net, w, offset, drop_key, batch_key)
         with jax.numpy_dtype_promotion("standard"):  # optax mixes its int32 step count with floats
             updates, opt_state = learner.optimizer.update(grads, opt_state, net)
         return optax.apply_updates(net, updates), opt_state
@@ -329,7 +367,7 @@ def _train_step(learner: NetworkLearner, x: Array, y: Array, mask: Array, key: A
     def body(i: Array, carry: tuple[Any, Any]) -> tuple[Any, Any]:
         drop_keys = mine(jax.random.split(jax.random.fold_in(k_drop, i), nets))
         batch_keys = mine(jax.random.split(jax.random.fold_in(k_batch, i), nets))
-        return jax.vmap(member_step)(*carry, weights, drop_keys, batch_keys)
+        return jax.vmap(member_step)(*carry, weights, own_offsets, drop_keys, batch_keys)
 
     return body
 
@@ -356,19 +394,19 @@ def _stack_size(net: Any) -> int:
 
 @functools.partial(jax.jit, static_argnums=0)
 def _fit(learner: NetworkLearner, net: Any, opt_state: Any, x: Array, y: Array, mask: Array, key: Array, steps: Array,
-         start: Array) -> tuple[Any, Any]:
+         start: Array, offsets: Array | None = None) -> tuple[Any, Any]:
     """`steps` steps of the stacked networks `start, ...` (as many as `net` holds), in one loop program."""
     TRACE_COUNTS["fit"] += 1
-    body = _train_step(learner, x, y, mask, key, start, _stack_size(net))
+    body = _train_step(learner, x, y, mask, key, start, _stack_size(net), offsets)
     return jax.lax.fori_loop(0, steps, body, (net, opt_state))
 
 
 @functools.partial(jax.jit, static_argnums=0)
 def _fit_block(learner: NetworkLearner, net: Any, opt_state: Any, x: Array, y: Array, mask: Array, key: Array,
-               first: Array, steps: Array, start: Array) -> tuple[Any, Any]:
+               first: Array, steps: Array, start: Array, offsets: Array | None = None) -> tuple[Any, Any]:
     """Steps first .. first + CONV_BLOCK − 1 of a fit, unrolled; those at or past `steps` change nothing."""
     TRACE_COUNTS["fit"] += 1
-    body = _train_step(learner, x, y, mask, key, start, _stack_size(net))
+    body = _train_step(learner, x, y, mask, key, start, _stack_size(net), offsets)
     carry = (net, opt_state)
     for j in range(CONV_BLOCK):
         i = first + j

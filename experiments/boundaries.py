@@ -1,0 +1,276 @@
+"""The boundary benchmark suite (issue 14): F1 of the learned success region against calls, on
+six problems with exact ground truth (`qsynth.experiments.boundaries`), for qsynth's arms, random
+points with scikit-learn's RBF SVC, and python-adaptive.
+
+Arms, each a (learner, strategy) pair; every run asks one query per round, starts from a
+4-call stratified seed set drawn from 2,000 uniform candidates (the pool the pool arms choose
+from), and counts every call:
+
+* learners: `mlp` (today's default for box tasks: an MLP ensemble, 5 × [64, 64], the settings of
+  `experiments/*_synthesis.toml`), `mlp_prior` (the same with randomized prior functions,
+  `prior_scale` 3), `gp` (the exact GP on the ±1 labels, Matérn-5/2, lengthscale by marginal
+  likelihood);
+* strategies: `input_synthesis` (entropy ascent in the box: 256 starts × 50 steps), `entropy`
+  (pool uncertainty sampling), `random` (uniform candidates);
+* `svc`: uniform random points (a seeded generator) and an RBF SVC refitted at each budget with
+  C, γ ∈ 10^−2 … 10^3 (6 × 6) chosen by 5-fold stratified cross-validation (fewer folds when the
+  rarer class has fewer than 5 points; with fewer than 2, or one class only, no search: a
+  constant predictor while one class has been seen, else C = 1, γ = 1);
+* `adaptive`: python-adaptive's `Learner2D` (2-D) or `LearnerND` (4-D) on the binary label,
+  its F1 read from its own linear interpolant thresholded at 0.5 (deterministic: one run per
+  problem; its first points, the box's corners, are counted).
+
+    python experiments/boundaries.py [--problem NAME ...] [--arms ...] [--seeds ...] [--jobs 2]
+
+Runs are resumable per (problem, learner, strategy, seed): run it again and it goes on. It
+writes `runs/boundaries-<seeds>/`, `benchmarks/results/boundaries-<seeds>.json` and
+`docs/img/boundaries-<seeds>.png`, and prints the table and the wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+LEARNERS = {
+    "mlp": {"model": "mlp", "hidden": [64, 64], "members": 5, "learning_rate": 0.01, "weight_decay": 0.0001,
+            "steps": 400, "warm_steps": 60},
+    "mlp_prior": {"model": "mlp", "hidden": [64, 64], "members": 5, "learning_rate": 0.01, "weight_decay": 0.0001,
+                  "steps": 400, "warm_steps": 60, "prior_scale": 3.0},
+    "gp": {"model": "gp", "kernel": "matern52"},
+}
+STRATEGIES = {
+    "input_synthesis": {"kind": "input_synthesis", "measure": "entropy", "starts": 256, "steps": 50,
+                        "learning_rate": 0.05, "min_distance": 0.02},
+    "entropy": {"kind": "uncertainty", "measure": "entropy"},
+    "random": {"kind": "random"},
+}
+#: The runner's name of each strategy (its metrics folder).
+RUN_NAMES = {"input_synthesis": "input_synthesis-entropy", "entropy": "uncertainty-entropy", "random": "random"}
+PEERS = ("svc", "adaptive")
+#: Every arm: "<strategy>-<learner>", and the peers.
+ARMS = tuple(f"{s}-{learner}" for learner in LEARNERS for s in STRATEGIES) + PEERS
+SEED_SIZE = 4
+POOL_SIZE = 2000
+SVC_GRID = tuple(float(v) for v in np.logspace(-2, 3, 6))
+
+
+def run_config(problem, learner: str, strategies: list[str], seeds: list[int], reference: Path | None, tag: str):
+    """The qsynth run of `strategies` with `learner` on `problem` (a `BoundaryProblem`)."""
+    from qsynth.experiments.boundaries import GRID
+    from qsynth.config import parse_config
+
+    if problem.simulator is not None:
+        params = {"drag": 0.0} if problem.simulator == "projectile" else {}
+        data = {"name": "simulator", "args": {"simulator": problem.simulator, "params": params,
+                                              "pool_size": POOL_SIZE, "grid": GRID}}
+        oracle = {"kind": "simulator"}
+    else:
+        data = {"name": "box", "args": {"bounds": [list(b) for b in problem.bounds], "reference_grid": str(reference),
+                                        "reference": problem.function, "pool_size": POOL_SIZE}}
+        oracle = {"kind": "function", "function": problem.function}
+    return parse_config({
+        "name": f"boundaries-{tag}-{problem.name}-{learner}", "seeds": seeds, "at_labels": list(problem.budgets),
+        "targets": [0.9], "data": data, "oracle": oracle, "learner": LEARNERS[learner],
+        "loop": {"budget": problem.budgets[-1], "seed_size": SEED_SIZE, "seed_strategy": "stratified",
+                 "batch_size": 1, "fsync": False},
+        "strategies": [STRATEGIES[s] for s in strategies]})
+
+
+def _answer(problem):
+    """The oracle the peers ask, on unit-cube points `u: [d]` -> label (the simulator itself, or
+    the label function at the physical point)."""
+    if problem.simulator is not None:
+        from qsynth.oracles.simulators import Normalized, make_simulator
+
+        params = {"drag": 0.0} if problem.simulator == "projectile" else {}
+        sim = Normalized(make_simulator(problem.simulator, params))
+        return lambda u: int(sim(np.asarray(u, np.float64))["label"])
+    from qsynth.experiments.boundaries import labels
+
+    low, high = np.asarray(problem.bounds).T
+    return lambda u: int(labels(problem, (low + np.asarray(u, np.float64) * (high - low))[None])[0])
+
+
+def svc_run(problem, seed: int) -> dict:
+    """Random points and a cross-validated RBF SVC: F1 at each budget and the seconds per call."""
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.svm import SVC
+
+    from qsynth.experiments.boundaries import evaluation_set
+    from qsynth.problem import f1_score
+
+    u_test, y_test = evaluation_set(problem)
+    answer = _answer(problem)
+    rng = np.random.default_rng([seed, 14])
+    u = rng.uniform(0.0, 1.0, (problem.budgets[-1], problem.dim))
+    t0 = time.perf_counter()
+    y = np.array([answer(p) for p in u])
+    f1, fit_s = {}, 0.0
+    for n in problem.budgets:
+        t = time.perf_counter()
+        counts = np.bincount(y[:n], minlength=2)
+        if counts.min() == 0:
+            predicted = np.full(len(u_test), int(np.argmax(counts)))
+        else:
+            folds = min(5, int(counts.min()))
+            if folds < 2:
+                model = SVC(C=1.0, gamma=1.0).fit(u[:n], y[:n])
+            else:
+                model = GridSearchCV(SVC(kernel="rbf"), {"C": SVC_GRID, "gamma": SVC_GRID},
+                                     cv=StratifiedKFold(folds, shuffle=True, random_state=seed)).fit(u[:n], y[:n])
+            predicted = model.predict(u_test)
+        fit_s += time.perf_counter() - t
+        f1[n] = f1_score(predicted, y_test)
+    return {"f1": f1, "s_per_call": (time.perf_counter() - t0) / problem.budgets[-1]}
+
+
+def adaptive_run(problem) -> dict | None:
+    """python-adaptive on the binary label (None in more than four dimensions)."""
+    import adaptive
+
+    from qsynth.experiments.boundaries import evaluation_set
+    from qsynth.problem import f1_score
+
+    if problem.dim > 4:
+        return None
+    u_test, y_test = evaluation_set(problem)
+    answer = _answer(problem)
+    bounds = [(0.0, 1.0)] * problem.dim
+    learner = adaptive.Learner2D(lambda xy: float(answer(xy)), bounds=bounds) if problem.dim == 2 else \
+        adaptive.LearnerND(lambda x: float(answer(x)), bounds=bounds)
+    f1, t0 = {}, time.perf_counter()
+    for n in problem.budgets:
+        adaptive.runner.simple(learner, npoints_goal=n)
+        if problem.dim == 2:
+            values = learner.interpolator(scaled=False)(u_test)
+        else:
+            values = learner._ip()(u_test)  # (LearnerND's own linear interpolant over its points)
+        f1[n] = f1_score((np.nan_to_num(np.asarray(values, np.float64).ravel()) > 0.5).astype(int), y_test)
+    return {"f1": f1, "s_per_call": (time.perf_counter() - t0) / problem.budgets[-1]}
+
+
+def run_problem(problem, arms: list[str], seeds: list[int], out: Path, tag: str, jobs: int) -> dict:
+    """Every arm of `arms` on `problem` over `seeds`: {arm: {"f1": {calls: [per seed]}, "s_per_call": [...]}}."""
+    from qsynth.experiments.boundaries import write_evaluation_set
+    from qsynth.experiments.runner import load_histories, run_experiment
+    from qsynth.experiments.summary import accuracy_at
+
+    reference = None if problem.simulator else write_evaluation_set(problem, out / f"boundaries-{problem.name}.npz")
+    results: dict = {}
+    for learner in LEARNERS:
+        mine = [s for s in STRATEGIES if f"{s}-{learner}" in arms]
+        if not mine:
+            continue
+        config = run_config(problem, learner, mine, seeds, reference, tag)
+        run_experiment(config, out, resume=True, jobs=jobs, plots=False)
+        histories = load_histories(out / config.name)
+        for s in mine:
+            runs = histories[RUN_NAMES[s]]
+            results[f"{s}-{learner}"] = {
+                "f1": {n: [accuracy_at(h, n, "f1") for h in runs] for n in problem.budgets},
+                "s_per_call": [sum(r["select_s"] + r["train_s"] for r in h) / max(h[-1]["queries"], 1) for h in runs]}
+    if "svc" in arms:
+        per_seed = [svc_run(problem, seed) for seed in seeds]
+        results["svc"] = {"f1": {n: [r["f1"][n] for r in per_seed] for n in problem.budgets},
+                          "s_per_call": [r["s_per_call"] for r in per_seed]}
+    if "adaptive" in arms:
+        peer = adaptive_run(problem)
+        if peer is not None:
+            results["adaptive"] = {"f1": {n: [peer["f1"][n]] for n in problem.budgets},
+                                   "s_per_call": [peer["s_per_call"]]}
+    return results
+
+
+def _cell(values: list[float]) -> str:
+    v = np.asarray(values, np.float64)
+    return f"{np.nanmean(v):.3f}" if len(v) == 1 else f"{np.nanmean(v):.3f} ± {np.nanstd(v):.3f}"
+
+
+def table(report: dict) -> str:
+    """Markdown: one table per problem, arms as rows, F1 (mean ± std over seeds) at each budget."""
+    lines = []
+    for name, r in report["problems"].items():
+        budgets = r["budgets"]
+        lines += [f"**{name}** ({r['dim']}-D, success {r['success_fraction']:.0%} of the box)", "",
+                  "| arm | " + " | ".join(f"F1 @ {n}" for n in budgets) + " | s / call | seeds |",
+                  "|---|" + "---|" * (len(budgets) + 2)]
+        for arm, a in r["arms"].items():
+            f1 = {int(k): v for k, v in a["f1"].items()}
+            lines.append(f"| {arm} | " + " | ".join(_cell(f1[n]) for n in budgets) +
+                         f" | {np.mean(a['s_per_call']):.3f} | {len(f1[budgets[-1]])} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot(report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    problems = report["problems"]
+    fig, axes = plt.subplots(2, (len(problems) + 1) // 2, figsize=(5 * ((len(problems) + 1) // 2), 8), squeeze=False)
+    for ax, (name, r) in zip(axes.ravel(), problems.items()):
+        for arm, a in r["arms"].items():
+            f1 = {int(k): v for k, v in a["f1"].items()}
+            m = np.array([np.nanmean(f1[n]) for n in r["budgets"]])
+            s = np.array([np.nanstd(f1[n]) for n in r["budgets"]])
+            style = ":" if arm in PEERS else "-" if arm.startswith("input_synthesis") else "--"
+            ax.plot(r["budgets"], m, style, marker="o", ms=3, label=arm)
+            ax.fill_between(r["budgets"], m - s, m + s, alpha=0.1)
+        ax.set_title(f"{name} ({r['dim']}-D)")
+        ax.set_xlabel("calls")
+        ax.set_ylabel("F1 of the success region")
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+    axes.ravel()[0].legend(fontsize=7, loc="lower right")
+    for ax in axes.ravel()[len(problems):]:
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from qsynth.experiments.boundaries import PROBLEMS
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--problem", nargs="+", choices=list(PROBLEMS), default=list(PROBLEMS))
+    ap.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS))
+    ap.add_argument("--seeds", type=int, nargs="+", default=list(range(100, 110)))
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--out", default="runs")
+    args = ap.parse_args(argv)
+    try:  # a missing peer fails the run, before any work
+        import adaptive  # noqa: F401
+        import sklearn  # noqa: F401
+    except ImportError as e:
+        sys.exit(f"boundaries.py needs the peers: pip install -e '.[peers]' ({e})")
+    tag = f"seeds{min(args.seeds)}-{max(args.seeds)}"
+    results_path = ROOT / "benchmarks" / "results" / f"boundaries-{tag}.json"
+    report = json.loads(results_path.read_text()) if results_path.exists() else {"seeds": args.seeds, "problems": {}}
+    t0 = time.perf_counter()
+    for name in args.problem:
+        problem = PROBLEMS[name]
+        t = time.perf_counter()
+        arms = run_problem(problem, args.arms, args.seeds, Path(args.out), tag, args.jobs)
+        entry = report["problems"].setdefault(name, {"dim": problem.dim, "budgets": list(problem.budgets),
+                                                      "success_fraction": problem.success_fraction, "arms": {}})
+        entry["arms"].update(arms)
+        print(f"{name}: {time.perf_counter() - t:.0f} s", flush=True)
+        results_path.write_text(json.dumps(report, indent=1))
+    print(table(report))
+    plot(report, ROOT / "docs" / "img" / f"boundaries-{tag}.png")
+    print(f"wall time {time.perf_counter() - t0:.0f} s; wrote {results_path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
