@@ -52,8 +52,6 @@ STRATEGIES = {
     "entropy": {"kind": "uncertainty", "measure": "entropy"},
     "random": {"kind": "random"},
 }
-#: The runner's name of each strategy (its metrics folder).
-RUN_NAMES = {"input_synthesis": "input_synthesis-entropy", "entropy": "uncertainty-entropy", "random": "random"}
 PEERS = ("svc", "adaptive")
 #: Every arm: "<strategy>-<learner>", and the peers.
 ARMS = tuple(f"{s}-{learner}" for learner in LEARNERS for s in STRATEGIES) + PEERS
@@ -160,7 +158,7 @@ def adaptive_run(problem) -> dict | None:
 def run_problem(problem, arms: list[str], seeds: list[int], out: Path, tag: str, jobs: int) -> dict:
     """Every arm of `arms` on `problem` over `seeds`: {arm: {"f1": {calls: [per seed]}, "s_per_call": [...]}}."""
     from qsynth.experiments.boundaries import write_evaluation_set
-    from qsynth.experiments.runner import load_histories, run_experiment
+    from qsynth.experiments.runner import load_histories, run_experiment, strategy_names
     from qsynth.experiments.summary import accuracy_at
 
     reference = None if problem.simulator else write_evaluation_set(problem, out / f"boundaries-{problem.name}.npz")
@@ -172,8 +170,8 @@ def run_problem(problem, arms: list[str], seeds: list[int], out: Path, tag: str,
         config = run_config(problem, learner, mine, seeds, reference, tag)
         run_experiment(config, out, resume=True, jobs=jobs, plots=False)
         histories = load_histories(out / config.name)
-        for s in mine:
-            runs = histories[RUN_NAMES[s]]
+        for s, run_name in zip(mine, strategy_names(config)):
+            runs = histories[run_name]
             results[f"{s}-{learner}"] = {
                 "f1": {n: [accuracy_at(h, n, "f1") for h in runs] for n in problem.budgets},
                 "s_per_call": [sum(r["select_s"] + r["train_s"] for r in h) / max(h[-1]["queries"], 1) for h in runs]}
