@@ -282,6 +282,9 @@ def load_learner_state(learner: Learner, arrays: dict[str, np.ndarray], where: A
     treedef = jax.tree.structure(learner.init(jax.random.key(0)))
     names = sorted(k for k in arrays if k.startswith("state_"))
     leaves: int = treedef.num_leaves  # type: ignore[attr-defined]
+    legacy = getattr(learner, "legacy_state", None)  # a learner whose state gained a field reads its old layout
+    if len(names) != leaves and legacy is not None and (old := legacy([arrays[n] for n in names])) is not None:
+        return old
     if len(names) != leaves:
         raise CheckpointError(f"{where} holds {len(names)} learner arrays; this learner has {leaves} "
                               "(was the run made with another learner config?)")

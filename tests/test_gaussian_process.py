@@ -211,3 +211,28 @@ def test_level_set_run_from_simulator_values_beats_random(tmp_path):
     bad["learner"] = {"model": "gp", "target": "value", "kernel": "cubic"}
     with pytest.raises(ConfigError, match="learner.kernel"):
         parse_config(bad)
+
+
+def test_a_checkpoint_from_before_the_inverse_factor_still_loads():
+    """The variance is a product with L⁻¹ kept at the fit; a state written without it (the old
+    layout: its other leaves in the same order) is restored with L⁻¹ rebuilt from L."""
+    from qsynth.session_state import load_learner_state
+
+    learner = GPConfig().build((2,))
+    rng = np.random.default_rng(0)
+    buf = LabeledBuffer.empty((2,))
+    x = rng.uniform(0, 1, (15, 2)).astype(np.float32)
+    buf.add(x, (x[:, 0] > 0.5).astype(np.int32), 0)
+    state = learner.fit(jax.random.key(0), None, buf)
+    old = {k: v for k, v in state.params.items() if k != "inverse_factor"}
+    arrays = {f"state_{i:04d}": np.asarray(leaf) for i, leaf in enumerate(jax.tree.leaves(old))}
+    restored = load_learner_state(learner, arrays, "old checkpoint")
+    probe = jnp.asarray(rng.uniform(0, 1, (9, 2)), jnp.float32)
+    np.testing.assert_allclose(restored.params["inverse_factor"], state.params["inverse_factor"], atol=1e-6)
+    np.testing.assert_allclose(learner.latent(restored.params, probe)[1], learner.latent(state.params, probe)[1],
+                               rtol=1e-6)
+    # and the product gives the triangular solve's variance
+    k = learner._cross_covariance(state.params, probe)
+    v = jax.scipy.linalg.solve_triangular(state.params["chol"], k.T, lower=True)
+    var = state.params["signal"] * jnp.maximum(1.0 - jnp.sum(v * v, axis=0), 1e-10)
+    np.testing.assert_allclose(learner.latent(state.params, probe)[1], np.sqrt(var), rtol=1e-4)
