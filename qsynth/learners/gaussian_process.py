@@ -125,6 +125,20 @@ class GaussianProcessLearner:
         var = params["signal"] * jnp.maximum(prior_variance(cfg.kernel, x) - jnp.sum(v * v, axis=0), 1e-10)
         return mean, jnp.sqrt(var)
 
+    def posterior_covariance(self, params: dict[str, Array], a: Array, b: Array) -> Array:
+        """The posterior covariance `[n, m]` of the target between `a: [n, ...]` and `b: [m, ...]`."""
+        cfg = self.config
+        a = jnp.asarray(a, jnp.float32).reshape(-1, self.dim)
+        b = jnp.asarray(b, jnp.float32).reshape(-1, self.dim)
+        va = params["inverse_factor"] @ self._cross_covariance(params, a).T  # [cap, n]
+        vb = params["inverse_factor"] @ self._cross_covariance(params, b).T  # [cap, m]
+        prior = covariance(cfg.kernel, a, b, params["lengthscale"], cfg.depth)
+        return params["signal"] * (prior - va.T @ vb)
+
+    def noise_variance(self, params: dict[str, Array]) -> Array:
+        """The observation noise variance τ² (the noise-to-signal ratio times the signal variance)."""
+        return params["signal"] * self.config.noise
+
     def _cross_covariance(self, params: dict[str, Array], x: Array) -> Array:
         """k(x, training inputs) `[n, cap]`, zero at empty slots, for `x: [n, dim]`."""
         cfg = self.config

@@ -122,10 +122,11 @@ class PoolSampling:
         if count == 0:
             return empty_queries(ctx.problem.feature_shape), state
         if count > STREAM_ABOVE and (self.batch == "topk" or batch_size == 1):
-            return self._streamed(ctx, batch_size, count), state
+            return self._streamed(ctx, batch_size, count, self._scoring_params(key, ctx)), state
         cand = np.flatnonzero(available)
         scores = np.full(len(pool), -np.inf)
-        score_points(ctx.learner, Scorer(self.measure), ctx.params, pool, rows=cand, out=scores)  # chunk by chunk
+        params = self._scoring_params(key, ctx)
+        score_points(ctx.learner, Scorer(self.measure), params, pool, rows=cand, out=scores)  # chunk by chunk
         model = self._answerability(ctx)
         if model is not None:
             scores[cand] = weigh(scores[cand], probability_of(model, pool[cand]))
@@ -136,10 +137,20 @@ class PoolSampling:
         return Queries(query_ids(ctx.round_index, len(chosen)), pool[chosen], scores[chosen],
                        pool_index=chosen), state
 
+    def _scoring_params(self, key: jax.Array, ctx: RoundContext) -> Any:
+        """The learner's params, with `TARGETS` pool points drawn for a target-aware measure."""
+        from qsynth.strategies.scoring import TARGETS, needs_targets, with_targets
+
+        if not needs_targets(self.measure):
+            return ctx.params
+        pool = ctx.problem.pool
+        rows = np.sort(numpy_rng(key).choice(len(pool), min(TARGETS, len(pool)), replace=False))
+        return with_targets(ctx.params, np.asarray(pool[rows]))
+
     def _answerability(self, ctx: RoundContext) -> AnswerabilityModel | None:
         return answerability_for(ctx.answers, "input", ctx.problem.bounds) if self.answerability else None
 
-    def _streamed(self, ctx: RoundContext, batch_size: int, count: int) -> Queries:
+    def _streamed(self, ctx: RoundContext, batch_size: int, count: int, params: Any) -> Queries:
         """The top-k of a large pool (a memory-mapped one), scored a block of candidates at a time:
         memory O(block), never O(pool); the same chunks, scores and choice as the whole-pool path."""
         from qsynth.strategies.scoring import default_chunk_size, score_points
@@ -149,7 +160,7 @@ class PoolSampling:
         model = self._answerability(ctx)
 
         def scored(rows: np.ndarray) -> np.ndarray:
-            s = score_points(ctx.learner, scorer, ctx.params, pool, chunk_size=size, rows=rows)
+            s = score_points(ctx.learner, scorer, params, pool, chunk_size=size, rows=rows)
             return s if model is None else weigh(s, probability_of(model, pool[rows]))
 
         blocks = ((rows, scored(rows)) for rows in candidate_blocks(ctx.available, STREAM_ABOVE))

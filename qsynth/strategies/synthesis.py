@@ -47,7 +47,7 @@ from qsynth.records import Queries
 from qsynth.strategies.answerability import (AnswerabilityModel, CostModel, answerability_for, cost_for,
                                              expected_cost_of, probability_of, weigh)
 from qsynth.strategies.base import RoundContext, empty_queries, numpy_rng, query_ids
-from qsynth.strategies.measures import MeasureLike, Scorer, check_measure, measure_name
+from qsynth.strategies.measures import MeasureLike, Scorer, check_measure, measure_name, needs_targets
 
 if TYPE_CHECKING:
     import jax
@@ -175,7 +175,8 @@ class _Ascent:
 
     def _queries(self, ctx: RoundContext, batch_size: int, z: np.ndarray, before: np.ndarray, after: np.ndarray,
                  x_of: Any, path_x: np.ndarray | None, match_points: Any,
-                 model: AnswerabilityModel | None = None, cost: CostModel | None = None) -> Queries:
+                 model: AnswerabilityModel | None = None, cost: CostModel | None = None,
+                 params: Any = None) -> Queries:
         """Pick the batch from finished starts (by the acquisition weighed by `model`'s P(answered)
         and divided by `cost`'s expected cost, where there are those), then (optionally) match it
         to the pool."""
@@ -209,7 +210,7 @@ class _Ascent:
         synth_points, pool_points = match_points(z[chosen])
         idx = _match(ctx, synth_points, pool_points, batch_size)
         pool_x = ctx.problem.pool[idx]
-        scores = score_points(ctx.learner, Scorer(self.measure), ctx.params, pool_x)
+        scores = score_points(ctx.learner, Scorer(self.measure), ctx.params if params is None else params, pool_x)
         extra = {k: v[:len(idx)] for k, v in extra.items()}
         extra["synthesized_x"] = np.asarray(x_of(z[chosen][:len(idx)])).reshape(len(idx), -1)
         return Queries(query_ids(ctx.round_index, len(idx)), pool_x, scores, pool_index=idx, extra=extra)
@@ -249,6 +250,9 @@ class LatentSynthesis(_Ascent):
             raise ValueError(f"strategy synthesis: start_from must be 'prior' or 'pool', got {self.start_from!r}")
 
     def init(self, problem: Problem) -> Any:  # type: ignore[override]
+        if needs_targets(self.measure):
+            raise ValueError(f"strategy {self.name!r}: the measure {self.measure!r} weighs target inputs of a box or a "
+                             "pool; use it with input_synthesis or a pool strategy, not in a generator's latent space")
         _check_generator(self.name, self.generator, problem)
         if (self.match or self.start_from == "pool") and problem.pool is None:
             raise ValueError(f"strategy {self.name!r} (start_from={self.start_from!r}, match={self.match!r}) needs a pool; "
@@ -321,19 +325,25 @@ class InputSynthesis(_Ascent):
 
     def select(self, key: jax.Array, ctx: RoundContext, batch_size: int, state: Any) -> tuple[Queries, Any]:
         from qsynth.strategies.ascent import AscentSpec, ascend, best_starts
+        from qsynth.strategies.scoring import TARGETS, needs_targets, with_targets
 
         if ctx.problem.bounds is None:
             raise ValueError(f"strategy {self.name!r} needs input bounds; problem {ctx.problem.name!r} has none")
         low, high = ctx.problem.bounds
-        z0 = _rng(key).uniform(low, high, (self.starts * self.screen, low.size)).astype(np.float32)
+        rng = _rng(key)
+        z0 = rng.uniform(low, high, (self.starts * self.screen, low.size)).astype(np.float32)
         keep_path = low.size <= PATH_MAX_FEATURES
         model, cost = self._models(ctx, "input")
         arrays, cost_arrays = (None if m is None else m.arrays for m in (model, cost))
         spec = AscentSpec(ctx.learner, None, self.measure, self.steps, self.learning_rate, bounded=True,
                           keep_path=keep_path, answerable=model is not None, cost_aware=cost is not None)
+        params = ctx.params
+        if needs_targets(self.measure):  # where predictions matter: uniform in the box, fresh each round
+            targets = rng.uniform(low, high, (TARGETS, low.size)).astype(np.float32)
+            params = with_targets(ctx.params, targets.reshape(TARGETS, *ctx.problem.feature_shape))
         if self.screen > 1:
-            z0 = best_starts(spec, ctx.params, None, z0, self.starts, arrays, cost_arrays)
-        res = ascend(spec, ctx.params, None, z0, low, high, answerability=arrays, cost=cost_arrays)
+            z0 = best_starts(spec, params, None, z0, self.starts, arrays, cost_arrays)
+        res = ascend(spec, params, None, z0, low, high, answerability=arrays, cost=cost_arrays)
         z, before, after = np.asarray(res.z), np.asarray(res.before), np.asarray(res.after)
         path_x = np.asarray(res.path) if res.path is not None else None
         shape = ctx.problem.feature_shape
@@ -344,7 +354,8 @@ class InputSynthesis(_Ascent):
         def match_points(zc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             return zc, ctx.problem.pool[np.flatnonzero(ctx.available)]
 
-        return self._queries(ctx, batch_size, z, before, after, x_of, path_x, match_points, model, cost), state
+        return self._queries(ctx, batch_size, z, before, after, x_of, path_x, match_points, model, cost,
+                             params), state
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

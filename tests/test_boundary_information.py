@@ -1,0 +1,84 @@
+"""The boundary-information acquisition: a NumPy reference on a tiny GP, what it prefers, and
+how strategies give it its targets."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy.stats import norm
+
+from qsynth.data import LabeledBuffer
+from qsynth.learners import LearnerConfig
+from qsynth.strategies.measures import Scorer
+from qsynth.strategies.scoring import boundary_information as unjitted, with_targets
+
+boundary_information = jax.jit(unjitted, static_argnums=0)  # (one compilation, not an op-by-op trace per call)
+
+
+def _matern52(a, b, ell):
+    r = np.sqrt(5.0) * np.sqrt(((a[:, None] - b[None]) ** 2).sum(-1)) / ell
+    return (1 + r + r * r / 3) * np.exp(-r)
+
+
+def _fitted(n=6, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0, 1, (n, 2)).astype(np.float32)
+    y = (x[:, 0] + x[:, 1] > 1.0).astype(np.int32)
+    buf = LabeledBuffer.empty((2,))
+    buf.add(x, y, 0)
+    learner = LearnerConfig(model="gp", lengthscale=0.3).build((2,), 2)
+    return learner, learner.fit(jax.random.key(0), None, buf), x.astype(np.float64), y
+
+
+def test_boundary_information_against_a_numpy_reference():
+    learner, state, x, y = _fitted()
+    rng = np.random.default_rng(1)
+    cand, targets = rng.uniform(0, 1, (5, 2)), rng.uniform(0, 1, (7, 2))
+    got = np.asarray(boundary_information(learner, state.params, jnp.asarray(cand, jnp.float32),
+                                          jnp.asarray(targets, jnp.float32)))
+    # the same from the textbook formulas, in float64
+    ell, r = 0.3, learner.config.noise
+    t = 2.0 * y - 1.0
+    kinv = np.linalg.inv(_matern52(x, x, ell) + (r + 1e-6) * np.eye(len(x)))
+    s2 = float(t @ kinv @ t) / len(x)  # the profile signal variance
+    def cov(a, b):
+        return s2 * (_matern52(a, b, ell) - _matern52(a, x, ell) @ kinv @ _matern52(x, b, ell))
+    mean_t = _matern52(targets, x, ell) @ kinv @ t
+    std_t = np.sqrt(np.diag(cov(targets, targets)))
+    doubt = norm.cdf(-np.abs(mean_t) / std_t)
+    rho2 = cov(cand, targets) ** 2 / ((np.diag(cov(cand, cand)) + s2 * r)[:, None] * std_t[None] ** 2)
+    want = np.mean(-0.5 * np.log1p(-rho2) * doubt[None], axis=1)
+    np.testing.assert_allclose(got, want, rtol=2e-3, atol=1e-6)
+
+
+def test_it_prefers_points_that_settle_targets_in_doubt():
+    learner, state, x, _ = _fitted(12)
+    targets = jnp.asarray(np.random.default_rng(2).uniform(0, 1, (200, 2)), jnp.float32)
+    score = lambda p: float(boundary_information(learner, state.params, jnp.asarray([p], jnp.float32), targets)[0])
+    at_label = score(x[0])
+    # a labeled point tells nothing new; the undecided middle of the box tells more than a corner
+    assert at_label < 1e-3 * max(score([0.5, 0.5]), 1e-9) or at_label < 1e-6
+    assert score([0.5, 0.5]) > score([0.0, 1.0]) or score([0.5, 0.5]) > score([1.0, 0.0])
+    # differentiable in the candidate (the ascent climbs it)
+    g = jax.jit(jax.grad(lambda p: unjitted(learner, state.params, p[None], targets)[0]))(jnp.array([0.4, 0.55]))
+    assert np.all(np.isfinite(np.asarray(g))) and np.any(np.asarray(g) != 0)
+
+
+def test_scorer_and_strategies_supply_targets_or_say_why_not():
+    learner, state, _, _ = _fitted()
+    x = jnp.asarray([[0.5, 0.5]], jnp.float32)
+    targets = jnp.asarray([[0.4, 0.6], [0.2, 0.2]], jnp.float32)
+    scored = jax.jit(lambda params, x: Scorer("boundary_information")(learner, params, x))
+    assert scored(with_targets(state.params, targets), x).shape == (1,)
+    with pytest.raises(ValueError, match="needs target inputs"):
+        scored(state.params, x)
+    network = LearnerConfig(model="mlp", hidden=(4,), members=2, steps=2).build((2,), 2)
+    with pytest.raises(ValueError, match="latent Gaussian posterior"):
+        unjitted(network, network.init(jax.random.key(0)).params, x, targets)
+    from qsynth.strategies import build_strategy
+    from tests.helpers import tiny_moons
+    from qsynth.problem import Problem
+
+    with pytest.raises(ValueError, match="not in a generator's latent space"):
+        build_strategy({"kind": "synthesis", "measure": "boundary_information"}).init(
+            Problem.from_dataset(tiny_moons()))
