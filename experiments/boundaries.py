@@ -13,7 +13,8 @@ from), and counts every call:
 * strategies: `input_synthesis` (entropy ascent in the box: 256 starts × 50 steps), `entropy`
   (pool uncertainty sampling), `random` (uniform candidates); with the GP also
   `input_synthesis_bi` and `pool_bi`, the same two climbing / ranking `boundary_information`
-  (information about the classes of 256 target inputs still in doubt);
+  (information about the classes of 256 target inputs still in doubt), and
+  `input_synthesis_straddle` and `pool_straddle` (the straddle rule, 1.96σ − |μ|);
 * `svc`: uniform random points (a seeded generator) and an RBF SVC refitted at each budget with
   C, γ ∈ 10^−2 … 10^3 (6 × 6) chosen by 5-fold stratified cross-validation (fewer folds when the
   rarer class has fewer than 5 points; with fewer than 2, or one class only, no search: a
@@ -56,9 +57,12 @@ STRATEGIES = {
     "input_synthesis_bi": {"kind": "input_synthesis", "measure": "boundary_information", "starts": 256, "steps": 50,
                            "learning_rate": 0.05, "min_distance": 0.02},
     "pool_bi": {"kind": "uncertainty", "measure": "boundary_information"},
+    "input_synthesis_straddle": {"kind": "input_synthesis", "measure": "straddle", "starts": 256, "steps": 50,
+                                 "learning_rate": 0.05, "min_distance": 0.02},
+    "pool_straddle": {"kind": "uncertainty", "measure": "straddle"},
 }
 #: Strategies that need a latent Gaussian posterior (the GP).
-GP_ONLY = ("input_synthesis_bi", "pool_bi")
+GP_ONLY = ("input_synthesis_bi", "pool_bi", "input_synthesis_straddle", "pool_straddle")
 PEERS = ("svc", "adaptive")
 #: Every arm: "<strategy>-<learner>", and the peers.
 ARMS = tuple(f"{s}-{learner}" for learner in LEARNERS for s in STRATEGIES if learner == "gp" or s not in GP_ONLY) + PEERS

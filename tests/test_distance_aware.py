@@ -3,7 +3,6 @@ from the labeled points (it is what lets synthesis go looking for the rest of a 
 plain MLP ensemble's does not — it extrapolates its boundary with confidence (the documented
 contrast, issue 14)."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
