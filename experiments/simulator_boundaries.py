@@ -9,9 +9,9 @@ reference (5 seeds; the 4-label stratified seed set counted):
 * from the simulator's continuous value (`Answer.value`), the arms of
   `experiments/<sim>_level_set.toml`: an exact GP regressing the value, with the straddle
   acquisition synthesized in the box or picked from the pool, and random;
-* where `adaptive` is installed, `Learner2D` sampling the same simulator's binary answer (a
-  deterministic learner: one run; its first points are the box's corners and centre,
-  counted too), its F1 read from its own interpolant thresholded at 0.5.
+* `Learner2D` (python-adaptive, the `[peers]` extra; the run fails without it) sampling the
+  same simulator's binary answer (a deterministic learner: one run; its first points are the
+  box's corners and centre, counted too), its F1 read from its own interpolant thresholded at 0.5.
 
     python experiments/simulator_boundaries.py [--out runs]    (about 10 min on 2 cores)
 
@@ -38,12 +38,10 @@ ROOT = Path(__file__).resolve().parents[1]
 CALLS = (10, 20, 30, 40, 50, 60, 70, 80, 90, 100)
 
 
-def learner2d_f1(simulator: str, calls: tuple[int, ...], resolution: int = 120) -> dict[int, float] | None:
-    """F1 of python-adaptive's Learner2D after each number of calls (None if it is not installed)."""
-    try:
-        import adaptive
-    except ImportError:
-        return None
+def learner2d_f1(simulator: str, calls: tuple[int, ...], resolution: int = 120) -> dict[int, float]:
+    """F1 of python-adaptive's Learner2D after each number of calls."""
+    import adaptive
+
     sim = Normalized(make_simulator(simulator))
     points = grid(np.zeros(2), np.ones(2), resolution)
     truth = sim.reference(points)
@@ -60,6 +58,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="runs")
     args = ap.parse_args()
+    try:  # the peer is part of the figure: a missing one fails the run, before any work
+        import adaptive  # noqa: F401
+    except ImportError as e:
+        raise SystemExit(f"simulator_boundaries.py needs python-adaptive: pip install -e '.[peers]' ({e})")
     results: dict = {}
     for simulator in ("projectile", "cartpole"):
         arms = {}
@@ -73,9 +75,8 @@ def main() -> None:
                 arms[name] = {"mean": np.nanmean(curves, 0).tolist(), "std": np.nanstd(curves, 0).tolist(),
                               "seeds": len(curves), "answers": answers}
         peer = learner2d_f1(simulator, CALLS)
-        if peer is not None:
-            arms["adaptive.Learner2D"] = {"mean": [peer[n] for n in CALLS], "std": [0.0] * len(CALLS), "seeds": 1,
-                                          "answers": "labels"}
+        arms["adaptive.Learner2D"] = {"mean": [peer[n] for n in CALLS], "std": [0.0] * len(CALLS), "seeds": 1,
+                                      "answers": "labels"}
         results[simulator] = {"calls": list(CALLS), "arms": arms}
     out = ROOT / "benchmarks" / "results" / "simulator_boundaries.json"
     out.write_text(json.dumps(results, indent=1))
