@@ -86,7 +86,8 @@ class PoolSampling:
     Attributes:
       measure: an uncertainty measure name (entropy, margin, least_confidence, variation_ratio,
         mean_std, vote_entropy, kl_to_consensus, bald), "expected_gradient_length", "straddle",
-        your own function `probs [members, n, classes] -> [n]`, or a reference to one.
+        "boundary_information" (with 256 pool points drawn each round as its targets), your own
+        function `probs [members, n, classes] -> [n]`, or a reference to one.
       batch: "topk" or "kcenter" (diverse: k-center greedy over a shortlist of top scorers).
       answerability: weigh each score by P(answered | x), learned in input space from every
         answer of the run (`qsynth.strategies.answerability`), once the oracle has refused a

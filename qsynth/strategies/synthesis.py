@@ -304,7 +304,9 @@ class InputSynthesis(_Ascent):
     """Projected gradient ascent on the acquisition inside the problem's input box (no generator).
 
     `min_distance` is a fraction of the box diagonal. Starts are uniform in the box (the best
-    `starts` of `starts · screen` uniform draws when `screen` > 1).
+    `starts` of `starts · screen` uniform draws when `screen` > 1). With the GP, `measure` may
+    also be "straddle" or "boundary_information" (its 256 targets drawn uniform in the box each
+    round, after the starts, from the same round key).
     """
 
     _kind = "input_synthesis"
