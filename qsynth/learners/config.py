@@ -82,6 +82,8 @@ class LearnerConfig:
         simulator's own interval.
       kernel: "matern52", "rbf" or "nngp" (an infinitely wide ReLU network's covariance).
       lengthscale: fixed, or absent to pick by marginal likelihood (not for "nngp").
+      lengthscale_by: "likelihood" (the marginal likelihood) or "loo" (the leave-one-out probit
+        likelihood of the labels; two classes, target "label").
       depth: the "nngp" network's hidden layers.
       noise: noise-to-signal variance ratio.
     """
@@ -107,6 +109,7 @@ class LearnerConfig:
     success: tuple[float, ...] = ()
     kernel: str = "matern52"
     lengthscale: float | None = None
+    lengthscale_by: str = "likelihood"
     depth: int = 3
     noise: float = 1e-4
 
@@ -165,7 +168,8 @@ class LearnerConfig:
 
     def gp_config(self, success: tuple[float, ...]) -> GPConfig:
         return GPConfig(target=self.target, success=tuple(success),  # type: ignore[arg-type]  # (GPConfig checks it)
-                        kernel=self.kernel, lengthscale=self.lengthscale, depth=self.depth, noise=self.noise)
+                        kernel=self.kernel, lengthscale=self.lengthscale, lengthscale_by=self.lengthscale_by,
+                        depth=self.depth, noise=self.noise)
 
     def build(self, feature_shape: tuple[int, ...], num_classes: int,
               success: tuple[float, float] | None = None) -> NetworkLearner | GaussianProcessLearner:
@@ -186,4 +190,4 @@ class LearnerConfig:
 
 
 #: The LearnerConfig fields that configure a GP; a network learner must leave them at their defaults.
-_GP_ONLY = ("target", "success", "kernel", "lengthscale", "depth")
+_GP_ONLY = ("target", "success", "kernel", "lengthscale", "lengthscale_by", "depth")

@@ -21,7 +21,8 @@ on inputs as given (the simulator task's unit box), or "nngp", the covariance of
 infinitely wide ReLU network (no lengthscale). The signal variance has a closed form (profile likelihood for a
 fixed noise-to-signal ratio `noise`); the lengthscale is chosen at every fit by the log
 marginal likelihood over `lengthscale_grid` (all candidates factorized at once, vmapped),
-unless fixed or the kernel has none. Training data live in the labeled buffer's fixed-capacity arrays with a
+unless fixed or the kernel has none — or, with `lengthscale_by = "loo"` (two classes), by
+the leave-one-out probit likelihood of the labels (R&W §6.5). Training data live in the labeled buffer's fixed-capacity arrays with a
 validity mask (an empty slot becomes an isolated unit-variance point with target 0, which
 changes neither the posterior nor the likelihood ranking), so the jitted fit compiles once
 per capacity bucket.
@@ -95,6 +96,9 @@ class GaussianProcessLearner:
     def __post_init__(self) -> None:
         if self.num_classes < 2:
             raise ValueError(f"learner.model 'gp' needs at least two classes, the problem has {self.num_classes}")
+        if self.num_classes > 2 and self.config.lengthscale_by == "loo":
+            raise ValueError(f"learner.lengthscale_by = 'loo' (the probit likelihood of held-out labels) is for two "
+                             f"classes; the problem has {self.num_classes}: use lengthscale_by = 'likelihood'")
         if self.num_classes > 2 and self.config.target != "label":
             raise ValueError(f"learner.target = 'value' is for two classes (success / failure); the problem has "
                              f"{self.num_classes} classes: use target = 'label'")
@@ -264,9 +268,15 @@ def _fit(learner: GaussianProcessLearner, x: Array, t: Array, mask: Array, grid:
         alpha = cho_solve((chol, True), tc)
         signal = jnp.where(n > 0, jnp.sum(tc * alpha) / jnp.maximum(n * outputs, 1.0), 1.0)
         signal = jnp.maximum(signal, 1e-12)
-        # profile log marginal likelihood, the outputs independent given the kernel (constants
-        # dropped): −n·C/2 log s² − C/2 log|R + rI|
-        loglik = outputs * (-0.5 * n * jnp.log(signal) - jnp.sum(jnp.log(jnp.diagonal(chol))))
+        if cfg.lengthscale_by == "loo":  # leave-one-out probit likelihood of the labels (R&W §6.5, eq. 5.12)
+            inverse_diagonal = jnp.sum(_inverse_factor(chol) ** 2, axis=0)  # diag (R + rI)⁻¹
+            loo_mean = tc[:, 0] - alpha[:, 0] / inverse_diagonal
+            loo_std = jnp.sqrt(signal / inverse_diagonal)
+            loglik = jnp.sum(mask * jax.scipy.stats.norm.logcdf(jnp.sign(tc[:, 0]) * loo_mean / loo_std))
+        else:
+            # profile log marginal likelihood, the outputs independent given the kernel (constants
+            # dropped): −n·C/2 log s² − C/2 log|R + rI|
+            loglik = outputs * (-0.5 * n * jnp.log(signal) - jnp.sum(jnp.log(jnp.diagonal(chol))))
         return chol, alpha, signal, jnp.where(jnp.isfinite(loglik), loglik, -jnp.inf)
 
     chols, alphas, signals, logliks = jax.vmap(factor)(grid)

@@ -31,6 +31,11 @@ class GPConfig:
       lengthscale: a fixed lengthscale, or None to pick one per fit by marginal likelihood
         (none for "nngp").
       lengthscale_grid: the candidates for that choice.
+      lengthscale_by: how that choice is made: "likelihood" (the log marginal likelihood of the
+        targets) or "loo" (two classes, target "label": the leave-one-out probit likelihood
+        Σᵢ log Φ(yᵢ μ₋ᵢ / σ₋ᵢ) of the labels, exact from the same factor — R&W §6.5's criterion
+        for least-squares classification, which asks of a lengthscale that it classify held-out
+        labels, not that it explain ±1 as a smooth function).
       depth: hidden ReLU layers of the "nngp" kernel's network.
       noise: noise variance as a fraction of the signal variance (a nugget; answers are
         deterministic in the simulators here).
@@ -41,6 +46,7 @@ class GPConfig:
     kernel: str = "matern52"
     lengthscale: float | None = None
     lengthscale_grid: tuple[float, ...] = DEFAULT_LENGTHSCALES
+    lengthscale_by: str = "likelihood"
     depth: int = 3
     noise: float = 1e-4
 
@@ -61,6 +67,10 @@ class GPConfig:
             raise ValueError(f"learner.lengthscale must be a finite positive number (or absent), got {self.lengthscale}")
         if self.kernel == "nngp" and self.lengthscale is not None:
             raise ValueError("learner.lengthscale: the 'nngp' kernel has no lengthscale (leave it out)")
+        if self.lengthscale_by not in ("likelihood", "loo"):
+            raise ValueError(f"learner.lengthscale_by must be 'likelihood' or 'loo', got {self.lengthscale_by!r}")
+        if self.lengthscale_by == "loo" and self.target != "label":
+            raise ValueError("learner.lengthscale_by = 'loo' scores held-out labels: it needs target = 'label'")
         if not self.lengthscale_grid or any(not (v > 0 and math.isfinite(v)) for v in self.lengthscale_grid):
             raise ValueError(f"learner.lengthscale_grid must be finite positive numbers, got {self.lengthscale_grid}")
         if not (isinstance(self.depth, int) and 1 <= self.depth <= 16):
