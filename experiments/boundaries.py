@@ -9,7 +9,7 @@ from), and counts every call:
 * learners: `mlp` (today's default for box tasks: an MLP ensemble, 5 × [64, 64], the settings of
   `experiments/*_synthesis.toml`), `mlp_prior` (the same with randomized prior functions,
   `prior_scale` 3), `gp` (the exact GP on the ±1 labels, Matérn-5/2, lengthscale by marginal
-  likelihood);
+  likelihood), `gp_loo` (the same, lengthscale by the leave-one-out probit likelihood);
 * strategies: `input_synthesis` (entropy ascent in the box: 256 starts × 50 steps), `entropy`
   (pool uncertainty sampling), `random` (uniform candidates); with the GP also
   `input_synthesis_bi` and `pool_bi`, the same two climbing / ranking `boundary_information`
@@ -48,6 +48,7 @@ LEARNERS = {
     "mlp_prior": {"model": "mlp", "hidden": [64, 64], "members": 5, "learning_rate": 0.01, "weight_decay": 0.0001,
                   "steps": 400, "warm_steps": 60, "prior_scale": 3.0},
     "gp": {"model": "gp", "kernel": "matern52"},
+    "gp_loo": {"model": "gp", "kernel": "matern52", "lengthscale_by": "loo"},
 }
 STRATEGIES = {
     "input_synthesis": {"kind": "input_synthesis", "measure": "entropy", "starts": 256, "steps": 50,
@@ -65,7 +66,8 @@ STRATEGIES = {
 GP_ONLY = ("input_synthesis_bi", "pool_bi", "input_synthesis_straddle", "pool_straddle")
 PEERS = ("svc", "adaptive")
 #: Every arm: "<strategy>-<learner>", and the peers.
-ARMS = tuple(f"{s}-{learner}" for learner in LEARNERS for s in STRATEGIES if learner == "gp" or s not in GP_ONLY) + PEERS
+ARMS = tuple(f"{s}-{learner}" for learner in LEARNERS for s in STRATEGIES
+             if learner.startswith("gp") or s not in GP_ONLY) + PEERS
 SEED_SIZE = 4
 POOL_SIZE = 2000
 SVC_GRID = tuple(float(v) for v in np.logspace(-2, 3, 6))
