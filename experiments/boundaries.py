@@ -219,6 +219,22 @@ def table(report: dict) -> str:
     return "\n".join(lines)
 
 
+#: Line colour by learner (peers by name).
+COLOURS = {"mlp": "tab:blue", "mlp_prior": "tab:purple", "gp": "tab:green", "gp_loo": "tab:brown",
+           "svc": "tab:grey", "adaptive": "black"}
+
+
+def _style(arm: str) -> dict:
+    """Colour by learner, line by scenario (solid: synthesis, dashed: pool, dotted: random and the
+    peers), marker by acquisition (circle: entropy, square: boundary_information, triangle: straddle)."""
+    if arm in PEERS:
+        return {"color": COLOURS[arm], "linestyle": ":", "marker": "x"}
+    strategy, learner = arm.rsplit("-", 1)
+    line = "-" if strategy.startswith("input_synthesis") else ":" if strategy == "random" else "--"
+    marker = "s" if strategy.endswith("_bi") else "^" if strategy.endswith("straddle") else "o"
+    return {"color": COLOURS.get(learner, "tab:red"), "linestyle": line, "marker": marker}
+
+
 def plot(report: dict, path: Path) -> None:
     import matplotlib
 
@@ -226,24 +242,29 @@ def plot(report: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     problems = report["problems"]
-    fig, axes = plt.subplots(2, (len(problems) + 1) // 2, figsize=(5 * ((len(problems) + 1) // 2), 8), squeeze=False)
+    fig, axes = plt.subplots(2, (len(problems) + 1) // 2, figsize=(5 * ((len(problems) + 1) // 2), 9.5), squeeze=False)
     for ax, (name, r) in zip(axes.ravel(), problems.items()):
         for arm, a in r["arms"].items():
             f1 = {int(k): v for k, v in a["f1"].items()}
             m = np.array([np.nanmean(f1[n]) for n in r["budgets"]])
             s = np.array([np.nanstd(f1[n]) for n in r["budgets"]])
-            style = ":" if arm in PEERS else "-" if arm.startswith("input_synthesis") else "--"
-            ax.plot(r["budgets"], m, style, marker="o", ms=3, label=arm)
-            ax.fill_between(r["budgets"], m - s, m + s, alpha=0.1)
+            ax.plot(r["budgets"], m, label=arm, ms=4, **_style(arm))
+            ax.fill_between(r["budgets"], m - s, m + s, alpha=0.06, color=_style(arm)["color"])
         ax.set_title(f"{name} ({r['dim']}-D)")
         ax.set_xlabel("calls")
         ax.set_ylabel("F1 of the success region")
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
-    axes.ravel()[0].legend(fontsize=7, loc="lower right")
+    handles, names = {}, []
+    for ax in axes.ravel():
+        for h, n in zip(*ax.get_legend_handles_labels()):
+            if n not in handles:
+                handles[n] = h
+                names.append(n)
+    fig.legend([handles[n] for n in names], names, loc="lower center", ncol=6, fontsize=8)
     for ax in axes.ravel()[len(problems):]:
         ax.axis("off")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     fig.savefig(path, dpi=100)
     plt.close(fig)
 

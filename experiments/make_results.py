@@ -290,6 +290,7 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "breast_cancer": breast_cancer_table,
     "failing_region": lambda runs: _script("failing_region").table(results_file("failing_region")) + "\n",
     "answerability_digits": lambda runs: answerability_digits_table(),
+    "boundaries_tuning": lambda runs: _script("boundaries").table(results_file("boundaries-seeds0-4")) + "\n",
 }
 
 #: run folders whose plots docs/results.md shows: (run, plot file in runs/<run>/plots, name in docs/img)
