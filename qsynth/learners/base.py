@@ -32,7 +32,7 @@ from qsynth.data.buffer import LabeledBuffer
 if TYPE_CHECKING:
     from jax import Array
 
-__all__ = ["LatentPosterior", "Learner", "LearnerState", "PerExampleGradients"]
+__all__ = ["LatentCovariance", "LatentPosterior", "Learner", "LearnerState", "PerExampleGradients"]
 
 
 @runtime_checkable
@@ -97,6 +97,19 @@ class LatentPosterior(Protocol):
     def levels(self) -> tuple[float, ...]: ...
 
     def latent(self, params: Any, x: Array) -> tuple[Array, Array]: ...
+
+
+@runtime_checkable
+class LatentCovariance(LatentPosterior, Protocol):
+    """A latent Gaussian posterior with its cross-covariances (`boundary_information` uses it).
+
+    `posterior_covariance(params, a, b) -> [n, m]` between the latent at `a: [n, ...]` and at
+    `b: [m, ...]`; `noise_variance(params)`: the variance of an observation around the latent.
+    """
+
+    def posterior_covariance(self, params: Any, a: Array, b: Array) -> Array: ...
+
+    def noise_variance(self, params: Any) -> Array: ...
 
 
 @runtime_checkable

@@ -27,7 +27,7 @@ from jax import Array
 from qsynth._chunks import chunk_results
 from qsynth._devices import mesh_for, replicated, split_rows
 from qsynth.data.buffer import capacity_for
-from qsynth.learners.base import LatentPosterior, Learner, PerExampleGradients
+from qsynth.learners.base import LatentCovariance, LatentPosterior, Learner, PerExampleGradients
 from qsynth.strategies.measures import (BOUNDARY_INFORMATION, EXPECTED_GRADIENT_LENGTH, STRADDLE, MeasureLike, Scorer,
                                         check_measure, measure_name, needs_targets, resolve_measure)
 from qsynth.uncertainty import straddle
@@ -73,10 +73,10 @@ def boundary_information(learner: Learner, params: Any, x: Array, targets: Array
     edges or corners for their own sake, nor on a boundary already pinned down.
 
     Args:
-      learner: a `LatentPosterior` with `posterior_covariance` and `noise_variance` (the GP).
+      learner: a `LatentCovariance` (the GP).
       x: `[n, *feature_shape]` candidates. targets: `[m, *feature_shape]` where predictions matter.
     """
-    if not isinstance(learner, LatentPosterior) or not hasattr(learner, "posterior_covariance"):
+    if not isinstance(learner, LatentCovariance):
         raise ValueError(f"the measure 'boundary_information' needs a learner with a latent Gaussian posterior "
                          f"(such as learner.model = 'gp'); {type(learner).__name__} has none")
     if learner.num_classes != 2:
