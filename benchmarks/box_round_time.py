@@ -81,7 +81,8 @@ def main() -> None:
                                               for name in args.problems})
     print(f"{'problem':<10}" + "".join(f"{f'round s @ {n}':>16}" for n in AT) + f"{'compiles':>10}")
     for name, r in report["problems"].items():
-        print(f"{name:<10}" + "".join(f"{r[n]['round_s_median']:>16.3f}" for n in AT) + f"{len(r['compile_s']):>10}")
+        at = {int(k): v for k, v in r.items() if k not in ("dim", "compile_s")}  # (keys are strings once read back)
+        print(f"{name:<10}" + "".join(f"{at[n]['round_s_median']:>16.3f}" for n in AT) + f"{len(r['compile_s']):>10}")
     out.write_text(json.dumps(report, indent=1))
     print(f"wrote {out.relative_to(HERE.parent)}")
 
