@@ -155,25 +155,23 @@ class NetworkLearner:
         return model(x)
 
     def prior_logits(self, params: dict[str, Any], x: Array) -> Array:
-        """`[nets, n, classes]`: β · the prior networks' logits (zeros without a prior)."""
-        if "prior" not in params:
-            return jnp.zeros((self.nets, x.shape[0], self.num_classes), jnp.float32)
+        """`[nets, n, classes]`: β · the prior networks' logits (`params` with a "prior")."""
         return self.config.prior_scale * jax.vmap(lambda p: self.net_logits(p, x))(params["prior"])
 
     def gradient_norms(self, params: dict[str, Any], x: Array) -> Array:
         """`[nets, n, classes]`: ‖∇_θ CE(f_θ(x_i) + β·p(x_i), c)‖ of each stacked network (no
         dropout); the prior networks p are fixed, so they are left out of the gradient."""
         x = jnp.asarray(x, jnp.float32)
-        offsets = self.prior_logits(params, x)  # [nets, n, c]
+        offsets = self.prior_logits(params, x) if "prior" in params else None  # [nets, n, c]
         if self.builtin_model and self.config.model in ("logreg", "mlp"):  # dense ReLU: the closed form
 
-            def norms(net: Any, offset: Array) -> Array:
+            def norms(net: Any, offset: Array | None) -> Array:
                 model = nnx.merge(self.graphdef, net)
                 layers = [*model.hidden, model.out] if self.config.model == "mlp" else [model.out]
                 return dense_relu_gradient_norms(layers, x, self.num_classes, offset)
         else:
 
-            def norms(net: Any, offset: Array) -> Array:
+            def norms(net: Any, offset: Array | None) -> Array:
                 return per_example_gradient_norms(self.net_logits, net, x, self.num_classes, offset)
 
         return jax.vmap(norms)(params["net"], offsets)
@@ -345,19 +343,19 @@ def _train_step(learner: NetworkLearner, x: Array, y: Array, mask: Array, key: A
     # with the unrolled Threefry and a loop-free search (the same draws, several times faster on CPU)
     filled_cdf = jnp.cumsum(mask / jnp.maximum(jnp.sum(mask), 1.0))
 
-    own_offsets = jnp.zeros((size, 1, 1), jnp.float32) if offsets is None else mine(offsets)
+    own_offsets = None if offsets is None else mine(offsets)  # (vmap passes None through)
 
-    def loss_fn(net: Any, w: Array, offset: Array, drop_key: Array, batch_key: Array) -> Array:
+    def loss_fn(net: Any, w: Array, offset: Array | None, drop_key: Array, batch_key: Array) -> Array:
         xb, yb, wb, ob = x, y, w, offset
         if batch is not None:  # a minibatch drawn from the filled slots, with replacement
             r = filled_cdf[-1] * (1 - fast_random.uniform(batch_key, (batch,)))
             idx = jnp.searchsorted(filled_cdf, r, method="compare_all")
             xb, yb, wb = x[idx], y[idx], w[idx]
-            ob = offset if offsets is None else offset[idx]
+            ob = None if offset is None else offset[idx]
         logits = learner.net_logits(net, xb, drop_key if use_dropout else None)
-        return _masked_cross_entropy(logits if offsets is None else logits + ob, yb, wb)
+        return _masked_cross_entropy(logits if ob is None else logits + ob, yb, wb)
 
-    def member_step(net: Any, opt_state: Any, w: Array, offset: Array, drop_key: Array,
+    def member_step(net: Any, opt_state: Any, w: Array, offset: Array | None, drop_key: Array,
                     batch_key: Array) -> tuple[Any, Any]:
         grads = jax.grad(loss_fn)(net, w, offset, drop_key, batch_key)
         with jax.numpy_dtype_promotion("standard"):  # optax mixes its int32 step count with floats
