@@ -8,10 +8,12 @@ metrics (the test-set evaluation is not counted); the figure at n labels is the 
 rounds with n − 10 … n + 10 labels, rounds that compiled a program left out and reported
 separately.
 
-    python benchmarks/box_round_time.py [--learner-name gp] [--problems islands smooth8d]
+    python benchmarks/box_round_time.py [--learner-name gp] [--strategy-name input_synthesis]
+        [--problems islands smooth8d]
 
 Each problem runs in a fresh process. Prints a table and adds to
-benchmarks/results/box_round_time_<learner>.json.
+benchmarks/results/box_round_time_<learner>.json (`_<learner>_<strategy>.json` for a strategy
+other than `input_synthesis`).
 """
 
 from __future__ import annotations
@@ -42,14 +44,14 @@ AT = (25, 100, 200)
 CALLS = 210
 
 
-def one_problem(name: str, learner_name: str, seed: int) -> dict:
+def one_problem(name: str, learner_name: str, strategy_name: str, seed: int) -> dict:
     problem = PROBLEMS[name]
     low, high = np.asarray(problem.bounds).T
     task = box_task(lambda x: int(labels(problem, x[None])[0]), problem.bounds, pool_size=POOL_SIZE, grid=20,
                     seed=seed)
     learner = parse_config({"learner": LEARNERS[learner_name]}).learner.build(task.problem.feature_shape, 2)
     loop = LoopConfig(budget=CALLS, seed_size=SEED_SIZE, seed_strategy="stratified", batch_size=1)
-    result = run_loop(jax.random.key(seed), task.problem, learner, build_strategy(STRATEGIES["input_synthesis"]),
+    result = run_loop(jax.random.key(seed), task.problem, learner, build_strategy(STRATEGIES[strategy_name]),
                       task.oracle, loop)
     rows = result.history[1:]
     out = {"dim": problem.dim, "compile_s": [r["select_s"] + r["train_s"] for r in rows if r["compiled"]]}
@@ -64,20 +66,23 @@ def one_problem(name: str, learner_name: str, seed: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--learner-name", choices=sorted(LEARNERS), default="gp")
+    ap.add_argument("--strategy-name", choices=sorted(STRATEGIES), default="input_synthesis")
     ap.add_argument("--problems", nargs="+", default=["islands", "smooth8d"], choices=sorted(PROBLEMS))
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    out = HERE / "results" / f"box_round_time_{args.learner_name}.json"
+    suffix = "" if args.strategy_name == "input_synthesis" else f"_{args.strategy_name}"
+    out = HERE / "results" / f"box_round_time_{args.learner_name}{suffix}.json"
     if len(args.problems) > 1:  # each problem in a fresh process: its compilations counted, nothing shared
         for name in args.problems:
-            subprocess.run([sys.executable, __file__, "--learner-name", args.learner_name, "--problems", name,
+            subprocess.run([sys.executable, __file__, "--learner-name", args.learner_name,
+                            "--strategy-name", args.strategy_name, "--problems", name,
                             "--seed", str(args.seed)], check=True)
         return
     report = json.loads(out.read_text()) if out.exists() else {}
     report.update({"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
                    "jax": jax.__version__, "learner": LEARNERS[args.learner_name],
-                   "synthesis": STRATEGIES["input_synthesis"]})
-    report.setdefault("problems", {}).update({name: one_problem(name, args.learner_name, args.seed)
+                   "synthesis": STRATEGIES[args.strategy_name]})
+    report.setdefault("problems", {}).update({name: one_problem(name, args.learner_name, args.strategy_name, args.seed)
                                               for name in args.problems})
     print(f"{'problem':<10}" + "".join(f"{f'round s @ {n}':>16}" for n in AT) + f"{'compiles':>10}")
     for name, r in report["problems"].items():

@@ -69,12 +69,17 @@ def test_scorer_and_strategies_supply_targets_or_say_why_not():
     x = jnp.asarray([[0.5, 0.5]], jnp.float32)
     targets = jnp.asarray([[0.4, 0.6], [0.2, 0.2]], jnp.float32)
     scored = jax.jit(lambda params, x: Scorer("boundary_information")(learner, params, x))
-    assert scored(with_targets(state.params, targets), x).shape == (1,)
+    prepared = with_targets(learner, state.params, targets)
+    # the targets' side is computed once per round; the scores are those of the raw targets
+    np.testing.assert_allclose(np.asarray(scored(prepared, x)),
+                               np.asarray(unjitted(learner, state.params, x, targets)), rtol=1e-5, atol=1e-9)
     with pytest.raises(ValueError, match="needs target inputs"):
         scored(state.params, x)
     network = LearnerConfig(model="mlp", hidden=(4,), members=2, steps=2).build((2,), 2)
     with pytest.raises(ValueError, match="latent Gaussian posterior"):
         unjitted(network, network.init(jax.random.key(0)).params, x, targets)
+    with pytest.raises(ValueError, match="latent Gaussian posterior"):
+        with_targets(network, network.init(jax.random.key(0)).params, targets)
     from qsynth.strategies import build_strategy
     from tests.helpers import tiny_moons
     from qsynth.problem import Problem

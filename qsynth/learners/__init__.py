@@ -16,6 +16,7 @@ _EXPORTS = {
     "Learner": "qsynth.learners.base",
     "LearnerState": "qsynth.learners.base",
     "PerExampleGradients": "qsynth.learners.base",
+    "PreparedTargets": "qsynth.learners.base",
     "BUILTIN_MODELS": "qsynth.learners.config",
     "LearnerConfig": "qsynth.learners.config",
     "GPConfig": "qsynth.learners.gp_config",

@@ -23,7 +23,7 @@ Example (a learner of your own; any object with these members works):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -32,7 +32,7 @@ from qsynth.data.buffer import LabeledBuffer
 if TYPE_CHECKING:
     from jax import Array
 
-__all__ = ["LatentCovariance", "LatentPosterior", "Learner", "LearnerState", "PerExampleGradients"]
+__all__ = ["LatentCovariance", "LatentPosterior", "Learner", "LearnerState", "PerExampleGradients", "PreparedTargets"]
 
 
 @runtime_checkable
@@ -99,15 +99,31 @@ class LatentPosterior(Protocol):
     def latent(self, params: Any, x: Array) -> tuple[Array, Array]: ...
 
 
+class PreparedTargets(NamedTuple):
+    """Target inputs with what a `LatentCovariance` needs of them, computed once per round:
+    `x: [m, ...]`, the latent's posterior `mean: [m]` and `std: [m]` there, and `factor`, the
+    learner's own array for cross-covariances with them (the GP: L⁻¹ k(X, x), `[cap, m]`)."""
+
+    x: Array
+    mean: Array
+    std: Array
+    factor: Array
+
+
 @runtime_checkable
 class LatentCovariance(LatentPosterior, Protocol):
     """A latent Gaussian posterior with its cross-covariances (`boundary_information` uses it).
 
-    `posterior_covariance(params, a, b) -> [n, m]` between the latent at `a: [n, ...]` and at
-    `b: [m, ...]`; `noise_variance(params)`: the variance of an observation around the latent.
+    `prepare_targets(params, targets) -> PreparedTargets` for `targets: [m, ...]`, once per
+    round; `cross_covariance(params, x, prepared) -> [n, m]`: the posterior covariance between
+    the latent at `x: [n, ...]` and at the prepared targets (in a gradient ascent only the
+    candidates' side is recomputed each step); `noise_variance(params)`: the variance of an
+    observation around the latent.
     """
 
-    def posterior_covariance(self, params: Any, a: Array, b: Array) -> Array: ...
+    def prepare_targets(self, params: Any, targets: Array) -> PreparedTargets: ...
+
+    def cross_covariance(self, params: Any, x: Array, prepared: PreparedTargets) -> Array: ...
 
     def noise_variance(self, params: Any) -> Array: ...
 

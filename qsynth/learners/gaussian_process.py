@@ -62,6 +62,7 @@ from jax.scipy.stats import norm
 
 from qsynth._chunks import map_in_chunks
 from qsynth.data.buffer import LabeledBuffer
+from qsynth.learners.base import PreparedTargets
 from qsynth.learners.gp_config import DEFAULT_LENGTHSCALES, GPConfig
 from qsynth.learners.kernels import covariance, prior_variance
 
@@ -129,15 +130,26 @@ class GaussianProcessLearner:
         var = params["signal"] * jnp.maximum(prior_variance(cfg.kernel, x) - jnp.sum(v * v, axis=0), 1e-10)
         return mean, jnp.sqrt(var)
 
+    def prepare_targets(self, params: dict[str, Array], targets: Array) -> PreparedTargets:
+        """The posterior at `targets: [m, *feature_shape]` and their whitened cross-covariance
+        factor L⁻¹ k(X, targets) `[cap, m]`, for `cross_covariance` (once per round)."""
+        x = jnp.asarray(targets, jnp.float32).reshape(-1, self.dim)
+        factor = params["inverse_factor"] @ self._cross_covariance(params, x).T  # [cap, m]
+        mean = params["mean"] + self._cross_covariance(params, x) @ params["alpha"]
+        var = params["signal"] * jnp.maximum(prior_variance(self.config.kernel, x) - jnp.sum(factor * factor, axis=0),
+                                             1e-10)
+        return PreparedTargets(x, mean, jnp.sqrt(var), factor)
+
+    def cross_covariance(self, params: dict[str, Array], x: Array, prepared: PreparedTargets) -> Array:
+        """The posterior covariance `[n, m]` of the target between `x: [n, ...]` and prepared targets."""
+        x = jnp.asarray(x, jnp.float32).reshape(-1, self.dim)
+        va = params["inverse_factor"] @ self._cross_covariance(params, x).T  # [cap, n]
+        prior = covariance(self.config.kernel, x, prepared.x, params["lengthscale"], self.config.depth)
+        return params["signal"] * (prior - va.T @ prepared.factor)
+
     def posterior_covariance(self, params: dict[str, Array], a: Array, b: Array) -> Array:
         """The posterior covariance `[n, m]` of the target between `a: [n, ...]` and `b: [m, ...]`."""
-        cfg = self.config
-        a = jnp.asarray(a, jnp.float32).reshape(-1, self.dim)
-        b = jnp.asarray(b, jnp.float32).reshape(-1, self.dim)
-        va = params["inverse_factor"] @ self._cross_covariance(params, a).T  # [cap, n]
-        vb = params["inverse_factor"] @ self._cross_covariance(params, b).T  # [cap, m]
-        prior = covariance(cfg.kernel, a, b, params["lengthscale"], cfg.depth)
-        return params["signal"] * (prior - va.T @ vb)
+        return self.cross_covariance(params, a, self.prepare_targets(params, b))
 
     def noise_variance(self, params: dict[str, Array]) -> Array:
         """The observation noise variance τ² (the noise-to-signal ratio times the signal variance)."""

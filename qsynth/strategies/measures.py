@@ -122,7 +122,7 @@ class Scorer:
         if self.measure == BOUNDARY_INFORMATION:
             if not (isinstance(params, dict) and "targets" in params and "learner" in params):
                 raise ValueError("the measure 'boundary_information' needs target inputs: the strategy passes "
-                                 "with_targets(params, targets)")
+                                 "with_targets(learner, params, targets)")
             return boundary_information(learner, params["learner"], x, params["targets"])
         if self.measure == STRADDLE:
             return latent_straddle(learner, params, x)

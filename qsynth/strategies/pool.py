@@ -146,7 +146,7 @@ class PoolSampling:
             return ctx.params
         pool = ctx.problem.pool
         rows = np.sort(numpy_rng(key).choice(len(pool), min(TARGETS, len(pool)), replace=False))
-        return with_targets(ctx.params, np.asarray(pool[rows]))
+        return with_targets(ctx.learner, ctx.params, np.asarray(pool[rows]))
 
     def _answerability(self, ctx: RoundContext) -> AnswerabilityModel | None:
         return answerability_for(ctx.answers, "input", ctx.problem.bounds) if self.answerability else None

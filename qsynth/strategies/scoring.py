@@ -27,7 +27,7 @@ from jax import Array
 from qsynth._chunks import chunk_results
 from qsynth._devices import mesh_for, replicated, split_rows
 from qsynth.data.buffer import capacity_for
-from qsynth.learners.base import LatentCovariance, LatentPosterior, Learner, PerExampleGradients
+from qsynth.learners.base import LatentCovariance, LatentPosterior, Learner, PerExampleGradients, PreparedTargets
 from qsynth.strategies.measures import (BOUNDARY_INFORMATION, EXPECTED_GRADIENT_LENGTH, STRADDLE, MeasureLike, Scorer,
                                         check_measure, measure_name, needs_targets, resolve_measure)
 from qsynth.uncertainty import straddle
@@ -55,12 +55,32 @@ def latent_straddle(learner: Learner, params: Any, x: Array) -> Array:
     return straddle(mean, std, learner.levels)
 
 
-def with_targets(params: Any, targets: Array | np.ndarray) -> dict[str, Any]:
-    """The params a target-aware measure is scored with: the learner's and the targets `[m, *feature_shape]`."""
-    return {"learner": params, "targets": jnp.asarray(targets, jnp.float32)}
+def with_targets(learner: Learner, params: Any, targets: Array | np.ndarray) -> dict[str, Any]:
+    """The params a target-aware measure is scored with: the learner's and the targets
+    `[m, *feature_shape]`, prepared once (`LatentCovariance.prepare_targets`: their posterior
+    and cross-covariance factor), so an ascent step recomputes only the candidates' side."""
+    return {"learner": params,
+            "targets": _prepare_targets(_covariance_learner(learner), params, jnp.asarray(targets, jnp.float32))}
 
 
-def boundary_information(learner: Learner, params: Any, x: Array, targets: Array) -> Array:
+@functools.partial(jax.jit, static_argnums=0)
+def _prepare_targets(learner: Any, params: Any, targets: Array) -> PreparedTargets:
+    TRACE_COUNTS["prepare_targets"] += 1
+    return learner.prepare_targets(params, targets)
+
+
+def _covariance_learner(learner: Learner) -> LatentCovariance:
+    """`learner` as a two-class `LatentCovariance`, or the error that says why not."""
+    if not isinstance(learner, LatentCovariance):
+        raise ValueError(f"the measure 'boundary_information' needs a learner with a latent Gaussian posterior "
+                         f"(such as learner.model = 'gp'); {type(learner).__name__} has none")
+    if learner.num_classes != 2:
+        raise ValueError(f"the measure 'boundary_information' scores a binary boundary; this GP has "
+                         f"{learner.num_classes} classes")
+    return learner
+
+
+def boundary_information(learner: Learner, params: Any, x: Array, targets: Array | PreparedTargets) -> Array:
     """`[n]`: how much asking at x tells about the class of the target inputs that are in doubt.
 
     For a latent Gaussian posterior (the GP), asking at x and learning f(x) through noise τ²
@@ -74,22 +94,18 @@ def boundary_information(learner: Learner, params: Any, x: Array, targets: Array
 
     Args:
       learner: a `LatentCovariance` (the GP).
-      x: `[n, *feature_shape]` candidates. targets: `[m, *feature_shape]` where predictions matter.
+      x: `[n, *feature_shape]` candidates. targets: `[m, *feature_shape]` where predictions
+        matter, or those prepared (`with_targets`, once per round).
     """
-    if not isinstance(learner, LatentCovariance):
-        raise ValueError(f"the measure 'boundary_information' needs a learner with a latent Gaussian posterior "
-                         f"(such as learner.model = 'gp'); {type(learner).__name__} has none")
-    if learner.num_classes != 2:
-        raise ValueError(f"the measure 'boundary_information' scores a binary boundary; this GP has "
-                         f"{learner.num_classes} classes")
-    mean_t, std_t = learner.latent(params, targets)  # [m]
-    levels = jnp.asarray(learner.levels, mean_t.dtype)
-    margin = jnp.min(jnp.abs(mean_t[:, None] - levels[None, :]), axis=1)
-    doubt = jax.scipy.stats.norm.cdf(-margin / std_t)  # [m] P(the target's class is wrong)
-    _, std_x = learner.latent(params, x)  # [n]
-    cross = learner.posterior_covariance(params, x, targets)  # [n, m]
-    tau2 = learner.noise_variance(params)
-    rho2 = cross ** 2 / ((std_x ** 2 + tau2)[:, None] * (std_t ** 2)[None, :])
+    gp = _covariance_learner(learner)
+    prepared = targets if isinstance(targets, PreparedTargets) else gp.prepare_targets(params, targets)
+    levels = jnp.asarray(gp.levels, prepared.mean.dtype)
+    margin = jnp.min(jnp.abs(prepared.mean[:, None] - levels[None, :]), axis=1)
+    doubt = jax.scipy.stats.norm.cdf(-margin / prepared.std)  # [m] P(the target's class is wrong)
+    _, std_x = gp.latent(params, x)  # [n]
+    cross = gp.cross_covariance(params, x, prepared)  # [n, m]
+    tau2 = gp.noise_variance(params)
+    rho2 = cross ** 2 / ((std_x ** 2 + tau2)[:, None] * (prepared.std ** 2)[None, :])
     information = -0.5 * jnp.log1p(-jnp.clip(rho2, 0.0, 1.0 - 1e-6))
     return jnp.mean(information * doubt[None, :], axis=1)
 

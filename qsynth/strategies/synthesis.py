@@ -342,7 +342,7 @@ class InputSynthesis(_Ascent):
         params = ctx.params
         if needs_targets(self.measure):  # where predictions matter: uniform in the box, fresh each round
             targets = rng.uniform(low, high, (TARGETS, low.size)).astype(np.float32)
-            params = with_targets(ctx.params, targets.reshape(TARGETS, *ctx.problem.feature_shape))
+            params = with_targets(ctx.learner, ctx.params, targets.reshape(TARGETS, *ctx.problem.feature_shape))
         if self.screen > 1:
             z0 = best_starts(spec, params, None, z0, self.starts, arrays, cost_arrays)
         res = ascend(spec, params, None, z0, low, high, answerability=arrays, cost=cost_arrays)
