@@ -10,7 +10,7 @@ from scipy.stats import norm
 from qsynth.data import LabeledBuffer
 from qsynth.learners import LearnerConfig
 from qsynth.strategies.measures import Scorer
-from qsynth.strategies.scoring import boundary_information as unjitted, with_targets
+from qsynth.strategies.scoring import boundary_information as unjitted, target_doubt, with_targets
 
 boundary_information = jax.jit(unjitted, static_argnums=0)  # (one compilation, not an op-by-op trace per call)
 
@@ -87,3 +87,24 @@ def test_scorer_and_strategies_supply_targets_or_say_why_not():
     with pytest.raises(ValueError, match="not in a generator's latent space"):
         build_strategy({"kind": "synthesis", "measure": "boundary_information"}).init(
             Problem.from_dataset(tiny_moons()))
+
+
+def test_targets_drawn_by_doubt_give_the_same_measure_in_expectation():
+    learner, state, _, _ = _fitted()
+    rng = np.random.default_rng(3)
+    targets = rng.uniform(0, 1, (512, 2)).astype(np.float32)
+    cand = jnp.asarray(rng.uniform(0, 1, (6, 2)), jnp.float32)
+    scored = jax.jit(lambda params, x: Scorer("boundary_information")(learner, params, x))
+    full = np.asarray(scored(with_targets(learner, state.params, targets), cand))
+    draws = [with_targets(learner, state.params, targets, keep=64, rng=np.random.default_rng(s)) for s in range(60)]
+    assert draws[0]["targets"].x.shape == (64, 2) and draws[0]["targets"].factor.shape[1] == 64
+    sampled = np.mean([np.asarray(scored(d, cand)) for d in draws], axis=0)
+    np.testing.assert_allclose(sampled, full, rtol=0.1)  # importance sampling: unbiased, 60 × 64 draws
+    # the targets drawn are the ones in doubt: size-biased, E[doubt of a draw] = E[doubt²] / E[doubt]
+    doubt = np.asarray(with_targets(learner, state.params, targets)["weights"], np.float64)
+    kept = np.concatenate([np.asarray(target_doubt(learner, d["targets"])) for d in draws])
+    np.testing.assert_allclose(kept.mean(), np.mean(doubt ** 2) / doubt.mean(), rtol=0.05)
+    assert kept.mean() > 1.2 * doubt.mean()
+    np.testing.assert_allclose(np.asarray(draws[0]["weights"]), doubt.mean(), rtol=1e-5)
+    with pytest.raises(ValueError, match="needs `rng`"):
+        with_targets(learner, state.params, targets, keep=8)

@@ -123,7 +123,7 @@ class Scorer:
             if not (isinstance(params, dict) and "targets" in params and "learner" in params):
                 raise ValueError("the measure 'boundary_information' needs target inputs: the strategy passes "
                                  "with_targets(learner, params, targets)")
-            return boundary_information(learner, params["learner"], x, params["targets"])
+            return boundary_information(learner, params["learner"], x, params["targets"], params.get("weights"))
         if self.measure == STRADDLE:
             return latent_straddle(learner, params, x)
         return resolve_measure(self.measure)(learner.probs(params, x))

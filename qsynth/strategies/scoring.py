@@ -32,12 +32,17 @@ from qsynth.strategies.measures import (BOUNDARY_INFORMATION, EXPECTED_GRADIENT_
                                         check_measure, measure_name, needs_targets, resolve_measure)
 from qsynth.uncertainty import straddle
 
-__all__ = ["BOUNDARY_INFORMATION", "EXPECTED_GRADIENT_LENGTH", "MeasureLike", "STRADDLE", "Scorer", "TARGETS",
-           "TRACE_COUNTS", "boundary_information", "check_measure", "default_chunk_size", "expected_gradient_length",
-           "measure_name", "needs_targets", "resolve_measure", "score_points", "with_targets"]
+__all__ = ["BOUNDARY_INFORMATION", "EXPECTED_GRADIENT_LENGTH", "KEPT_TARGETS", "MeasureLike", "STRADDLE", "Scorer",
+           "TARGETS", "TARGET_CANDIDATES", "TRACE_COUNTS", "boundary_information", "check_measure",
+           "default_chunk_size", "expected_gradient_length", "measure_name", "needs_targets", "resolve_measure",
+           "score_points", "target_doubt", "with_targets"]
 
 #: Target inputs per round for `boundary_information` (uniform in the box, or drawn from the pool).
 TARGETS = 256
+#: Input synthesis draws this many uniform in the box, and its ascent keeps `KEPT_TARGETS` of them,
+#: drawn in proportion to their doubt (`with_targets`).
+TARGET_CANDIDATES = 1024
+KEPT_TARGETS = 64
 
 TRACE_COUNTS: collections.Counter[str] = collections.Counter()
 
@@ -55,18 +60,45 @@ def latent_straddle(learner: Learner, params: Any, x: Array) -> Array:
     return straddle(mean, std, learner.levels)
 
 
-def with_targets(learner: Learner, params: Any, targets: Array | np.ndarray) -> dict[str, Any]:
-    """The params a target-aware measure is scored with: the learner's and the targets
-    `[m, *feature_shape]`, prepared once (`LatentCovariance.prepare_targets`: their posterior
-    and cross-covariance factor), so an ascent step recomputes only the candidates' side."""
-    return {"learner": params,
-            "targets": _prepare_targets(_covariance_learner(learner), params, jnp.asarray(targets, jnp.float32))}
+def with_targets(learner: Learner, params: Any, targets: Array | np.ndarray, keep: int | None = None,
+                 rng: np.random.Generator | None = None) -> dict[str, Any]:
+    """The params `boundary_information` is scored with: the learner's, the targets
+    `[m, *feature_shape]` prepared once (`LatentCovariance.prepare_targets`: their posterior and
+    cross-covariance factor, so an ascent step recomputes only the candidates' side), and each
+    target's weight.
+
+    The measure is the mean over targets of information × doubt (the probability the target's
+    class is wrong). With `keep` (and `rng`), `keep` targets are drawn from the m with
+    replacement in proportion to their doubt, each weighed by the mean doubt: the same measure
+    in expectation (importance sampling), its cost that of `keep` targets, all of them where a
+    class is in doubt. Without, every target is kept, weighed by its doubt.
+    """
+    prepared, doubt = _prepare_targets(_covariance_learner(learner), params, jnp.asarray(targets, jnp.float32))
+    doubt = np.asarray(doubt, np.float64)
+    if keep is None or doubt.sum() <= 0.0:
+        return {"learner": params, "targets": prepared, "weights": jnp.asarray(doubt, jnp.float32)}
+    if rng is None:
+        raise ValueError("with_targets: drawing `keep` targets needs `rng`, a seeded NumPy generator")
+    rows = np.sort(rng.choice(len(doubt), int(keep), replace=True, p=doubt / doubt.sum()))
+    kept = PreparedTargets(*(leaf[rows] if leaf.ndim == 1 or name != "factor" else leaf[:, rows]
+                             for name, leaf in zip(PreparedTargets._fields, prepared)))
+    weights = jnp.full(len(rows), doubt.mean(), jnp.float32)
+    return {"learner": params, "targets": kept, "weights": weights}
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _prepare_targets(learner: Any, params: Any, targets: Array) -> PreparedTargets:
+def _prepare_targets(learner: Any, params: Any, targets: Array) -> tuple[PreparedTargets, Array]:
     TRACE_COUNTS["prepare_targets"] += 1
-    return learner.prepare_targets(params, targets)
+    prepared = learner.prepare_targets(params, targets)
+    return prepared, target_doubt(learner, prepared)
+
+
+def target_doubt(learner: LatentCovariance, prepared: PreparedTargets) -> Array:
+    """`[m]`: the probability that each prepared target's class is wrong, `Φ(−|μ − h| / σ)` for
+    the nearest level h."""
+    levels = jnp.asarray(learner.levels, prepared.mean.dtype)
+    margin = jnp.min(jnp.abs(prepared.mean[:, None] - levels[None, :]), axis=1)
+    return jax.scipy.stats.norm.cdf(-margin / prepared.std)
 
 
 def _covariance_learner(learner: Learner) -> LatentCovariance:
@@ -80,7 +112,8 @@ def _covariance_learner(learner: Learner) -> LatentCovariance:
     return learner
 
 
-def boundary_information(learner: Learner, params: Any, x: Array, targets: Array | PreparedTargets) -> Array:
+def boundary_information(learner: Learner, params: Any, x: Array, targets: Array | PreparedTargets,
+                         weights: Array | None = None) -> Array:
     """`[n]`: how much asking at x tells about the class of the target inputs that are in doubt.
 
     For a latent Gaussian posterior (the GP), asking at x and learning f(x) through noise τ²
@@ -96,18 +129,18 @@ def boundary_information(learner: Learner, params: Any, x: Array, targets: Array
       learner: a `LatentCovariance` (the GP).
       x: `[n, *feature_shape]` candidates. targets: `[m, *feature_shape]` where predictions
         matter, or those prepared (`with_targets`, once per round).
+      weights: `[m]`, each target's weight; by default its doubt (`with_targets` may have drawn
+        the targets in proportion to their doubt instead, and then weighs them equally).
     """
     gp = _covariance_learner(learner)
     prepared = targets if isinstance(targets, PreparedTargets) else gp.prepare_targets(params, targets)
-    levels = jnp.asarray(gp.levels, prepared.mean.dtype)
-    margin = jnp.min(jnp.abs(prepared.mean[:, None] - levels[None, :]), axis=1)
-    doubt = jax.scipy.stats.norm.cdf(-margin / prepared.std)  # [m] P(the target's class is wrong)
+    weights = target_doubt(gp, prepared) if weights is None else weights  # [m]
     _, std_x = gp.latent(params, x)  # [n]
     cross = gp.cross_covariance(params, x, prepared)  # [n, m]
     tau2 = gp.noise_variance(params)
     rho2 = cross ** 2 / ((std_x ** 2 + tau2)[:, None] * (prepared.std ** 2)[None, :])
     information = -0.5 * jnp.log1p(-jnp.clip(rho2, 0.0, 1.0 - 1e-6))
-    return jnp.mean(information * doubt[None, :], axis=1)
+    return jnp.mean(information * weights[None, :], axis=1)
 
 
 def expected_gradient_length(learner: Learner, params: Any, x: Array) -> Array:

@@ -305,8 +305,9 @@ class InputSynthesis(_Ascent):
 
     `min_distance` is a fraction of the box diagonal. Starts are uniform in the box (the best
     `starts` of `starts · screen` uniform draws when `screen` > 1). With the GP, `measure` may
-    also be "straddle" or "boundary_information" (its 256 targets drawn uniform in the box each
-    round, after the starts, from the same round key).
+    also be "straddle" or "boundary_information" (1,024 target candidates drawn uniform in the
+    box each round, after the starts, from the same round key; the ascent keeps 64 of them,
+    drawn in proportion to their doubt: `qsynth.strategies.scoring.with_targets`).
     """
 
     _kind = "input_synthesis"
@@ -327,7 +328,7 @@ class InputSynthesis(_Ascent):
 
     def select(self, key: jax.Array, ctx: RoundContext, batch_size: int, state: Any) -> tuple[Queries, Any]:
         from qsynth.strategies.ascent import AscentSpec, ascend, best_starts
-        from qsynth.strategies.scoring import TARGETS, needs_targets, with_targets
+        from qsynth.strategies.scoring import KEPT_TARGETS, TARGET_CANDIDATES, needs_targets, with_targets
 
         if ctx.problem.bounds is None:
             raise ValueError(f"strategy {self.name!r} needs input bounds; problem {ctx.problem.name!r} has none")
@@ -341,8 +342,9 @@ class InputSynthesis(_Ascent):
                           keep_path=keep_path, answerable=model is not None, cost_aware=cost is not None)
         params = ctx.params
         if needs_targets(self.measure):  # where predictions matter: uniform in the box, fresh each round
-            targets = rng.uniform(low, high, (TARGETS, low.size)).astype(np.float32)
-            params = with_targets(ctx.learner, ctx.params, targets.reshape(TARGETS, *ctx.problem.feature_shape))
+            targets = rng.uniform(low, high, (TARGET_CANDIDATES, low.size)).astype(np.float32)
+            params = with_targets(ctx.learner, ctx.params, targets.reshape(len(targets), *ctx.problem.feature_shape),
+                                  keep=KEPT_TARGETS, rng=rng)
         if self.screen > 1:
             z0 = best_starts(spec, params, None, z0, self.starts, arrays, cost_arrays)
         res = ascend(spec, params, None, z0, low, high, answerability=arrays, cost=cost_arrays)
