@@ -84,6 +84,8 @@ class LearnerConfig:
       lengthscale: fixed, or absent to pick by marginal likelihood (not for "nngp").
       lengthscale_by: "likelihood" (the marginal likelihood) or "loo" (the leave-one-out probit
         likelihood of the labels; two classes, target "label").
+      ard_steps: 0, or Adam steps refining one lengthscale per input dimension (ARD) on that
+        criterion at every fit.
       depth: the "nngp" network's hidden layers.
       noise: noise-to-signal variance ratio.
     """
@@ -110,6 +112,7 @@ class LearnerConfig:
     kernel: str = "matern52"
     lengthscale: float | None = None
     lengthscale_by: str = "likelihood"
+    ard_steps: int = 0
     depth: int = 3
     noise: float = 1e-4
 
@@ -169,7 +172,7 @@ class LearnerConfig:
     def gp_config(self, success: tuple[float, ...]) -> GPConfig:
         return GPConfig(target=self.target, success=tuple(success),  # type: ignore[arg-type]  # (GPConfig checks it)
                         kernel=self.kernel, lengthscale=self.lengthscale, lengthscale_by=self.lengthscale_by,
-                        depth=self.depth, noise=self.noise)
+                        ard_steps=self.ard_steps, depth=self.depth, noise=self.noise)
 
     def build(self, feature_shape: tuple[int, ...], num_classes: int,
               success: tuple[float, float] | None = None) -> NetworkLearner | GaussianProcessLearner:
@@ -190,4 +193,4 @@ class LearnerConfig:
 
 
 #: The LearnerConfig fields that configure a GP; a network learner must leave them at their defaults.
-_GP_ONLY = ("target", "success", "kernel", "lengthscale", "lengthscale_by", "depth")
+_GP_ONLY = ("target", "success", "kernel", "lengthscale", "lengthscale_by", "ard_steps", "depth")

@@ -16,13 +16,15 @@ The GP regresses a target t(x) and classifies by where t falls:
   level-set setting of Bryan et al. (2005) and Gotovos et al. (2013): the continuous value
   says how far from the boundary a point is, which a binary label cannot.
 
-Kernel (`qsynth.learners.kernels`): Matérn-5/2 (default) or squared exponential, isotropic,
+Kernel (`qsynth.learners.kernels`): Matérn-5/2 (default) or squared exponential (isotropic, or ARD),
 on inputs as given (the simulator task's unit box), or "nngp", the covariance of an
 infinitely wide ReLU network (no lengthscale). The signal variance has a closed form (profile likelihood for a
 fixed noise-to-signal ratio `noise`); the lengthscale is chosen at every fit by the log
 marginal likelihood over `lengthscale_grid` (all candidates factorized at once, vmapped),
 unless fixed or the kernel has none — or, with `lengthscale_by = "loo"` (two classes), by
-the leave-one-out probit likelihood of the labels (R&W §6.5). Training data live in the labeled buffer's fixed-capacity arrays with a
+the leave-one-out probit likelihood of the labels (R&W §6.5). With `ard_steps`, the grid's best
+is refined into one lengthscale per input dimension (ARD, R&W §5.1) by Adam on the same
+criterion, differentiated through the Cholesky factor. Training data live in the labeled buffer's fixed-capacity arrays with a
 validity mask (an empty slot becomes an isolated unit-variance point with target 0, which
 changes neither the posterior nor the likelihood ranking), so the jitted fit compiles once
 per capacity bucket.
@@ -51,7 +53,7 @@ import collections
 import dataclasses
 import functools
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -78,8 +80,8 @@ _JITTER = 1e-6
 class GPState(NamedTuple):
     """params: {"x": [cap, d] inputs, "mask": [cap], "alpha": (R + rI)⁻¹(t − m), [cap] (two
     classes) or [cap, C] (C > 2), "chol": [cap, cap] Cholesky factor L of the masked R + rI,
-    "inverse_factor": L⁻¹ [cap, cap], "lengthscale", "signal" (variance), "mean" (prior mean):
-    scalars; with C > 2 classes also "temperature" of the softmax}. A checkpoint from before
+    "inverse_factor": L⁻¹ [cap, cap], "lengthscale" (a scalar, or [d] with ARD), "signal"
+    (variance), "mean" (prior mean): scalars; with C > 2 classes also "temperature" of the softmax}. A checkpoint from before
     the inverse factor was kept still loads (`GaussianProcessLearner.legacy_state`)."""
 
     params: dict[str, Array]
@@ -233,7 +235,8 @@ def _prior_params(learner: GaussianProcessLearner, capacity: int) -> dict[str, A
     params = {"x": jnp.zeros((capacity, learner.dim), jnp.float32), "mask": jnp.zeros(capacity, jnp.float32),
               "alpha": jnp.zeros((capacity, learner.outputs) if multi else (capacity,), jnp.float32),
               "chol": jnp.eye(capacity, dtype=jnp.float32), "inverse_factor": jnp.eye(capacity, dtype=jnp.float32),
-              "lengthscale": jnp.float32(learner.config.lengthscale or 0.2),
+              "lengthscale": (jnp.full((learner.dim,), 0.2, jnp.float32) if learner.config.ard_steps else
+                              jnp.float32(learner.config.lengthscale or 0.2)),
               "signal": jnp.float32(1.0), "mean": jnp.float32(0.0)}
     return params | ({"temperature": jnp.float32(1.0)} if multi else {})
 
@@ -265,6 +268,37 @@ def _loo_temperature(inverse_factor: Array, alpha: Array, t: Array, y: Array, ma
     return temperatures[jnp.argmin(nll)]
 
 
+#: ARD lengthscales are kept in [ARD_MIN, ARD_MAX] (inputs in the unit box: beyond 100 a
+#: dimension no longer matters), refined by Adam at this step size in log space.
+ARD_MIN, ARD_MAX, ARD_LEARNING_RATE = 0.01, 100.0, 0.1
+
+
+def _refine_ard(criterion: Any, start: Array, steps: int) -> Array:
+    """The per-dimension lengthscales `[d]` of the best of `steps` Adam iterates (in log space,
+    from `start`) by `criterion(lengthscales) -> scalar` (higher is better; −inf where the
+    factorization failed, whose gradient is then taken as zero)."""
+    import optax
+
+    optimizer = optax.adam(ARD_LEARNING_RATE)
+    objective = jax.value_and_grad(lambda log_ell: -criterion(jnp.exp(log_ell)))
+    low, high = math.log(ARD_MIN), math.log(ARD_MAX)
+
+    def step(carry: tuple, _: None) -> tuple:
+        log_ell, opt_state, best_value, best = carry
+        value, grad = objective(log_ell)
+        grad = jnp.where(jnp.isfinite(grad), grad, 0.0)
+        better = value < best_value
+        best_value, best = jnp.where(better, value, best_value), jnp.where(better, log_ell, best)
+        with jax.numpy_dtype_promotion("standard"):  # optax mixes its int32 step count with floats
+            updates, opt_state = optimizer.update(grad, opt_state)
+        return (jnp.clip(log_ell + updates, low, high), opt_state, best_value, best), None
+
+    log0 = jnp.log(start)
+    (last, _, best_value, best), _ = jax.lax.scan(step, (log0, optimizer.init(log0), jnp.inf, log0), None, steps)
+    last_value = -criterion(jnp.exp(last))
+    return jnp.exp(jnp.where(last_value < best_value, last, best))
+
+
 @functools.partial(jax.jit, static_argnums=0)
 def _fit(learner: GaussianProcessLearner, x: Array, t: Array, mask: Array, grid: Array) -> dict[str, Array]:
     """`t: [cap, outputs]` targets (zero on empty slots), `mask: [cap]`, `grid: [g]` lengthscales."""
@@ -293,9 +327,12 @@ def _fit(learner: GaussianProcessLearner, x: Array, t: Array, mask: Array, grid:
 
     chols, alphas, signals, logliks = jax.vmap(factor)(grid)
     best = jnp.argmax(logliks)
-    chol, alpha = chols[best], alphas[best]
+    chol, alpha, signal, lengthscale = chols[best], alphas[best], signals[best], grid[best]
+    if cfg.ard_steps:  # one lengthscale per dimension, refined from the grid's best on the same criterion
+        lengthscale = _refine_ard(lambda ell: factor(ell)[3], jnp.full((x.shape[1],), lengthscale), cfg.ard_steps)
+        chol, alpha, signal, _ = factor(lengthscale)
     params = {"x": x, "mask": mask, "alpha": alpha if outputs > 1 else alpha[:, 0], "chol": chol,
-              "inverse_factor": _inverse_factor(chol), "lengthscale": grid[best], "signal": signals[best],
+              "inverse_factor": _inverse_factor(chol), "lengthscale": lengthscale, "signal": signal,
               "mean": jnp.asarray(mean, jnp.float32)}
     if outputs > 1:
         y = jnp.argmax(t, axis=-1)

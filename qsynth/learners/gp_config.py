@@ -36,6 +36,11 @@ class GPConfig:
         Σᵢ log Φ(yᵢ μ₋ᵢ / σ₋ᵢ) of the labels, exact from the same factor — R&W §6.5's criterion
         for least-squares classification, which asks of a lengthscale that it classify held-out
         labels, not that it explain ±1 as a smooth function).
+      ard_steps: 0 (one lengthscale for every input dimension), or the Adam steps that refine
+        one lengthscale per dimension (ARD) on the same criterion at every fit, from the grid's
+        best: the lengthscales of dimensions that do not matter grow, and an anisotropic
+        boundary gets its own scale along each axis. The best iterate by the criterion is kept,
+        so ARD never scores worse than the grid's choice.
       depth: hidden ReLU layers of the "nngp" kernel's network.
       noise: noise variance as a fraction of the signal variance (a nugget; answers are
         deterministic in the simulators here).
@@ -47,6 +52,7 @@ class GPConfig:
     lengthscale: float | None = None
     lengthscale_grid: tuple[float, ...] = DEFAULT_LENGTHSCALES
     lengthscale_by: str = "likelihood"
+    ard_steps: int = 0
     depth: int = 3
     noise: float = 1e-4
 
@@ -71,6 +77,11 @@ class GPConfig:
             raise ValueError(f"learner.lengthscale_by must be 'likelihood' or 'loo', got {self.lengthscale_by!r}")
         if self.lengthscale_by == "loo" and self.target != "label":
             raise ValueError("learner.lengthscale_by = 'loo' scores held-out labels: it needs target = 'label'")
+        if not (isinstance(self.ard_steps, int) and 0 <= self.ard_steps <= 1000):
+            raise ValueError(f"learner.ard_steps must be an integer from 0 to 1000, got {self.ard_steps!r}")
+        if self.ard_steps and (self.kernel == "nngp" or self.lengthscale is not None):
+            raise ValueError("learner.ard_steps refines lengthscales the fit chooses: it needs a stationary kernel "
+                             "('matern52' or 'rbf') and no fixed learner.lengthscale")
         if not self.lengthscale_grid or any(not (v > 0 and math.isfinite(v)) for v in self.lengthscale_grid):
             raise ValueError(f"learner.lengthscale_grid must be finite positive numbers, got {self.lengthscale_grid}")
         if not (isinstance(self.depth, int) and 1 <= self.depth <= 16):

@@ -1,7 +1,7 @@
 """Covariance functions for the exact GP learner (`qsynth.learners.gaussian_process`).
 
-* "matern52", "rbf": stationary, isotropic, unit prior variance (correlations), with a
-  lengthscale.
+* "matern52", "rbf": stationary, unit prior variance (correlations), with a lengthscale:
+  one (isotropic) or one per input dimension (automatic relevance determination, ARD).
 * "nngp": the covariance of an infinitely wide ReLU network with `depth` hidden layers
   (the neural-network Gaussian process). The input layer has weight variance 1/d and each
   ReLU layer weight variance 2 (He scaling), no biases, so
@@ -40,11 +40,13 @@ _ARCCOS_COEFFICIENTS = (1.5707963050, -0.2145988016, 0.0889789874, -0.0501743046
 
 
 def covariance(kind: str, a: Array, b: Array, lengthscale: Array, depth: int) -> Array:
-    """Prior covariances `[n, m]` between rows of `a: [n, d]` and `b: [m, d]` (`lengthscale`
-    is used by the stationary kernels only, `depth` by "nngp" only)."""
+    """Prior covariances `[n, m]` between rows of `a: [n, d]` and `b: [m, d]` (`lengthscale`, a
+    scalar or `[d]`, is used by the stationary kernels only, `depth` by "nngp" only)."""
     if kind == "nngp":
         return _nngp(a, b, depth)
-    sq = jnp.sum((a[:, None, :] - b[None, :, :]) ** 2, axis=-1) / (lengthscale * lengthscale)
+    scale = lengthscale if jnp.ndim(lengthscale) == 0 else lengthscale[None, :]  # one per dimension (ARD)
+    a, b = a / scale, b / scale
+    sq = jnp.sum((a[:, None, :] - b[None, :, :]) ** 2, axis=-1)
     if kind == "rbf":
         return jnp.exp(-0.5 * sq)
     r = jnp.sqrt(5.0 * sq + _TINY)  # safe at zero distance (the gradient of sqrt is not)
