@@ -13,7 +13,8 @@ from), and counts every call:
 * strategies: `input_synthesis` (entropy ascent in the box: 256 starts × 50 steps), `entropy`
   (pool uncertainty sampling), `random` (uniform candidates); with the GP also
   `input_synthesis_bi` and `pool_bi`, the same two climbing / ranking `boundary_information`
-  (information about the classes of 256 target inputs still in doubt), and
+  (information about the classes of target inputs still in doubt: 64 of 1,024 uniform points
+  drawn by doubt for synthesis, 256 pool points for pool sampling), and
   `input_synthesis_straddle` and `pool_straddle` (the straddle rule, 1.96σ − |μ|);
 * `svc`: uniform random points (a seeded generator) and an RBF SVC refitted at each budget with
   C, γ ∈ 10^−2 … 10^3 (6 × 6) chosen by 5-fold stratified cross-validation (fewer folds when the
@@ -23,7 +24,11 @@ from), and counts every call:
   its F1 read from its own linear interpolant thresholded at 0.5 (deterministic: one run per
   problem; its first points, the box's corners, are counted).
 
-    python experiments/boundaries.py [--problem NAME ...] [--arms ...] [--seeds ...] [--jobs 2]
+    python experiments/boundaries.py [--problem NAME ...] [--arms ... | --final] [--seeds ...] [--jobs 2]
+
+`--final` runs the final table's arms (`FINAL`: the recommended configuration of
+`qsynth.recommended`, today's default, the peers) on the held-out seeds 100–109 (the default
+seeds); the tuning runs used every arm on seeds 0–4.
 
 Runs are resumable per (problem, arm, seed): run it again and it goes on. It
 writes `runs/boundaries-<seeds>/`, `benchmarks/results/boundaries-<seeds>.json` and
@@ -40,6 +45,8 @@ from pathlib import Path
 
 import numpy as np
 
+from qsynth import recommended
+
 ROOT = Path(__file__).resolve().parents[1]
 
 LEARNERS = {
@@ -48,16 +55,15 @@ LEARNERS = {
     "mlp_prior": {"model": "mlp", "hidden": [64, 64], "members": 5, "learning_rate": 0.01, "weight_decay": 0.0001,
                   "steps": 400, "warm_steps": 60, "prior_scale": 3.0},
     "gp": {"model": "gp", "kernel": "matern52"},
-    "gp_loo": {"model": "gp", "kernel": "matern52", "lengthscale_by": "loo"},
+    "gp_loo": recommended.box_learner(),
 }
 STRATEGIES = {
     "input_synthesis": {"kind": "input_synthesis", "measure": "entropy", "starts": 256, "steps": 50,
                         "learning_rate": 0.05, "min_distance": 0.02},
     "entropy": {"kind": "uncertainty", "measure": "entropy"},
     "random": {"kind": "random"},
-    "input_synthesis_bi": {"kind": "input_synthesis", "measure": "boundary_information", "starts": 256, "steps": 50,
-                           "learning_rate": 0.05, "min_distance": 0.02},
-    "pool_bi": {"kind": "uncertainty", "measure": "boundary_information"},
+    "input_synthesis_bi": recommended.box_synthesis(),
+    "pool_bi": recommended.box_pool(),
     "input_synthesis_straddle": {"kind": "input_synthesis", "measure": "straddle", "starts": 256, "steps": 50,
                                  "learning_rate": 0.05, "min_distance": 0.02},
     "pool_straddle": {"kind": "uncertainty", "measure": "straddle"},
@@ -68,6 +74,12 @@ PEERS = ("svc", "adaptive")
 #: Every arm: "<strategy>-<learner>", and the peers.
 ARMS = tuple(f"{s}-{learner}" for learner in LEARNERS for s in STRATEGIES
              if learner.startswith("gp") or s not in GP_ONLY) + PEERS
+#: The final table's arms (`--final`): the recommended box-task configuration (`qsynth.recommended`)
+#: {synthesis, pool, random}, today's default {input synthesis, entropy, random} with the MLP
+#: ensemble, and the peers.
+RECOMMENDED = ("input_synthesis_bi-gp_loo", "pool_bi-gp_loo", "random-gp_loo")
+TODAY = ("input_synthesis-mlp", "entropy-mlp", "random-mlp")
+FINAL = RECOMMENDED + TODAY + PEERS
 SEED_SIZE = 4
 POOL_SIZE = 2000
 SVC_GRID = tuple(float(v) for v in np.logspace(-2, 3, 6))
@@ -219,6 +231,46 @@ def table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def _mean(report: dict, problem: str, arm: str, calls: int) -> float | None:
+    a = report["problems"][problem]["arms"].get(arm)
+    return None if a is None else float(np.nanmean({int(k): v for k, v in a["f1"].items()}[calls]))
+
+
+def verdicts(report: dict) -> str:
+    """Markdown: the final table's checks (issue 14's "must show"), each cell measured.
+
+    At every budget ≥ 50 calls the recommended synthesis and pool arms against random with the
+    same learner and random + SVC (a miss is marked with its size); islands and projectile at
+    100 calls against 0.85; in 8-D synthesis ≥ pool ≥ random at 100 and 200; in 2-D the
+    recommended arms against python-adaptive at 100."""
+    synthesis, pool, rand = RECOMMENDED
+    lines = ["| problem | calls | synthesis | pool | random (same GP) | random + SVC | python-adaptive | checks |",
+             "|---|---|---|---|---|---|---|---|"]
+
+    def fmt(v: float | None) -> str:
+        return "—" if v is None else f"{v:.3f}"
+
+    for name, r in report["problems"].items():
+        for calls in [n for n in r["budgets"] if n >= 50]:
+            s, p, base, svc, peer = (_mean(report, name, a, calls) for a in (synthesis, pool, rand, "svc", "adaptive"))
+            checks = []
+            for label, v in (("synthesis", s), ("pool", p)):
+                if v is None:
+                    continue
+                worst = max(x for x in (base, svc) if x is not None) if (base, svc) != (None, None) else None
+                if worst is not None:
+                    checks.append(f"{label} ≥ random: yes" if v >= worst else f"{label} ≥ random: **miss by {worst - v:.3f}**")
+                if r["dim"] == 2 and calls == 100 and peer is not None:
+                    checks.append(f"{label} ≥ adaptive: {'yes' if v >= peer else '**no**'}")
+                if name in ("islands", "projectile") and calls == 100:
+                    checks.append(f"{label} ≥ 0.85: {'yes' if v >= 0.85 else '**no**'}")
+            if name == "smooth8d" and calls in (100, 200) and None not in (s, p, base):
+                checks.append(f"synthesis ≥ pool ≥ random: {'yes' if s >= p >= base else '**no**'}")
+            lines.append(f"| {name} | {calls} | {fmt(s)} | {fmt(p)} | {fmt(base)} | {fmt(svc)} | {fmt(peer)} | "
+                         + "; ".join(checks) + " |")
+    return "\n".join(lines) + "\n"
+
+
 #: Line colour by learner (peers by name).
 COLOURS = {"mlp": "tab:blue", "mlp_prior": "tab:purple", "gp": "tab:green", "gp_loo": "tab:brown",
            "svc": "tab:grey", "adaptive": "black"}
@@ -274,11 +326,16 @@ def main(argv: list[str] | None = None) -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--problem", nargs="+", choices=list(PROBLEMS), default=list(PROBLEMS))
-    ap.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS))
+    ap.add_argument("--arms", nargs="+", choices=list(ARMS), default=None,
+                    help="the arms to run (default: all of them, or with --final the final table's)")
+    ap.add_argument("--final", action="store_true",
+                    help="the final table's arms: recommended {synthesis, pool, random}, today's default, the peers")
     ap.add_argument("--seeds", type=int, nargs="+", default=list(range(100, 110)))
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", default="runs")
     args = ap.parse_args(argv)
+    if args.arms is None:
+        args.arms = list(FINAL if args.final else ARMS)
     try:  # a missing peer fails the run, before any work
         import adaptive  # noqa: F401
         import sklearn  # noqa: F401
@@ -298,6 +355,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{name}: {time.perf_counter() - t:.0f} s", flush=True)
         results_path.write_text(json.dumps(report, indent=1))
     print(table(report))
+    print(verdicts(report))
     plot(report, ROOT / "docs" / "img" / f"boundaries-{tag}.png")
     print(f"wall time {time.perf_counter() - t0:.0f} s; wrote {results_path.relative_to(ROOT)}")
 

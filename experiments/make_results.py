@@ -291,6 +291,8 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "failing_region": lambda runs: _script("failing_region").table(results_file("failing_region")) + "\n",
     "answerability_digits": lambda runs: answerability_digits_table(),
     "boundaries_tuning": lambda runs: _script("boundaries").table(results_file("boundaries-seeds0-4")) + "\n",
+    "boundaries_final": lambda runs: _script("boundaries").table(results_file("boundaries-seeds100-109")) + "\n",
+    "boundaries_checks": lambda runs: _script("boundaries").verdicts(results_file("boundaries-seeds100-109")) + "\n",
 }
 
 #: run folders whose plots docs/results.md shows: (run, plot file in runs/<run>/plots, name in docs/img)

@@ -52,3 +52,33 @@ def test_inactive_dimensions_change_nothing():
     moved = u.copy()
     moved[:, 6:] = np.random.default_rng(2).uniform(0, 1, (200, 2))
     assert [smooth8d(a) for a in u] == [smooth8d(b) for b in moved]
+
+
+def test_the_recommended_box_configuration_parses_and_is_the_suites():
+    """`qsynth.recommended`'s tables are valid config, fresh on each call, and the suite's final
+    arms run exactly them."""
+    import sys
+    from pathlib import Path
+
+    from qsynth import recommended
+    from qsynth.config import parse_config
+
+    config = parse_config({"name": "box", "data": {"name": "box", "args": {"bounds": [[0, 1], [0, 1]],
+                                                                 "reference": "qsynth.experiments.boundaries:polygon"}},
+                           "oracle": {"kind": "function", "function": "qsynth.experiments.boundaries:polygon"},
+                           "learner": recommended.box_learner(),
+                           "strategies": [recommended.box_synthesis(), recommended.box_pool(), recommended.box_random()]})
+    assert config.learner.model == "gp" and config.learner.lengthscale_by == "loo"
+    from qsynth.strategies import build_strategy
+
+    built = [build_strategy(s) for s in config.strategies]  # (every field checked)
+    assert [s.measure for s in built[:2]] == ["boundary_information"] * 2
+    recommended.box_learner()["model"] = "mlp"
+    assert recommended.box_learner()["model"] == "gp"
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
+    import boundaries
+
+    assert boundaries.LEARNERS["gp_loo"] == recommended.box_learner()
+    assert boundaries.STRATEGIES["input_synthesis_bi"] == recommended.box_synthesis()
+    assert boundaries.STRATEGIES["pool_bi"] == recommended.box_pool()
+    assert set(boundaries.RECOMMENDED) <= set(boundaries.ARMS) and set(boundaries.FINAL) <= set(boundaries.ARMS)

@@ -1,0 +1,57 @@
+"""Recommended settings per task kind, as plain config tables (what `[learner]` and a
+`[[strategies]]` entry of a TOML config hold), chosen by measurement.
+
+Box tasks (a simulator's or a function's parameter box, binary success labels): chosen on the
+boundary suite's tuning seeds 0–4 (`experiments/boundaries.py`; docs/results.md, "Boundaries"),
+then confirmed once on seeds 100–109:
+
+* `box_learner()`: the exact GP (Matérn-5/2 on the ±1 label) with its lengthscale chosen at
+  every fit by the leave-one-out probit likelihood of the labels — its uncertainty grows with
+  the distance from the labels (`tests/test_distance_aware.py`), which the MLP ensemble's
+  does not, and LOO kept it steady where the marginal likelihood swung (4-D);
+* `box_synthesis()`: input synthesis climbing `boundary_information` (the information an answer
+  gives about the classes of target inputs still in doubt: EPIG's quantity, weighed by doubt),
+  256 starts × 50 steps;
+* `box_pool()`: pool sampling ranking the same measure (targets drawn from the pool);
+* `box_random()`: the passive baseline, with the same learner.
+
+Use them as they are or as a starting point::
+
+    from qsynth import recommended
+    config = parse_config({..., "learner": recommended.box_learner(),
+                           "strategies": [recommended.box_synthesis(), recommended.box_pool(),
+                                          recommended.box_random()]})
+
+Each call returns a fresh table, yours to change.
+
+Pools of vectors and images: no new measurement changes today's defaults — the MLP ensemble of
+`qsynth/configs/default.toml` with pool uncertainty sampling for vectors, the network GP
+(`experiments/digits_nngp.toml`) for images and other many-class data (docs/results.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["box_learner", "box_pool", "box_random", "box_synthesis"]
+
+
+def box_learner() -> dict[str, Any]:
+    """`[learner]`: the exact GP, Matérn-5/2, lengthscale by leave-one-out probit likelihood."""
+    return {"model": "gp", "kernel": "matern52", "lengthscale_by": "loo"}
+
+
+def box_synthesis() -> dict[str, Any]:
+    """A `[[strategies]]` entry: input synthesis on `boundary_information`, 256 starts × 50 steps."""
+    return {"kind": "input_synthesis", "measure": "boundary_information", "starts": 256, "steps": 50,
+            "learning_rate": 0.05, "min_distance": 0.02}
+
+
+def box_pool() -> dict[str, Any]:
+    """A `[[strategies]]` entry: pool sampling on `boundary_information`."""
+    return {"kind": "uncertainty", "measure": "boundary_information"}
+
+
+def box_random() -> dict[str, Any]:
+    """A `[[strategies]]` entry: random sampling (uniform pool points)."""
+    return {"kind": "random"}
