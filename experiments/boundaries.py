@@ -344,6 +344,9 @@ def main(argv: list[str] | None = None) -> None:
     tag = f"seeds{min(args.seeds)}-{max(args.seeds)}"
     results_path = ROOT / "benchmarks" / "results" / f"boundaries-{tag}.json"
     report = json.loads(results_path.read_text()) if results_path.exists() else {"seeds": args.seeds, "problems": {}}
+    import subprocess
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     t0 = time.perf_counter()
     for name in args.problem:
         problem = PROBLEMS[name]
@@ -352,6 +355,8 @@ def main(argv: list[str] | None = None) -> None:
         entry = report["problems"].setdefault(name, {"dim": problem.dim, "budgets": list(problem.budgets),
                                                       "success_fraction": problem.success_fraction, "arms": {}})
         entry["arms"].update(arms)
+        report.setdefault("commits", {}).update({f"{name} {arm}": commit or "unknown" for arm in arms})
+        entry["wall_s"] = entry.get("wall_s", 0.0) + time.perf_counter() - t
         print(f"{name}: {time.perf_counter() - t:.0f} s", flush=True)
         results_path.write_text(json.dumps(report, indent=1))
     print(table(report))
