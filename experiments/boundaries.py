@@ -283,7 +283,7 @@ def _style(arm: str) -> dict:
         return {"color": COLOURS[arm], "linestyle": ":", "marker": "x"}
     strategy, learner = arm.rsplit("-", 1)
     line = "-" if strategy.startswith("input_synthesis") else ":" if strategy == "random" else "--"
-    marker = "s" if strategy.endswith("_bi") else "^" if strategy.endswith("straddle") else "o"
+    marker = "s" if "_bi" in strategy else "^" if strategy.endswith("straddle") else "o"
     return {"color": COLOURS.get(learner, "tab:red"), "linestyle": line, "marker": marker}
 
 

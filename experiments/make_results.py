@@ -64,10 +64,10 @@ def summary(name: str, runs: Path) -> dict[str, Any]:
     raise MissingSource(f"no summary for run {name!r}: run `qsynth run experiments/{name}.toml`")
 
 
-def results_file(name: str) -> Any:
+def results_file(name: str, command: str | None = None) -> Any:
     path = RESULTS / f"{name}.json"
     if not path.exists():
-        raise MissingSource(f"no {path.relative_to(ROOT)}: run `python experiments/{name}.py`")
+        raise MissingSource(f"no {path.relative_to(ROOT)}: run `{command or f'python experiments/{name}.py'}`")
     return json.loads(path.read_text())
 
 
@@ -290,9 +290,12 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "breast_cancer": breast_cancer_table,
     "failing_region": lambda runs: _script("failing_region").table(results_file("failing_region")) + "\n",
     "answerability_digits": lambda runs: answerability_digits_table(),
-    "boundaries_tuning": lambda runs: _script("boundaries").table(results_file("boundaries-seeds0-4")) + "\n",
-    "boundaries_final": lambda runs: _script("boundaries").table(results_file("boundaries-seeds100-109")) + "\n",
-    "boundaries_checks": lambda runs: _script("boundaries").verdicts(results_file("boundaries-seeds100-109")) + "\n",
+    "boundaries_tuning": lambda runs: _script("boundaries").table(
+        results_file("boundaries-seeds0-4", "python experiments/boundaries.py --seeds 0 1 2 3 4")) + "\n",
+    "boundaries_final": lambda runs: _script("boundaries").table(
+        results_file("boundaries-seeds100-109", "python experiments/boundaries.py --final")) + "\n",
+    "boundaries_checks": lambda runs: _script("boundaries").verdicts(
+        results_file("boundaries-seeds100-109", "python experiments/boundaries.py --final")) + "\n",
 }
 
 #: run folders whose plots docs/results.md shows: (run, plot file in runs/<run>/plots, name in docs/img)
