@@ -44,9 +44,11 @@ def covariance(kind: str, a: Array, b: Array, lengthscale: Array, depth: int) ->
     scalar or `[d]`, is used by the stationary kernels only, `depth` by "nngp" only)."""
     if kind == "nngp":
         return _nngp(a, b, depth)
-    scale = lengthscale if jnp.ndim(lengthscale) == 0 else lengthscale[None, :]  # one per dimension (ARD)
-    a, b = a / scale, b / scale
-    sq = jnp.sum((a[:, None, :] - b[None, :, :]) ** 2, axis=-1)
+    if jnp.ndim(lengthscale) == 0:
+        sq = jnp.sum((a[:, None, :] - b[None, :, :]) ** 2, axis=-1) / (lengthscale * lengthscale)
+    else:  # one lengthscale per input dimension (ARD)
+        a, b = a / lengthscale[None, :], b / lengthscale[None, :]
+        sq = jnp.sum((a[:, None, :] - b[None, :, :]) ** 2, axis=-1)
     if kind == "rbf":
         return jnp.exp(-0.5 * sq)
     r = jnp.sqrt(5.0 * sq + _TINY)  # safe at zero distance (the gradient of sqrt is not)
