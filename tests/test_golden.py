@@ -7,11 +7,9 @@ ones bit for bit. A refactor that changes any number a run produces fails here.
 Record again (only when a change of results is intended, and say so in the commit):
     QSYNTH_WRITE_GOLDEN=1 python -m pytest tests/test_golden.py -n 0
 
-XLA's CPU code differs between processors (the same run on an Intel Xeon and an AMD EPYC
-differs in the last bits of its floats), so the recording names its processor and JAX
-(`golden/machine.json`): on that machine every number must be equal; on another, the runs
-must match in every query, index, label, id and shape exactly and in every float to within
-`FOREIGN_RTOL` (seen: at most 0.5% between the two, on a GP's smallest checkpoint values).
+The recording names its processor and JAX (`golden/machine.json`): on that machine every
+number must be equal; on another, every query, index, label and shape, and floats to within a
+tolerance (`tests/recorded.py`: XLA's CPU code differs between processors).
 """
 
 from __future__ import annotations
@@ -28,46 +26,13 @@ import pytest
 from qsynth.config import parse_config
 from qsynth.experiments.runner import run_experiment
 from qsynth.store import load_checkpoint, read_label_log, read_metrics
+from tests.recorded import arrays_match, close, recorded_here, this_machine
 
 GOLDEN = Path(__file__).parent / "golden"
 CONFIGS = sorted(p.stem for p in GOLDEN.glob("*.toml"))
 WRITE = os.environ.get("QSYNTH_WRITE_GOLDEN") == "1"
 
 MACHINE = GOLDEN / "machine.json"
-#: Float tolerance on a processor other than the recording's (and absolute, for values near 0).
-FOREIGN_RTOL, FOREIGN_ATOL = 2e-2, 1e-5
-
-
-def _this_machine() -> dict[str, str]:
-    import platform
-
-    import jax
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "jax": jax.__version__}
-
-
-def _recorded_here() -> bool:
-    return MACHINE.exists() and json.loads(MACHINE.read_text()) == _this_machine()
-
-
-def _close(a: object, b: object) -> bool:
-    """Equal, floats (however nested) to within the foreign tolerance."""
-    if isinstance(a, float) and isinstance(b, float):
-        return (np.isnan(a) and np.isnan(b)) or bool(np.isclose(a, b, rtol=FOREIGN_RTOL, atol=FOREIGN_ATOL))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
-    return type(a) is type(b) and a == b
-
 
 #: metrics.csv columns that measure time or compilation, not results.
 UNTIMED = ("select_s", "label_s", "train_s", "compiled")
@@ -116,25 +81,21 @@ def test_golden_run_is_bitwise_unchanged(name, tmp_path, monkeypatch):
     expected = GOLDEN / name
     if WRITE:
         _record(run, expected)
-        MACHINE.write_text(json.dumps(_this_machine(), indent=1) + "\n")
-    exact = _recorded_here()
-    same = _same_number if exact else _close
+        MACHINE.write_text(json.dumps(this_machine(), indent=1) + "\n")
+    exact = recorded_here(MACHINE)
+    same = _same_number if exact else close
     recorded = [p.relative_to(expected) for p in _seed_dirs(expected)]
     produced = [p.relative_to(run) for p in _seed_dirs(run)]
     assert produced == recorded, "the runs of the config differ from the recorded ones"
     for rel in recorded:
         log, arrays, metrics = _outcome(run / rel)
         want_log = [json.loads(line) for line in (expected / rel / "labels.jsonl").read_text().splitlines()]
-        assert (log == want_log) if exact else _close(log, want_log), f"{name}/{rel}: label log differs"
+        assert (log == want_log) if exact else close(log, want_log), f"{name}/{rel}: label log differs"
         want = dict(np.load(expected / rel / "state.npz"))
         # every recorded array is still written (checkpoint version 2 adds the strategy state's leaves)
         assert set(want) <= set(arrays), f"{name}/{rel}: checkpoint arrays {sorted(set(want) - set(arrays))} are gone"
         for k in want:
-            floats = want[k].dtype.kind in "fc"
-            equal = np.array_equal(arrays[k], want[k], equal_nan=floats) if exact or not floats else \
-                arrays[k].shape == want[k].shape and np.allclose(arrays[k], want[k], rtol=FOREIGN_RTOL,
-                                                                 atol=FOREIGN_ATOL, equal_nan=True)
-            assert arrays[k].dtype == want[k].dtype and equal, f"{name}/{rel}: checkpoint array {k} differs"
+            assert arrays_match(arrays[k], want[k], exact), f"{name}/{rel}: checkpoint array {k} differs"
         want_metrics = json.loads((expected / rel / "metrics.json").read_text())
         assert len(metrics) == len(want_metrics)
         for row, want_row in zip(metrics, want_metrics):
