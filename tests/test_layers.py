@@ -4,7 +4,8 @@
     cli → experiments → config → plotting → loop → session → {strategies, oracles, store}
         → {learners, generators, uncertainty} → {problem, data} → the ground floor
 
-(the ground floor: records, plugins, fields, history, loop_config and the private helpers, which import
+(the ground floor: records, plugins, fields, history, loop_config, recommended (config tables only) and the
+private helpers, which import
 nothing of qsynth's above them).
 A module may import its own layer or any lower one.
 """
@@ -20,7 +21,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "qsynth"
 
 #: Lowest first. A module's layer is that of the longest prefix listed.
 LAYERS: list[set[str]] = [
-    {"records", "plugins", "fields", "history", "_random", "_chunks", "_parallel", "_compiles", "_backend", "_devices", "_interrupts", "_lazy", "_types", "loop_config", "__init__"},
+    {"records", "plugins", "fields", "history", "_random", "_chunks", "_parallel", "_compiles", "_backend", "_devices", "_interrupts", "_lazy", "_types", "loop_config", "recommended", "__init__"},
     {"problem", "data"},
     {"learners", "generators", "uncertainty"},
     {"strategies", "oracles", "store"},
