@@ -254,10 +254,11 @@ def verdicts(report: dict) -> str:
         for calls in [n for n in r["budgets"] if n >= 50]:
             s, p, base, svc, peer = (_mean(report, name, a, calls) for a in (synthesis, pool, rand, "svc", "adaptive"))
             checks = []
+            passive = [x for x in (base, svc) if x is not None]
+            worst = max(passive) if passive else None  # the better of the two random baselines
             for label, v in (("synthesis", s), ("pool", p)):
                 if v is None:
                     continue
-                worst = max(x for x in (base, svc) if x is not None) if (base, svc) != (None, None) else None
                 if worst is not None:
                     checks.append(f"{label} ≥ random: yes" if v >= worst else f"{label} ≥ random: **miss by {worst - v:.3f}**")
                 if r["dim"] == 2 and calls == 100 and peer is not None:

@@ -102,12 +102,17 @@ class LatentPosterior(Protocol):
 class PreparedTargets(NamedTuple):
     """Target inputs with what a `LatentCovariance` needs of them, computed once per round:
     `x: [m, ...]`, the latent's posterior `mean: [m]` and `std: [m]` there, and `factor`, the
-    learner's own array for cross-covariances with them (the GP: L⁻¹ k(X, x), `[cap, m]`)."""
+    learner's own array for cross-covariances with them, its last axis the targets' (the GP:
+    L⁻¹ k(X, x), `[cap, m]`), so that `subset` can keep some of them."""
 
     x: Array
     mean: Array
     std: Array
     factor: Array
+
+    def subset(self, rows: Any) -> PreparedTargets:
+        """The prepared targets at `rows` (indices into the m targets, repeats allowed)."""
+        return PreparedTargets(self.x[rows], self.mean[rows], self.std[rows], self.factor[..., rows])
 
 
 @runtime_checkable

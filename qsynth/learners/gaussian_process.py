@@ -124,20 +124,16 @@ class GaussianProcessLearner:
     def latent(self, params: dict[str, Array], x: Array) -> tuple[Array, Array]:
         """Posterior mean `[n]` (`[n, C]` with C > 2 classes) and standard deviation `[n]` of the
         target at `x: [n, *feature_shape]`."""
-        cfg = self.config
-        x = jnp.asarray(x, jnp.float32).reshape(-1, self.dim)
-        k = self._cross_covariance(params, x)
-        mean = params["mean"] + k @ params["alpha"]  # [n] or [n, C]
-        v = params["inverse_factor"] @ k.T  # L⁻¹ kᵀ [cap, n]: a product, ~8× faster on CPU than the solve (and its gradient)
-        var = params["signal"] * jnp.maximum(prior_variance(cfg.kernel, x) - jnp.sum(v * v, axis=0), 1e-10)
-        return mean, jnp.sqrt(var)
+        return self.prepare_targets(params, x)[1:3]
 
     def prepare_targets(self, params: dict[str, Array], targets: Array) -> PreparedTargets:
-        """The posterior at `targets: [m, *feature_shape]` and their whitened cross-covariance
-        factor L⁻¹ k(X, targets) `[cap, m]`, for `cross_covariance` (once per round)."""
+        """The posterior (mean, standard deviation) at `targets: [m, *feature_shape]` and their
+        whitened cross-covariance factor L⁻¹ k(X, targets) `[cap, m]`, for `cross_covariance`
+        (once per round); `latent` is its mean and standard deviation."""
         x = jnp.asarray(targets, jnp.float32).reshape(-1, self.dim)
-        factor = params["inverse_factor"] @ self._cross_covariance(params, x).T  # [cap, m]
-        mean = params["mean"] + self._cross_covariance(params, x) @ params["alpha"]
+        k = self._cross_covariance(params, x)
+        mean = params["mean"] + k @ params["alpha"]  # [m] or [m, C]
+        factor = params["inverse_factor"] @ k.T  # L⁻¹ kᵀ [cap, m]: a product, ~8× faster on CPU than the solve (and its gradient)
         var = params["signal"] * jnp.maximum(prior_variance(self.config.kernel, x) - jnp.sum(factor * factor, axis=0),
                                              1e-10)
         return PreparedTargets(x, mean, jnp.sqrt(var), factor)

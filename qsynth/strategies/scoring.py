@@ -80,10 +80,8 @@ def with_targets(learner: Learner, params: Any, targets: Array | np.ndarray, kee
     if rng is None:
         raise ValueError("with_targets: drawing `keep` targets needs `rng`, a seeded NumPy generator")
     rows = np.sort(rng.choice(len(doubt), int(keep), replace=True, p=doubt / doubt.sum()))
-    kept = PreparedTargets(*(leaf[rows] if leaf.ndim == 1 or name != "factor" else leaf[:, rows]
-                             for name, leaf in zip(PreparedTargets._fields, prepared)))
     weights = jnp.full(len(rows), doubt.mean(), jnp.float32)
-    return {"learner": params, "targets": kept, "weights": weights}
+    return {"learner": params, "targets": prepared.subset(rows), "weights": weights}
 
 
 @functools.partial(jax.jit, static_argnums=0)
