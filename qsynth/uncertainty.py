@@ -15,11 +15,15 @@ References:
   Houlsby, Huszár, Ghahramani & Lengyel (2011). Bayesian Active Learning by Disagreement.
   Bryan et al. (2005). Active Learning for Identifying Function Threshold Boundaries. (straddle)
   Gotovos, Casati, Hitz & Krause (2013). Active Learning for Level Set Estimation.
+  Bickford Smith, Kirsch, Farquhar, Gal, Foster & Rainforth (2023). Prediction-Oriented Bayesian
+    Active Learning. (EPIG)
 
-`straddle` is the one acquisition here that is not a function of class probabilities: it
+Two acquisitions here are not functions of one point's class probabilities. `straddle`
 reads a regression posterior (mean and standard deviation of a latent function) and the
-levels the boundary lies on. Strategies reach it by the measure name "straddle" with a
-learner that has `latent` (the Gaussian process).
+levels the boundary lies on; strategies reach it by the measure name "straddle" with a
+learner that has `latent` (the Gaussian process). `epig` reads the members' probabilities at
+the candidates and at target inputs; strategies reach it by the measure name "epig", and
+supply the targets (`qsynth.strategies.scoring.with_targets`).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ __all__ = [
     "Measure",
     "bald",
     "entropy",
+    "epig",
     "get_measure",
     "kl_to_consensus",
     "least_confidence",
@@ -148,6 +153,28 @@ def bald(probs: Array) -> Array:
     """
     mean_member_entropy = jnp.mean(-jnp.sum(_xlogx(probs), axis=-1), axis=0)
     return jnp.maximum(entropy(probs) - mean_member_entropy, 0.0)
+
+
+def epig(probs: Array, target_probs: Array) -> Array:
+    """EPIG, the expected information an answer at x gives about the label at a target input:
+    `mean_j I(y; y*_j | x, x*_j)` `[n]`, in [0, log c].
+
+    The members are samples of the parameters: the joint predictive of (y, y*_j) is
+    `p(y, y*) = mean_m p_m(y | x) p_m(y* | x*_j)`, and I is its mutual information,
+    `Σ p(y, y*) log p(y, y*) / (p(y) p(y*))`. Unlike BALD it counts only information about
+    predictions where they matter (the targets: a pool, test inputs, the box), so it is low at
+    inputs whose uncertainty no target shares. Zero for a single member.
+
+    Args:
+      probs: `[m, n, c]` at the candidates. target_probs: `[m, k, c]` at the k targets, of the
+        same m members.
+    """
+    members = probs.shape[0]
+    joint = jnp.einsum("mnc,mkd->nkcd", probs, target_probs) / members  # [n, k, c, c]
+    independent = _mean_probs(probs)[:, None, :, None] * _mean_probs(target_probs)[None, :, None, :]
+    safe = jnp.where(independent > 0, independent, 1.0)
+    information = jnp.sum(_xlogx(joint) - jnp.where(joint > 0, joint * jnp.log(safe), 0.0), axis=(2, 3))
+    return jnp.mean(jnp.maximum(information, 0.0), axis=1)
 
 
 def straddle(mean: Array, std: Array, levels: tuple[float, ...], beta: float = 1.96) -> Array:

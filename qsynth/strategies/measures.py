@@ -17,15 +17,19 @@ from qsynth.uncertainty import MEASURES, Measure, get_measure
 if TYPE_CHECKING:
     from jax import Array
 
-__all__ = ["BOUNDARY_INFORMATION", "EXPECTED_GRADIENT_LENGTH", "MeasureLike", "STRADDLE", "Scorer", "check_measure",
-           "measure_name", "needs_targets", "resolve_measure"]
+__all__ = ["BOUNDARY_INFORMATION", "EPIG", "EXPECTED_GRADIENT_LENGTH", "MeasureLike", "STRADDLE", "Scorer",
+           "TARGET_MEASURES", "check_measure", "measure_name", "needs_targets", "resolve_measure"]
 
 EXPECTED_GRADIENT_LENGTH = "expected_gradient_length"
 STRADDLE = "straddle"
 #: Information about the labels of target inputs near the boundary (`qsynth.strategies.scoring.boundary_information`).
 BOUNDARY_INFORMATION = "boundary_information"
+#: Expected predictive information about target inputs' labels, from member probabilities (`qsynth.uncertainty.epig`).
+EPIG = "epig"
+#: The measures that score a point by what its answer tells about target inputs.
+TARGET_MEASURES = (BOUNDARY_INFORMATION, EPIG)
 
-#: A measure: a name from `qsynth.uncertainty.MEASURES`, "straddle", "boundary_information", "expected_gradient_length",
+#: A measure: a name from `qsynth.uncertainty.MEASURES`, "straddle", "boundary_information", "epig", "expected_gradient_length",
 #: a `"package.module:attr"` reference, or a function `probs [members, n, classes] -> [n]`.
 MeasureLike = str | Callable[[Any], Any]
 
@@ -41,7 +45,7 @@ def check_measure(measure: MeasureLike, *, differentiable: bool = False) -> None
     """Raise a ValueError if `measure` is no acquisition (or, with `differentiable`, not one to climb).
 
     A reference is imported, and a function is tried on random probabilities, now."""
-    if measure in (STRADDLE, BOUNDARY_INFORMATION) or (measure == EXPECTED_GRADIENT_LENGTH and not differentiable):
+    if measure in (STRADDLE, *TARGET_MEASURES) or (measure == EXPECTED_GRADIENT_LENGTH and not differentiable):
         return
     resolve_measure(measure, differentiable=differentiable)
 
@@ -57,7 +61,7 @@ def resolve_measure(measure: MeasureLike, *, differentiable: bool = False) -> Ca
       ValueError: unknown name, unresolvable reference, wrong output shape, or not differentiable.
     """
     if isinstance(measure, str) and not is_reference(measure):
-        if measure in (STRADDLE, BOUNDARY_INFORMATION, EXPECTED_GRADIENT_LENGTH):
+        if measure in (STRADDLE, *TARGET_MEASURES, EXPECTED_GRADIENT_LENGTH):
             raise ValueError(f"the measure {measure!r} is not a function of class probabilities")
         return get_measure(measure, differentiable=differentiable).fn
     fn = resolve(measure, "measure") if isinstance(measure, str) else measure
@@ -92,14 +96,14 @@ def _check_user_measure(fn: Callable[[Array], Array], name: str, differentiable:
 def needs_targets(measure: MeasureLike) -> bool:
     """Whether the measure scores a point by what it tells about other points (target inputs the
     strategy supplies: `qsynth.strategies.scoring.with_targets`)."""
-    return isinstance(measure, str) and measure == BOUNDARY_INFORMATION
+    return isinstance(measure, str) and measure in TARGET_MEASURES
 
 
 @dataclasses.dataclass(frozen=True)
 class Scorer:
     """`measure`: a `MeasureLike` — an uncertainty measure (name, reference or function),
-    "straddle", "boundary_information" (params then carry the target inputs: `with_targets`),
-    or "expected_gradient_length"."""
+    "straddle", "boundary_information" or "epig" (params then carry the target inputs:
+    `with_targets`), or "expected_gradient_length"."""
 
     measure: MeasureLike
 
@@ -115,14 +119,17 @@ class Scorer:
 
     def __call__(self, learner: Learner, params: Any, x: Array) -> Array:
         """Scores `[n]` of points `x: [n, *feature_shape]` (pure, differentiable in x for measures)."""
-        from qsynth.strategies.scoring import boundary_information, expected_gradient_length, latent_straddle
+        from qsynth.strategies.scoring import (boundary_information, expected_gradient_length, latent_straddle,
+                                               target_information)
 
         if self.measure == EXPECTED_GRADIENT_LENGTH:
             return expected_gradient_length(learner, params, x)
-        if self.measure == BOUNDARY_INFORMATION:
+        if self.measure in TARGET_MEASURES:
             if not (isinstance(params, dict) and "targets" in params and "learner" in params):
-                raise ValueError("the measure 'boundary_information' needs target inputs: the strategy passes "
-                                 "with_targets(learner, params, targets)")
+                raise ValueError(f"the measure {self.measure!r} needs target inputs: the strategy passes "
+                                 "with_targets(learner, params, targets, measure=...)")
+            if self.measure == EPIG:
+                return target_information(learner, params["learner"], x, params["targets"])
             return boundary_information(learner, params["learner"], x, params["targets"], params.get("weights"))
         if self.measure == STRADDLE:
             return latent_straddle(learner, params, x)

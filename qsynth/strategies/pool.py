@@ -86,7 +86,7 @@ class PoolSampling:
     Attributes:
       measure: an uncertainty measure name (entropy, margin, least_confidence, variation_ratio,
         mean_std, vote_entropy, kl_to_consensus, bald), "expected_gradient_length", "straddle",
-        "boundary_information" (with 256 pool points drawn each round as its targets), your own
+        "boundary_information" or "epig" (with 256 pool points drawn each round as their targets), your own
         function `probs [members, n, classes] -> [n]`, or a reference to one.
       batch: "topk" or "kcenter" (diverse: k-center greedy over a shortlist of top scorers).
       answerability: weigh each score by P(answered | x), learned in input space from every
@@ -146,7 +146,7 @@ class PoolSampling:
             return ctx.params
         pool = ctx.problem.pool
         rows = np.sort(numpy_rng(key).choice(len(pool), min(TARGETS, len(pool)), replace=False))
-        return with_targets(ctx.learner, ctx.params, np.asarray(pool[rows]))
+        return with_targets(ctx.learner, ctx.params, np.asarray(pool[rows]), measure=str(self.measure))
 
     def _answerability(self, ctx: RoundContext) -> AnswerabilityModel | None:
         return answerability_for(ctx.answers, "input", ctx.problem.bounds) if self.answerability else None

@@ -28,19 +28,21 @@ from qsynth._chunks import chunk_results
 from qsynth._devices import mesh_for, replicated, split_rows
 from qsynth.data.buffer import capacity_for
 from qsynth.learners.base import LatentCovariance, LatentPosterior, Learner, PerExampleGradients, PreparedTargets
-from qsynth.strategies.measures import (BOUNDARY_INFORMATION, EXPECTED_GRADIENT_LENGTH, STRADDLE, MeasureLike, Scorer,
-                                        check_measure, measure_name, needs_targets, resolve_measure)
-from qsynth.uncertainty import straddle
+from qsynth.strategies.measures import (BOUNDARY_INFORMATION, EPIG, EXPECTED_GRADIENT_LENGTH, STRADDLE, MeasureLike,
+                                        Scorer, check_measure, measure_name, needs_targets, resolve_measure)
+from qsynth.uncertainty import epig, straddle
 
-__all__ = ["BOUNDARY_INFORMATION", "EXPECTED_GRADIENT_LENGTH", "KEPT_TARGETS", "MeasureLike", "STRADDLE", "Scorer",
-           "TARGETS", "TARGET_CANDIDATES", "TRACE_COUNTS", "boundary_information", "check_measure",
+__all__ = ["BOUNDARY_INFORMATION", "EPIG", "EXPECTED_GRADIENT_LENGTH", "KEPT_TARGETS", "MeasureLike", "STRADDLE",
+           "Scorer", "TARGETS", "TARGET_CANDIDATES", "TRACE_COUNTS", "boundary_information", "check_measure",
            "default_chunk_size", "expected_gradient_length", "measure_name", "needs_targets", "resolve_measure",
-           "score_points", "target_doubt", "with_targets"]
+           "score_points", "target_doubt", "target_information", "with_targets"]
 
-#: Target inputs per round for `boundary_information` (uniform in the box, or drawn from the pool).
+#: Target inputs per round for `boundary_information` and `epig` (drawn from the pool; for `epig`
+#: also what synthesis keeps of its candidates).
 TARGETS = 256
-#: Input synthesis draws this many uniform in the box, and its ascent keeps `KEPT_TARGETS` of them,
-#: drawn in proportion to their doubt (`with_targets`).
+#: Synthesis draws this many target candidates (uniform in the box, from the pool, or decoded prior
+#: draws), and for `boundary_information` its ascent keeps `KEPT_TARGETS` of them, drawn in
+#: proportion to their doubt (`with_targets`).
 TARGET_CANDIDATES = 1024
 KEPT_TARGETS = 64
 
@@ -61,18 +63,26 @@ def latent_straddle(learner: Learner, params: Any, x: Array) -> Array:
 
 
 def with_targets(learner: Learner, params: Any, targets: Array | np.ndarray, keep: int | None = None,
-                 rng: np.random.Generator | None = None) -> dict[str, Any]:
-    """The params `boundary_information` is scored with: the learner's, the targets
-    `[m, *feature_shape]` prepared once (`LatentCovariance.prepare_targets`: their posterior and
-    cross-covariance factor, so an ascent step recomputes only the candidates' side), and each
-    target's weight.
+                 rng: np.random.Generator | None = None, measure: str = BOUNDARY_INFORMATION) -> dict[str, Any]:
+    """The params a target measure (`boundary_information`, `epig`) is scored with: the learner's
+    and the targets `[m, *feature_shape]`, prepared once per round so that an ascent step
+    recomputes only the candidates' side.
 
-    The measure is the mean over targets of information × doubt (the probability the target's
-    class is wrong). With `keep` (and `rng`), `keep` targets are drawn from the m with
-    replacement in proportion to their doubt, each weighed by the mean doubt: the same measure
-    in expectation (importance sampling), its cost that of `keep` targets, all of them where a
-    class is in doubt. Without, every target is kept, weighed by its doubt.
+    For `boundary_information`, the targets' posterior and cross-covariance factor
+    (`LatentCovariance.prepare_targets`) and each target's weight: the measure is the mean over
+    targets of information × doubt (the probability the target's class is wrong). With `keep`
+    (and `rng`), `keep` targets are drawn from the m with replacement in proportion to their
+    doubt, each weighed by the mean doubt: the same measure in expectation (importance
+    sampling), its cost that of `keep` targets, all of them where a class is in doubt. Without,
+    every target is kept, weighed by its doubt.
+
+    For `epig`, the members' probabilities at the targets, `[members, m, classes]`; with `keep`
+    (and `rng`), `keep` of the m drawn uniformly without replacement.
     """
+    if measure == EPIG:
+        return _epig_targets(learner, params, np.asarray(targets, np.float32), keep, rng)
+    if measure != BOUNDARY_INFORMATION:
+        raise ValueError(f"with_targets: {measure!r} is no target measure; use 'boundary_information' or 'epig'")
     prepared, doubt = _prepare_targets(_covariance_learner(learner), params, jnp.asarray(targets, jnp.float32))
     doubt = np.asarray(doubt, np.float64)
     if keep is None or doubt.sum() <= 0.0:
@@ -82,6 +92,33 @@ def with_targets(learner: Learner, params: Any, targets: Array | np.ndarray, kee
     rows = np.sort(rng.choice(len(doubt), int(keep), replace=True, p=doubt / doubt.sum()))
     weights = jnp.full(len(rows), doubt.mean(), jnp.float32)
     return {"learner": params, "targets": prepared.subset(rows), "weights": weights}
+
+
+def _epig_targets(learner: Learner, params: Any, targets: np.ndarray, keep: int | None,
+                  rng: np.random.Generator | None) -> dict[str, Any]:
+    if keep is not None and keep < len(targets):
+        if rng is None:
+            raise ValueError("with_targets: drawing `keep` targets needs `rng`, a seeded NumPy generator")
+        targets = targets[np.sort(rng.choice(len(targets), int(keep), replace=False))]
+    probs = _target_probs(learner, params, jnp.asarray(targets))
+    if probs.shape[0] < 2:
+        raise ValueError(f"the measure 'epig' needs a learner with several members (an ensemble: its members' "
+                         f"disagreement is the information); {type(learner).__name__} has one. With the GP use "
+                         "'boundary_information'")
+    return {"learner": params, "targets": probs}
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _target_probs(learner: Any, params: Any, targets: Array) -> Array:
+    TRACE_COUNTS["target_probs"] += 1
+    return learner.probs(params, targets)
+
+
+def target_information(learner: Learner, params: Any, x: Array, target_probs: Array) -> Array:
+    """`[n]`: EPIG (`qsynth.uncertainty.epig`) of candidates `x: [n, *feature_shape]` about the
+    targets whose member probabilities `target_probs: [members, m, classes]` `with_targets`
+    computed (Bickford Smith et al. 2023)."""
+    return epig(learner.probs(params, x), target_probs)
 
 
 @functools.partial(jax.jit, static_argnums=0)

@@ -35,7 +35,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 from typing import TYPE_CHECKING
 
@@ -134,14 +134,25 @@ class _Ascent:
     learning_rate: float = 0.05
     min_distance: float = 0.5
     match: str | None = None
+    targets: str | None = None
     screen: int = 1
     answerability: bool = True
     cost_aware: bool = False
     label: str | None = None
     scenario: str = dataclasses.field(default="synthesis", init=False)
 
+    #: Where a target measure's target inputs may come from, the first the default (with a pool).
+    _target_sources: ClassVar[tuple[str, ...]] = ("pool",)
+
     def __post_init__(self) -> None:
         check_measure(self.measure, differentiable=True)
+        if self.targets is not None:
+            if not needs_targets(self.measure):
+                raise ValueError(f"strategy {self._kind}: targets = {self.targets!r} is for a target measure "
+                                 f"('boundary_information', 'epig'); measure {measure_name(self.measure)!r} has none")
+            if self.targets not in self._target_sources:
+                raise ValueError(f"strategy {self._kind}: targets must be one of {list(self._target_sources)}, "
+                                 f"got {self.targets!r}")
         if self.screen < 1:
             raise ValueError(f"strategy {self._kind}: screen must be >= 1, got {self.screen}")
         if self.starts < 1 or self.steps < 0:
@@ -218,6 +229,34 @@ class _Ascent:
     def _distance_scale(self, ctx: RoundContext) -> float:
         return 1.0
 
+    def _target_source(self, problem: Problem) -> str:
+        """Where this round's target inputs come from: `targets`, or by default the box for input
+        synthesis, and the pool (else decoded prior draws) for latent synthesis."""
+        source = self.targets or self._target_sources[0]
+        if source == "pool" and problem.pool is None:
+            if self.targets == "pool":
+                raise ValueError(f"strategy {self.name!r}: targets = 'pool', but problem {problem.name!r} has no pool")
+            source = self._target_sources[-1]
+        return source
+
+    def _target_params(self, ctx: RoundContext, rng: np.random.Generator, candidates: Any) -> Any:
+        """The params the ascent climbs with: the learner's, and for a target measure this round's
+        targets, `TARGET_CANDIDATES` of them from the pool (uniformly) or from `candidates(n)`
+        (uniform in the box, or decoded prior draws), prepared by `with_targets` (which keeps
+        `KEPT_TARGETS` drawn by doubt for `boundary_information`, `TARGETS` for `epig`)."""
+        from qsynth.strategies.scoring import BOUNDARY_INFORMATION, KEPT_TARGETS, TARGET_CANDIDATES, TARGETS, with_targets
+
+        if not needs_targets(self.measure):
+            return ctx.params
+        if self._target_source(ctx.problem) == "pool":
+            pool = ctx.problem.pool
+            rows = np.sort(rng.choice(len(pool), min(TARGET_CANDIDATES, len(pool)), replace=False))
+            x = np.asarray(pool[rows], np.float32)
+        else:
+            x = candidates(TARGET_CANDIDATES)
+        keep = KEPT_TARGETS if self.measure == BOUNDARY_INFORMATION else TARGETS
+        return with_targets(ctx.learner, ctx.params, x, keep=keep, rng=rng, measure=str(self.measure))
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class LatentSynthesis(_Ascent):
@@ -231,6 +270,11 @@ class LatentSynthesis(_Ascent):
       screen: draw `starts · screen` candidate starts and climb from the `starts` most uncertain.
       min_distance: least latent distance between two queries of a batch.
       match: None, or "latent"/"input" to snap queries to the nearest unqueried pool point.
+      targets: for a target measure ("boundary_information" with the GP, "epig" with an
+        ensemble: the information an answer gives about target inputs' labels), where the
+        targets come from: "pool" (1,024 pool points drawn each round; the default where there
+        is a pool) or "prior" (decoded prior draws; the default without one). The ascent climbs
+        the decoded point's information about them.
       answerability: weigh the acquisition by P(answered | z) once the oracle has refused a query.
       cost_aware: also divide it by the expected cost of asking at z, learned from the answers'
         costs (once they differ): information per unit of cost.
@@ -241,6 +285,7 @@ class LatentSynthesis(_Ascent):
     start_from: str = "prior"
     generator: Generator | None = dataclasses.field(default=None, compare=False, repr=False)
     needs_generator = True
+    _target_sources = ("pool", "prior")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -251,8 +296,7 @@ class LatentSynthesis(_Ascent):
 
     def init(self, problem: Problem) -> Any:  # type: ignore[override]
         if needs_targets(self.measure):
-            raise ValueError(f"strategy {self.name!r}: the measure {self.measure!r} weighs target inputs of a box or a "
-                             "pool; use it with input_synthesis or a pool strategy, not in a generator's latent space")
+            self._target_source(problem)  # (targets = "pool" without a pool fails here, before any work)
         _check_generator(self.name, self.generator, problem)
         if (self.match or self.start_from == "pool") and problem.pool is None:
             raise ValueError(f"strategy {self.name!r} (start_from={self.start_from!r}, match={self.match!r}) needs a pool; "
@@ -268,6 +312,8 @@ class LatentSynthesis(_Ascent):
         return z
 
     def select(self, key: jax.Array, ctx: RoundContext, batch_size: int, state: Any) -> tuple[Queries, Any]:
+        import jax
+
         from qsynth.strategies.ascent import AscentSpec, ascend, best_starts
         from qsynth.strategies.decoding import decode
 
@@ -280,9 +326,16 @@ class LatentSynthesis(_Ascent):
         spec = AscentSpec(ctx.learner, gen, self.measure, self.steps, self.learning_rate,
                           realism=self.realism, keep_path=keep_path, answerable=model is not None,
                           cost_aware=cost is not None)
+        target_key = jax.random.fold_in(key, 1)  # (the starts' draws stay those of a run without targets)
+
+        def prior_decodes(n: int) -> np.ndarray:
+            return np.asarray(decode(gen, np.asarray(gen.sample_prior(jax.random.fold_in(target_key, 1), n))),
+                              np.float32)
+
+        params = self._target_params(ctx, _rng(target_key), prior_decodes)
         if self.screen > 1:
-            z0 = best_starts(spec, ctx.params, gen.params, z0, self.starts, arrays, cost_arrays)
-        res = ascend(spec, ctx.params, gen.params, z0, answerability=arrays, cost=cost_arrays)
+            z0 = best_starts(spec, params, gen.params, z0, self.starts, arrays, cost_arrays)
+        res = ascend(spec, params, gen.params, z0, answerability=arrays, cost=cost_arrays)
         z, before, after = np.asarray(res.z), np.asarray(res.before), np.asarray(res.after)
         path_x = None
         if res.path is not None:
@@ -296,7 +349,7 @@ class LatentSynthesis(_Ascent):
             return decode(gen, zc), pool
 
         return self._queries(ctx, batch_size, z, before, after, functools.partial(decode, gen), path_x,
-                             match_points, model, cost), state
+                             match_points, model, cost, params), state
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -305,13 +358,16 @@ class InputSynthesis(_Ascent):
 
     `min_distance` is a fraction of the box diagonal. Starts are uniform in the box (the best
     `starts` of `starts · screen` uniform draws when `screen` > 1). With the GP, `measure` may
-    also be "straddle" or "boundary_information" (1,024 target candidates drawn uniform in the
-    box each round, after the starts, from the same round key; the ascent keeps 64 of them,
-    drawn in proportion to their doubt: `qsynth.strategies.scoring.with_targets`).
+    also be "straddle" or "boundary_information", and with an ensemble "epig": 1,024 target
+    candidates each round, after the starts, from the same round key — `targets = "box"`
+    (the default: uniform in the box) or `"pool"` (pool points, where the task's inputs live)
+    — of which the ascent keeps 64 drawn in proportion to their doubt (boundary information) or
+    256 uniformly (EPIG): `qsynth.strategies.scoring.with_targets`.
     """
 
     _kind = "input_synthesis"
     min_distance: float = 0.05
+    _target_sources = ("box", "pool")
 
     def init(self, problem: Problem) -> Any:
         if problem.bounds is None:
@@ -320,6 +376,8 @@ class InputSynthesis(_Ascent):
             raise ValueError(f"strategy {self.name!r}: input synthesis has no latent space; use match = 'input'")
         if self.match and problem.pool is None:
             raise ValueError(f"strategy {self.name!r} matches to a pool; problem {problem.name!r} has none")
+        if needs_targets(self.measure):
+            self._target_source(problem)
         return None
 
     def _distance_scale(self, ctx: RoundContext) -> float:
@@ -328,8 +386,6 @@ class InputSynthesis(_Ascent):
 
     def select(self, key: jax.Array, ctx: RoundContext, batch_size: int, state: Any) -> tuple[Queries, Any]:
         from qsynth.strategies.ascent import AscentSpec, ascend, best_starts
-        from qsynth.strategies.scoring import KEPT_TARGETS, TARGET_CANDIDATES, needs_targets, with_targets
-
         if ctx.problem.bounds is None:
             raise ValueError(f"strategy {self.name!r} needs input bounds; problem {ctx.problem.name!r} has none")
         low, high = ctx.problem.bounds
@@ -340,11 +396,11 @@ class InputSynthesis(_Ascent):
         arrays, cost_arrays = (None if m is None else m.arrays for m in (model, cost))
         spec = AscentSpec(ctx.learner, None, self.measure, self.steps, self.learning_rate, bounded=True,
                           keep_path=keep_path, answerable=model is not None, cost_aware=cost is not None)
-        params = ctx.params
-        if needs_targets(self.measure):  # where predictions matter: uniform in the box, fresh each round
-            targets = rng.uniform(low, high, (TARGET_CANDIDATES, low.size)).astype(np.float32)
-            params = with_targets(ctx.learner, ctx.params, targets.reshape(len(targets), *ctx.problem.feature_shape),
-                                  keep=KEPT_TARGETS, rng=rng)
+
+        def uniform(n: int) -> np.ndarray:  # where predictions matter: uniform in the box, fresh each round
+            return rng.uniform(low, high, (n, low.size)).astype(np.float32).reshape(n, *ctx.problem.feature_shape)
+
+        params = self._target_params(ctx, rng, uniform)
         if self.screen > 1:
             z0 = best_starts(spec, params, None, z0, self.starts, arrays, cost_arrays)
         res = ascend(spec, params, None, z0, low, high, answerability=arrays, cost=cost_arrays)

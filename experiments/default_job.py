@@ -1,0 +1,122 @@
+"""The default job (`qsynth run`: two moons, the teacher oracle, 40 labels, 11 arms) with only
+its synthesis arms' settings changed, and the checks of issue 14 on it, paired over seeds.
+
+Variants (each the built-in `qsynth/configs/default.toml` with these changes, nothing else):
+
+* `today`: as it is;
+* `epig`: both synthesis arms climb EPIG about pool points (`measure = "epig"`: the expected
+  information an answer gives about the labels of 256 pool points drawn each round, the inputs
+  the task's test data comes from), latent synthesis in the VAE's latent space and input
+  synthesis in the box (`targets = "pool"`).
+
+    python experiments/default_job.py --variant epig --seeds 100 101 ... 109 [--jobs 2]
+
+It writes `runs/default-<variant>-seeds<a>-<b>/` (resumable: run it again and it goes on),
+prints the summary table and, for each synthesis arm, its paired difference at 40 labels from
+random and from the best pool arm (mean ± standard deviation over seeds, and how many seeds are
+at or above), and writes `benchmarks/results/default-<variant>-seeds<a>-<b>.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import tomllib
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SYNTHESIS_KINDS = ("synthesis", "input_synthesis")
+POOL_KINDS = ("uncertainty", "qbc", "bald", "egl")
+
+
+def default_table() -> dict:
+    """The built-in default config as a plain table."""
+    return tomllib.loads((resources.files("qsynth") / "configs" / "default.toml").read_text(encoding="utf-8"))
+
+
+def variant_table(variant: str) -> dict:
+    """The default table with `variant`'s synthesis settings."""
+    table = default_table()
+    if variant == "today":
+        return table
+    if variant != "epig":
+        raise ValueError(f"--variant: 'today' or 'epig', got {variant!r}")
+    for spec in table["strategies"]:
+        if spec["kind"] in SYNTHESIS_KINDS:
+            spec["measure"] = "epig"
+            spec["targets"] = "pool"
+    return table
+
+
+def arm_names(config) -> dict[str, str]:
+    """Each strategy's table name and its kind."""
+    from qsynth.experiments.runner import strategy_names
+
+    return dict(zip(strategy_names(config), (s.get("kind", "") for s in config.strategies)))
+
+
+def final_accuracy(path: Path, name: str, seeds: list[int]) -> np.ndarray:
+    """`[seeds]`: each seed's accuracy at the run's last round (the budget)."""
+    from qsynth.experiments.runner import load_histories
+
+    histories = load_histories(path)[name]
+    return np.array([h[-1]["accuracy"] for h in histories], np.float64)
+
+
+def checks(accuracy: dict[str, np.ndarray], kinds: dict[str, str]) -> list[dict]:
+    """Per synthesis arm: paired differences from random and from the best pool arm (by mean)."""
+    pool = [n for n, k in kinds.items() if k in POOL_KINDS]
+    best_pool = max(pool, key=lambda n: accuracy[n].mean())
+    rows = []
+    for name, kind in kinds.items():
+        if kind not in SYNTHESIS_KINDS:
+            continue
+        vs_random = accuracy[name] - accuracy["random"]
+        vs_pool = accuracy[name] - accuracy[best_pool]
+        rows.append({"arm": name, "accuracy": float(accuracy[name].mean()), "best_pool": best_pool,
+                     "vs_random": [float(vs_random.mean()), float(vs_random.std())],
+                     "vs_best_pool": [float(vs_pool.mean()), float(vs_pool.std())],
+                     "seeds_at_or_above_random": int(np.sum(vs_random >= 0)),
+                     "meets": bool(vs_random.mean() >= 0 and vs_pool.mean() >= -0.01)})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    from qsynth.config import parse_config
+    from qsynth.experiments.runner import print_table, run_experiment
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--variant", default="epig", choices=["today", "epig"])
+    ap.add_argument("--seeds", type=int, nargs="+", default=list(range(100, 110)))
+    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--out", default="runs")
+    args = ap.parse_args(argv)
+    tag = f"{args.variant}-seeds{min(args.seeds)}-{max(args.seeds)}"
+    table = variant_table(args.variant)
+    table.update(name=f"default-{tag}", seeds=args.seeds)
+    config = parse_config(table)
+    path = Path(args.out) / config.name
+    t0 = time.perf_counter()
+    result = run_experiment(config, args.out, progress=True, plots=True, resume=path.exists(), jobs=args.jobs)
+    wall = time.perf_counter() - t0
+    print_table(result.summary)
+    kinds = arm_names(config)
+    accuracy = {name: final_accuracy(result.path, name, args.seeds) for name in kinds}
+    rows = checks(accuracy, kinds)
+    for r in rows:
+        print(f"{r['arm']}: {r['accuracy']:.3f}; vs random {r['vs_random'][0]:+.3f} ± {r['vs_random'][1]:.3f} "
+              f"({r['seeds_at_or_above_random']}/{len(args.seeds)} seeds at or above); vs {r['best_pool']} "
+              f"{r['vs_best_pool'][0]:+.3f} ± {r['vs_best_pool'][1]:.3f}; {'meets' if r['meets'] else 'MISSES'}")
+    out = ROOT / "benchmarks" / "results" / f"default-{tag}.json"
+    out.write_text(json.dumps({"variant": args.variant, "seeds": args.seeds, "wall_s": wall,
+                               "accuracy": {n: a.tolist() for n, a in accuracy.items()}, "checks": rows},
+                              indent=1), encoding="utf-8")
+    print(f"wall time {wall:.0f} s; wrote {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
