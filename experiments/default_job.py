@@ -1,20 +1,24 @@
 """The default job (`qsynth run`: two moons, the teacher oracle, 40 labels, 11 arms) with only
-its synthesis arms' settings changed, and the checks of issue 14 on it, paired over seeds.
+its learner and synthesis settings changed, and issue 14's checks on it, paired over seeds.
 
 Variants (each the built-in `qsynth/configs/default.toml` with these changes, nothing else):
 
-* `today`: as it is;
-* `epig`: both synthesis arms climb EPIG about pool points (`measure = "epig"`: the expected
-  information an answer gives about the labels of 256 pool points drawn each round, the inputs
-  the task's test data comes from), latent synthesis in the VAE's latent space and input
-  synthesis in the box (`targets = "pool"`).
+* `--variant today`: the strategies as they are;
+* `--variant epig`: both synthesis arms climb EPIG about pool points (`measure = "epig"`: the
+  expected information an answer gives about the labels of 256 pool points drawn each round,
+  the inputs the task's test data comes from), latent synthesis in the VAE's latent space and
+  input synthesis in the box (`targets = "pool"`);
+* `--learner default | prior | bootstrap | bootstrap_prior`: the default's MLP(32, 32) × 5
+  ensemble as it is, with randomized prior functions (`prior_scale = 3`), with online bagging
+  (`bootstrap = true`: each member weighs each label by a Poisson(1) draw), or with both.
+* `--only KIND ...` (tuning): keep only the strategies of these kinds, and random and entropy.
 
-    python experiments/default_job.py --variant epig --seeds 100 101 ... 109 [--jobs 2]
+    python experiments/default_job.py --variant epig --learner bootstrap --seeds 100 101 ... 109
 
-It writes `runs/default-<variant>-seeds<a>-<b>/` (resumable: run it again and it goes on),
-prints the summary table and, for each synthesis arm, its paired difference at 40 labels from
-random and from the best pool arm (mean ± standard deviation over seeds, and how many seeds are
-at or above), and writes `benchmarks/results/default-<variant>-seeds<a>-<b>.json`.
+It writes `runs/default-<variant>-<learner>-seeds<a>-<b>[-<kinds>]/` (resumable: run it again
+and it goes on), prints the summary table and, for each synthesis arm, its paired difference at
+40 labels from random and from the best pool arm (mean ± standard deviation over seeds, and how
+many seeds are at or above random), and writes the same to `benchmarks/results/default_job/`.
 """
 
 from __future__ import annotations
@@ -38,17 +42,23 @@ def default_table() -> dict:
     return tomllib.loads((resources.files("qsynth") / "configs" / "default.toml").read_text(encoding="utf-8"))
 
 
-def variant_table(variant: str) -> dict:
-    """The default table with `variant`'s synthesis settings."""
+VARIANTS = ("today", "epig")
+#: Learner changes to try (each on top of the default's MLP(32, 32) × 5 ensemble).
+LEARNER_CHANGES = {"default": {}, "prior": {"prior_scale": 3.0}, "bootstrap": {"bootstrap": True},
+                   "bootstrap_prior": {"bootstrap": True, "prior_scale": 3.0}}
+
+
+def variant_table(variant: str, learner: str = "default") -> dict:
+    """The default table with `variant`'s synthesis settings and `learner`'s changes."""
+    if variant not in VARIANTS:
+        raise ValueError(f"--variant: one of {list(VARIANTS)}, got {variant!r}")
     table = default_table()
-    if variant == "today":
-        return table
-    if variant != "epig":
-        raise ValueError(f"--variant: 'today' or 'epig', got {variant!r}")
-    for spec in table["strategies"]:
-        if spec["kind"] in SYNTHESIS_KINDS:
-            spec["measure"] = "epig"
-            spec["targets"] = "pool"
+    table["learner"].update(LEARNER_CHANGES[learner])
+    if variant == "epig":
+        for spec in table["strategies"]:
+            if spec["kind"] in SYNTHESIS_KINDS:
+                spec["measure"] = "epig"
+                spec["targets"] = "pool"
     return table
 
 
@@ -90,13 +100,21 @@ def main(argv: list[str] | None = None) -> None:
     from qsynth.experiments.runner import print_table, run_experiment
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--variant", default="epig", choices=["today", "epig"])
+    ap.add_argument("--variant", default="epig", choices=VARIANTS)
+    ap.add_argument("--learner", default="default", choices=list(LEARNER_CHANGES))
     ap.add_argument("--seeds", type=int, nargs="+", default=list(range(100, 110)))
+    ap.add_argument("--only", nargs="+", metavar="KIND",
+                    help="tuning: keep only the strategies of these kinds (random and entropy are always kept)")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--out", default="runs")
     args = ap.parse_args(argv)
-    tag = f"{args.variant}-seeds{min(args.seeds)}-{max(args.seeds)}"
-    table = variant_table(args.variant)
+    tag = f"{args.variant}-{args.learner}-seeds{min(args.seeds)}-{max(args.seeds)}"
+    table = variant_table(args.variant, args.learner)
+    if args.only:
+        keep = set(args.only)
+        table["strategies"] = [s for s in table["strategies"] if s["kind"] in keep or s["kind"] == "random"
+                               or (s["kind"] == "uncertainty" and s.get("measure") == "entropy")]
+        tag += "-" + "-".join(sorted(keep))
     table.update(name=f"default-{tag}", seeds=args.seeds)
     config = parse_config(table)
     path = Path(args.out) / config.name
@@ -111,8 +129,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{r['arm']}: {r['accuracy']:.3f}; vs random {r['vs_random'][0]:+.3f} ± {r['vs_random'][1]:.3f} "
               f"({r['seeds_at_or_above_random']}/{len(args.seeds)} seeds at or above); vs {r['best_pool']} "
               f"{r['vs_best_pool'][0]:+.3f} ± {r['vs_best_pool'][1]:.3f}; {'meets' if r['meets'] else 'MISSES'}")
-    out = ROOT / "benchmarks" / "results" / f"default-{tag}.json"
-    out.write_text(json.dumps({"variant": args.variant, "seeds": args.seeds, "wall_s": wall,
+    out = ROOT / "benchmarks" / "results" / "default_job" / f"default-{tag}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"variant": args.variant, "learner": args.learner, "seeds": args.seeds, "wall_s": wall,
                                "accuracy": {n: a.tolist() for n, a in accuracy.items()}, "checks": rows},
                               indent=1), encoding="utf-8")
     print(f"wall time {wall:.0f} s; wrote {out.relative_to(ROOT)}")

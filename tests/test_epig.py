@@ -129,3 +129,33 @@ def test_target_settings_that_cannot_work_are_named(vae):
         build_strategy({"kind": "input_synthesis", "measure": "epig", "targets": "pool"}).init(no_pool)
     latent = dataclasses.replace(build_strategy({"kind": "synthesis", "measure": "epig"}), generator=vae)
     assert latent._target_source(no_pool) == "prior"  # without a pool, decoded prior draws
+
+
+def test_the_default_job_variants_change_only_the_learner_and_the_synthesis_arms():
+    import importlib.util
+    from pathlib import Path
+
+    from qsynth.config import parse_config
+
+    path = Path(__file__).resolve().parents[1] / "experiments" / "default_job.py"
+    spec = importlib.util.spec_from_file_location("default_job", path)
+    job = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(job)
+    today = job.default_table()
+    for learner in job.LEARNER_CHANGES:
+        table = job.variant_table("epig", learner)
+        parse_config(table)  # a valid config
+        assert {k: v for k, v in table.items() if k not in ("learner", "strategies")} == \
+            {k: v for k, v in today.items() if k not in ("learner", "strategies")}
+        assert [s["kind"] for s in table["strategies"]] == [s["kind"] for s in today["strategies"]]
+        for new, old in zip(table["strategies"], today["strategies"]):
+            if old["kind"] in job.SYNTHESIS_KINDS:
+                assert new == {**old, "measure": "epig", "targets": "pool"}
+            else:
+                assert new == old
+    accuracy = {"synthesis-epig": np.array([0.95, 0.97]), "random": np.array([0.94, 0.97]),
+                "entropy": np.array([0.96, 0.975]), "bald": np.array([0.96, 0.97])}
+    kinds = {"synthesis-epig": "synthesis", "random": "random", "entropy": "uncertainty", "bald": "bald"}
+    (row,) = job.checks(accuracy, kinds)
+    assert row["best_pool"] == "entropy" and row["seeds_at_or_above_random"] == 2 and row["meets"]
+    np.testing.assert_allclose(row["vs_best_pool"][0], -0.0075)
