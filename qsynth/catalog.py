@@ -104,7 +104,9 @@ def describe() -> str:
     lines += [f"  {kind:<20} {_show(strategy_fields(kind))}" for kind in _strategy_classes()]
     lines += ["  package.module:attr  your own Strategy class or factory, called with the table's other fields", "",
               "measures:   " + ", ".join(f"{k}{'' if m.differentiable else ' (not differentiable)'}"
-                                       for k, m in MEASURES.items()) + ", straddle (needs learner.model = \"gp\")",
+                                       for k, m in MEASURES.items()) + ", straddle and boundary_information (need "
+              "learner.model = \"gp\"), epig (an ensemble; boundary_information and epig take targets: synthesis "
+              "targets = \"box\" | \"pool\" | \"prior\")",
               "learners:   logreg, mlp, cnn (posterior = ensemble or mc_dropout), gp (target = label | value)",
               "stream policies: " + ", ".join(POLICIES),
               "oracles:    dataset, teacher, nearest_neighbour, simulator, program, human",
