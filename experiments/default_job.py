@@ -69,12 +69,12 @@ def arm_names(config) -> dict[str, str]:
     return dict(zip(strategy_names(config), (s.get("kind", "") for s in config.strategies)))
 
 
-def final_accuracy(path: Path, name: str, seeds: list[int]) -> np.ndarray:
-    """`[seeds]`: each seed's accuracy at the run's last round (the budget)."""
+def final_accuracy(path: Path) -> dict[str, np.ndarray]:
+    """Each arm's `[seeds]` accuracy at its runs' last round (the budget), in seed order."""
     from qsynth.experiments.runner import load_histories
 
-    histories = load_histories(path)[name]
-    return np.array([h[-1]["accuracy"] for h in histories], np.float64)
+    return {name: np.array([h[-1]["accuracy"] for h in runs], np.float64)
+            for name, runs in load_histories(path).items()}
 
 
 def checks(accuracy: dict[str, np.ndarray], kinds: dict[str, str]) -> list[dict]:
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     wall = time.perf_counter() - t0
     print_table(result.summary)
     kinds = arm_names(config)
-    accuracy = {name: final_accuracy(result.path, name, args.seeds) for name in kinds}
+    accuracy = final_accuracy(result.path)
     rows = checks(accuracy, kinds)
     for r in rows:
         print(f"{r['arm']}: {r['accuracy']:.3f}; vs random {r['vs_random'][0]:+.3f} ± {r['vs_random'][1]:.3f} "

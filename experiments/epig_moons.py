@@ -11,18 +11,21 @@ near zero everywhere and an ascent on it has nothing to climb.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from qsynth.data import LabeledBuffer, moons
-from qsynth.learners import LearnerConfig
-from qsynth.strategies.measures import Scorer
-from qsynth.strategies.scoring import with_targets
-from qsynth.uncertainty import bald
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from default_job import LEARNER_CHANGES, default_table  # noqa: E402
 
-LEARNERS = {"default": {}, "prior": {"prior_scale": 3.0}, "bootstrap": {"bootstrap": True},
-            "bootstrap_prior": {"bootstrap": True, "prior_scale": 3.0}}
+from qsynth.data import LabeledBuffer, moons  # noqa: E402
+from qsynth.learners import LearnerConfig  # noqa: E402
+from qsynth.strategies.measures import Scorer  # noqa: E402
+from qsynth.strategies.scoring import with_targets  # noqa: E402
+from qsynth.uncertainty import bald  # noqa: E402
 
 
 def main() -> None:
@@ -36,9 +39,10 @@ def main() -> None:
     buffer.add(data.x[labeled], data.y[labeled].astype(np.int32), 0)
     print("learner          | EPIG on the pool: median, max (where) | on the grid: max (where) | BALD on the grid: max "
           "(where) | test accuracy")
-    for name, change in LEARNERS.items():
-        config = LearnerConfig(model="mlp", hidden=(32, 32), members=5, learning_rate=0.02, weight_decay=1e-4,
-                               steps=300, warm_steps=40, **change)
+    learner_table = default_table()["learner"]
+    for name, change in LEARNER_CHANGES.items():
+        table = {**learner_table, **change}
+        config = LearnerConfig(**{**table, "hidden": tuple(table["hidden"])})
         learner = config.build((2,), 2)
         params = learner.fit(jax.random.key(0), None, buffer).params
         prepared = with_targets(learner, params, targets, measure="epig")

@@ -386,6 +386,7 @@ class InputSynthesis(_Ascent):
 
     def select(self, key: jax.Array, ctx: RoundContext, batch_size: int, state: Any) -> tuple[Queries, Any]:
         from qsynth.strategies.ascent import AscentSpec, ascend, best_starts
+
         if ctx.problem.bounds is None:
             raise ValueError(f"strategy {self.name!r} needs input bounds; problem {ctx.problem.name!r} has none")
         low, high = ctx.problem.bounds
