@@ -85,8 +85,11 @@ POOL_SIZE = 2000
 SVC_GRID = tuple(float(v) for v in np.logspace(-2, 3, 6))
 
 
-def run_config(problem, learner: str, strategy: str, seeds: list[int], reference: Path | None, tag: str):
-    """The qsynth run of one arm, `strategy` with `learner`, on `problem` (a `BoundaryProblem`)."""
+def run_config(problem, learner: str, strategy: str | tuple[str, dict], seeds: list[int], reference: Path | None, tag: str,
+               batch_size: int = 1):
+    """The qsynth run of one arm, `strategy` (a name of `STRATEGIES`, or a `(name, table)` pair) with
+    `learner`, on `problem` (a `BoundaryProblem`), asking `batch_size` queries per round."""
+    strategy, table = (strategy, STRATEGIES[strategy]) if isinstance(strategy, str) else strategy
     from qsynth.experiments.boundaries import GRID
     from qsynth.config import parse_config
 
@@ -103,8 +106,8 @@ def run_config(problem, learner: str, strategy: str, seeds: list[int], reference
         "name": f"boundaries-{tag}-{problem.name}-{strategy}-{learner}", "seeds": seeds, "at_labels": list(problem.budgets),
         "targets": [0.9], "data": data, "oracle": oracle, "learner": LEARNERS[learner],
         "loop": {"budget": problem.budgets[-1], "seed_size": SEED_SIZE, "seed_strategy": "stratified",
-                 "batch_size": 1, "fsync": False},
-        "strategies": [STRATEGIES[strategy]]})
+                 "batch_size": batch_size, "fsync": False},
+        "strategies": [table]})
 
 
 def _answer(problem):

@@ -11,6 +11,7 @@ from typing import Any
 from qsynth._lazy import load_export
 
 _EXPORTS = {
+    "Believer": "qsynth.learners.base",
     "LatentCovariance": "qsynth.learners.base",
     "LatentPosterior": "qsynth.learners.base",
     "Learner": "qsynth.learners.base",

@@ -9,7 +9,9 @@ attribute by attribute:
   `levels` that bound class 1 (what the straddle rule needs);
 * `PerExampleGradients` — `gradient_norms(params, x) -> [nets, n, classes]`, the norm of one
   example's cross-entropy gradient with respect to each network's parameters for every
-  candidate label (what expected gradient length needs).
+  candidate label (what expected gradient length needs);
+* `Believer` — `believe(params, x, valid)`, the posterior after observing `x` at its own
+  predicted value (what the kriging-believer batch rule needs).
 
 Example (a learner of your own; any object with these members works):
 
@@ -32,7 +34,7 @@ from qsynth.data.buffer import LabeledBuffer
 if TYPE_CHECKING:
     from jax import Array
 
-__all__ = ["LatentCovariance", "LatentPosterior", "Learner", "LearnerState", "PerExampleGradients", "PreparedTargets"]
+__all__ = ["Believer", "LatentCovariance", "LatentPosterior", "Learner", "LearnerState", "PerExampleGradients", "PreparedTargets"]
 
 
 @runtime_checkable
@@ -147,3 +149,18 @@ class PerExampleGradients(Protocol):
     def gradient_chunk(self) -> int: ...
 
     def gradient_norms(self, params: Any, x: Array) -> Array: ...
+
+
+@runtime_checkable
+class Believer(Protocol):
+    """A learner that can condition on fantasized answers (the kriging-believer batch rule uses it).
+
+    `believe(params, x, valid) -> params`: the state's params after also observing each row of
+    `x: [k, *feature_shape]` with `valid: [k]` 1.0 (rows at 0.0 are ignored) at the value the
+    learner predicts there — for a GP the posterior mean is unchanged and the variance shrinks
+    near `x`. The result must have the same structure and shapes whatever `valid` holds, so a
+    batch can grow one fantasy at a time under one compiled program; it is valid wherever `params`
+    is (in `probs`, `latent`, ...), and is never trained on or checkpointed.
+    """
+
+    def believe(self, params: Any, x: Array, valid: Array) -> Any: ...

@@ -153,6 +153,15 @@ class GaussianProcessLearner:
         """The observation noise variance τ² (the noise-to-signal ratio times the signal variance)."""
         return params["signal"] * self.config.noise
 
+    def believe(self, params: dict[str, Array], x: Array, valid: Array) -> dict[str, Array]:
+        """The posterior after also observing `x: [k, *feature_shape]` (the rows where `valid: [k]`
+        is 1.0) at the posterior mean there: the kriging believer (Ginsbourger, Le Riche & Carraro
+        2010). The mean is unchanged everywhere; the variance shrinks near `x`, exactly as a real
+        answer would shrink it (a GP's variance does not depend on the answer). The kernel, signal
+        and temperature stay as fitted. The params hold `k` more slots, whatever `valid` holds."""
+        return _believe(self, params, jnp.asarray(x, jnp.float32).reshape(-1, self.dim),
+                        jnp.asarray(valid, jnp.float32))
+
     def _cross_covariance(self, params: dict[str, Array], x: Array) -> Array:
         """k(x, training inputs) `[n, cap]`, zero at empty slots, for `x: [n, dim]`."""
         cfg = self.config
@@ -334,6 +343,22 @@ def _fit(learner: GaussianProcessLearner, x: Array, t: Array, mask: Array, grid:
         y = jnp.argmax(t, axis=-1)
         params["temperature"] = jnp.where(n > 0, _loo_temperature(params["inverse_factor"], alpha, tc, y, mask), 1.0)
     return params
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _believe(learner: GaussianProcessLearner, params: dict[str, Array], x: Array, valid: Array) -> dict[str, Array]:
+    """`GaussianProcessLearner.believe` on `x: [k, dim]`, `valid: [k]`."""
+    TRACE_COUNTS["believe"] += 1
+    cfg = learner.config
+    alpha = params["alpha"] if learner.outputs > 1 else params["alpha"][:, None]  # [cap, outputs]
+    centered = params["chol"] @ (params["chol"].T @ alpha)  # (R + rI) α: the fitted targets less the prior mean
+    believed = learner._cross_covariance(params, x) @ alpha * valid[:, None]  # the posterior mean there, centered
+    x_all = jnp.concatenate([params["x"], x])
+    mask = jnp.concatenate([params["mask"], valid])
+    chol = jnp.linalg.cholesky(_masked_covariance(cfg, x_all, mask, params["lengthscale"]))
+    alpha = cho_solve((chol, True), jnp.concatenate([centered, believed]) * mask[:, None])
+    return params | {"x": x_all, "mask": mask, "alpha": alpha if learner.outputs > 1 else alpha[:, 0],
+                     "chol": chol, "inverse_factor": _inverse_factor(chol)}
 
 
 @functools.partial(jax.jit, static_argnums=0)

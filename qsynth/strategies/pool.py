@@ -34,6 +34,8 @@ __all__ = ["PoolSampling", "RandomSampling", "STREAM_ABOVE"]
 
 #: Pools with more candidates than this are scored a block of this many at a time (top-k batches).
 STREAM_ABOVE = 1 << 18
+#: How a pool strategy turns scores into a batch (`PoolSampling.batch`).
+BATCH_RULES = ("topk", "kcenter", "believer")
 
 
 def _require_pool(ctx: RoundContext) -> None:
@@ -88,7 +90,9 @@ class PoolSampling:
         mean_std, vote_entropy, kl_to_consensus, bald), "expected_gradient_length", "straddle",
         "boundary_information" or "epig" (with 256 pool points drawn each round as their targets), your own
         function `probs [members, n, classes] -> [n]`, or a reference to one.
-      batch: "topk" or "kcenter" (diverse: k-center greedy over a shortlist of top scorers).
+      batch: "topk", "kcenter" (diverse: k-center greedy over a shortlist of top scorers) or
+        "believer" (each query chosen after believing answers at the ones before it, the whole
+        pool rescored each time: `qsynth.strategies.believer`; a learner that can believe, the GP).
       answerability: weigh each score by P(answered | x), learned in input space from every
         answer of the run (`qsynth.strategies.answerability`), once the oracle has refused a
         query. Off by default: a pool's points are real samples.
@@ -103,8 +107,8 @@ class PoolSampling:
 
     def __post_init__(self) -> None:
         Scorer(self.measure)  # validates the measure name
-        if self.batch not in ("topk", "kcenter"):
-            raise ValueError(f"strategy batch must be 'topk' or 'kcenter', got {self.batch!r}")
+        if self.batch not in BATCH_RULES:
+            raise ValueError(f"strategy batch must be one of {list(BATCH_RULES)}, got {self.batch!r}")
 
     @property
     def name(self) -> str:
@@ -133,10 +137,27 @@ class PoolSampling:
             scores[cand] = weigh(scores[cand], probability_of(model, pool[cand]))
         if self.batch == "topk" or batch_size == 1:
             chosen = top_k(scores, cand, batch_size)
-        else:
+        elif self.batch == "kcenter":
             chosen = kcenter_batch(scores, cand, pool, batch_size)
+        else:
+            chosen = self._believer(ctx, params, cand, scores[cand], model, batch_size)
         return Queries(query_ids(ctx.round_index, len(chosen)), pool[chosen], scores[chosen],
                        pool_index=chosen), state
+
+    def _believer(self, ctx: RoundContext, params: Any, cand: np.ndarray, scores: np.ndarray,
+                  model: AnswerabilityModel | None, batch_size: int) -> np.ndarray:
+        """The kriging-believer batch over the candidate rows `cand` (their `scores` given)."""
+        from qsynth.strategies.believer import believer_batch, believing_learner
+        from qsynth.strategies.scoring import score_points
+
+        learner, points = believing_learner(ctx.learner, self.name), np.asarray(ctx.problem.pool[cand])
+        p_answered = None if model is None else probability_of(model, points)
+
+        def rescore(believed: Any) -> np.ndarray:
+            s = score_points(learner, Scorer(self.measure), believed, points)  # type: ignore[arg-type]
+            return s if p_answered is None else weigh(s, p_answered)
+
+        return cand[believer_batch(learner, params, points, scores, batch_size, rescore)]
 
     def _scoring_params(self, key: jax.Array, ctx: RoundContext) -> Any:
         """The learner's params, with `TARGETS` pool points drawn for a target-aware measure."""

@@ -56,6 +56,10 @@ __all__ = ["BestOfPrior", "InputSynthesis", "LatentSynthesis", "PriorSampling", 
 
 #: Inputs of at most this many features keep their ascent paths (for 2-D boundary plots).
 PATH_MAX_FEATURES = 3
+#: How a synthesis strategy picks its batch from the finished starts (`batch`): "distance", the
+#: best by score no two closer than `min_distance`; "believer", each after believing answers at
+#: the ones before (`qsynth.strategies.believer`).
+SYNTHESIS_BATCH_RULES = ("distance", "believer")
 
 
 def diverse_top(scores: np.ndarray, points: np.ndarray, k: int, min_distance: float) -> np.ndarray:
@@ -133,6 +137,7 @@ class _Ascent:
     steps: int = 100
     learning_rate: float = 0.05
     min_distance: float = 0.5
+    batch: str = "distance"
     match: str | None = None
     targets: str | None = None
     screen: int = 1
@@ -162,6 +167,9 @@ class _Ascent:
                              f"got {self.learning_rate}")
         if self.min_distance < 0:
             raise ValueError(f"strategy {self._kind}: min_distance must be >= 0, got {self.min_distance}")
+        if self.batch not in SYNTHESIS_BATCH_RULES:
+            raise ValueError(f"strategy {self._kind}: batch must be one of {list(SYNTHESIS_BATCH_RULES)}, "
+                             f"got {self.batch!r}")
         if self.match not in (None, "latent", "input"):
             raise ValueError(f"strategy {self._kind}: match must be 'latent', 'input' or absent, got {self.match!r}")
 
@@ -171,7 +179,8 @@ class _Ascent:
     def name(self) -> str:
         if self.label:
             return self.label
-        return f"{self._kind}-{measure_name(self.measure)}" + ("+match" if self.match else "")
+        return (f"{self._kind}-{measure_name(self.measure)}" + ("-believer" if self.batch == "believer" else "")
+                + ("+match" if self.match else ""))
 
     def _models(self, ctx: RoundContext, space: str,
                 encode: Any = None) -> tuple[AnswerabilityModel | None, CostModel | None]:
@@ -201,7 +210,12 @@ class _Ascent:
         if cost is not None:
             expected = expected_cost_of(cost, z)
             ranked = ranked / expected
-        chosen = diverse_top(ranked, z, batch_size, self._distance_scale(ctx) * self.min_distance)
+        if self.batch == "believer" and batch_size > 1:
+            chosen = self._believer(ctx, ctx.params if params is None else params, x_of(z), ranked,
+                                    batch_size, p_answered if model is not None else None,
+                                    expected if cost is not None else None)
+        else:
+            chosen = diverse_top(ranked, z, batch_size, self._distance_scale(ctx) * self.min_distance)
         extra.update({"acquisition_before": before[chosen], "acquisition_after": after[chosen],
                       "ascent_steps": np.full(len(chosen), self.steps, np.int64)})
         if model is not None:
@@ -225,6 +239,22 @@ class _Ascent:
         extra = {k: v[:len(idx)] for k, v in extra.items()}
         extra["synthesized_x"] = np.asarray(x_of(z[chosen][:len(idx)])).reshape(len(idx), -1)
         return Queries(query_ids(ctx.round_index, len(idx)), pool_x, scores, pool_index=idx, extra=extra)
+
+    def _believer(self, ctx: RoundContext, params: Any, points: np.ndarray, ranked: np.ndarray, batch_size: int,
+                  p_answered: np.ndarray | None, expected: np.ndarray | None) -> np.ndarray:
+        """The kriging-believer batch over the finished starts (`points`, their inputs), each
+        rescored as `ranked` was: weighed by P(answered) and divided by the expected cost."""
+        from qsynth.strategies.believer import believer_batch, believing_learner
+        from qsynth.strategies.scoring import score_points
+
+        learner = believing_learner(ctx.learner, self.name)
+
+        def rescore(believed: Any) -> np.ndarray:
+            s = score_points(learner, Scorer(self.measure), believed, points)  # type: ignore[arg-type]
+            s = s if p_answered is None else weigh(s, p_answered)
+            return s if expected is None else s / expected
+
+        return believer_batch(learner, params, points, ranked, batch_size, rescore)
 
     def _distance_scale(self, ctx: RoundContext) -> float:
         return 1.0
@@ -268,7 +298,10 @@ class LatentSynthesis(_Ascent):
       realism: weight of the generator's log prior density (−½‖z‖² for the VAE's standard normal).
       start_from: "prior" (standard-normal draws) or "pool" (posterior means of unqueried pool points).
       screen: draw `starts · screen` candidate starts and climb from the `starts` most uncertain.
-      min_distance: least latent distance between two queries of a batch.
+      min_distance: least latent distance between two queries of a batch (`batch = "distance"`).
+      batch: "distance" (the default) or "believer": each query of a batch chosen from the
+        finished starts after believing answers at the ones before (a learner that can believe,
+        such as the GP; `qsynth.strategies.believer`); `min_distance` is then unused.
       match: None, or "latent"/"input" to snap queries to the nearest unqueried pool point.
       targets: for a target measure ("boundary_information" with the GP, "epig" with an
         ensemble: the information an answer gives about target inputs' labels), where the
@@ -356,7 +389,8 @@ class LatentSynthesis(_Ascent):
 class InputSynthesis(_Ascent):
     """Projected gradient ascent on the acquisition inside the problem's input box (no generator).
 
-    `min_distance` is a fraction of the box diagonal. Starts are uniform in the box (the best
+    `min_distance` is a fraction of the box diagonal; `batch = "believer"` replaces it by the
+    kriging believer (as for latent synthesis). Starts are uniform in the box (the best
     `starts` of `starts · screen` uniform draws when `screen` > 1). With the GP, `measure` may
     also be "straddle" or "boundary_information", and with an ensemble "epig": 1,024 target
     candidates each round, after the starts, from the same round key — `targets = "box"`
