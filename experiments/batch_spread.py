@@ -37,14 +37,13 @@ from qsynth import recommended  # noqa: E402
 ARMS = {
     "synthesis-distance": recommended.box_synthesis(),
     "synthesis-believer": recommended.box_synthesis() | {"batch": "believer"},
-    "synthesis-believer_ascent": recommended.box_synthesis() | {"batch": "believer_ascent"},
     "pool-topk": recommended.box_pool(),
     "pool-kcenter": recommended.box_pool() | {"batch": "kcenter"},
     "pool-believer": recommended.box_pool() | {"batch": "believer"},
     "random": recommended.box_random(),
 }
 #: Each arm's paired reference: the same family's batch rule of today.
-BASELINE = {"synthesis-believer": "synthesis-distance", "synthesis-believer_ascent": "synthesis-distance", "pool-kcenter": "pool-topk", "pool-believer": "pool-topk"}
+BASELINE = {"synthesis-believer": "synthesis-distance", "pool-kcenter": "pool-topk", "pool-believer": "pool-topk"}
 PROBLEMS = ("polygon", "islands", "projectile", "smooth4d", "smooth8d", "cartpole")
 
 

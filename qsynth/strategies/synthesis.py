@@ -59,7 +59,7 @@ PATH_MAX_FEATURES = 3
 #: How a synthesis strategy picks its batch from the finished starts (`batch`): "distance", the
 #: best by score no two closer than `min_distance`; "believer", each after believing answers at
 #: the ones before (`qsynth.strategies.believer`).
-SYNTHESIS_BATCH_RULES = ("distance", "believer", "believer_ascent")
+SYNTHESIS_BATCH_RULES = ("distance", "believer")
 
 
 def diverse_top(scores: np.ndarray, points: np.ndarray, k: int, min_distance: float) -> np.ndarray:
@@ -196,7 +196,7 @@ class _Ascent:
     def _queries(self, ctx: RoundContext, batch_size: int, z: np.ndarray, before: np.ndarray, after: np.ndarray,
                  x_of: Any, path_x: np.ndarray | None, match_points: Any,
                  model: AnswerabilityModel | None = None, cost: CostModel | None = None,
-                 params: Any = None, chosen: np.ndarray | None = None) -> Queries:
+                 params: Any = None) -> Queries:
         """Pick the batch from finished starts (by the acquisition weighed by `model`'s P(answered)
         and divided by `cost`'s expected cost, where there are those), then (optionally) match it
         to the pool."""
@@ -210,9 +210,7 @@ class _Ascent:
         if cost is not None:
             expected = expected_cost_of(cost, z)
             ranked = ranked / expected
-        if chosen is not None:
-            pass
-        elif self.batch == "believer" and batch_size > 1:
+        if self.batch == "believer" and batch_size > 1:
             chosen = self._believer(ctx, ctx.params if params is None else params, x_of(z), ranked,
                                     batch_size, p_answered if model is not None else None,
                                     expected if cost is not None else None)
@@ -257,29 +255,6 @@ class _Ascent:
             return s if expected is None else s / expected
 
         return believer_batch(learner, params, points, ranked, batch_size, rescore)
-
-    def _believed_climbs(self, ctx: RoundContext, batch_size: int, params: Any, climb: Any, x_of: Any,
-                         model: AnswerabilityModel | None, cost: CostModel | None) -> tuple:
-        """`batch_size` ascents, each under the belief of answers at the best ends of those before:
-        the batch's (z, before, after, path) rows, one per ascent, in the order chosen."""
-        from qsynth.strategies.believer import believed_params, believing_learner
-
-        learner = believing_learner(ctx.learner, self.name)
-        fantasies = np.zeros((batch_size - 1, *ctx.problem.feature_shape), np.float32)
-        valid = np.zeros(batch_size - 1, np.float32)
-        rows: list[tuple] = []
-        for j in range(batch_size):
-            z, before, after, path = climb(believed_params(learner, params, fantasies, valid))
-            ranked = after if model is None else weigh(after, probability_of(model, z))
-            ranked = ranked if cost is None else ranked / expected_cost_of(cost, z)
-            ranked = np.where(np.isfinite(ranked), ranked, -np.inf)
-            best = int(np.lexsort((np.arange(len(ranked)), -ranked))[0])
-            rows.append((z[best], before[best], after[best], None if path is None else path[:, best]))
-            if j < batch_size - 1:
-                fantasies[j], valid[j] = np.asarray(x_of(z[best:best + 1]))[0], 1.0
-        z, before, after = (np.stack([r[i] for r in rows]) for i in range(3))
-        path = None if rows[0][3] is None else np.stack([r[3] for r in rows], axis=1)
-        return z, before, after, path
 
     def _distance_scale(self, ctx: RoundContext) -> float:
         return 1.0
@@ -463,28 +438,19 @@ class InputSynthesis(_Ascent):
         params = self._target_params(ctx, rng, uniform)
         if self.screen > 1:
             z0 = best_starts(spec, params, None, z0, self.starts, arrays, cost_arrays)
+        res = ascend(spec, params, None, z0, low, high, answerability=arrays, cost=cost_arrays)
+        z, before, after = np.asarray(res.z), np.asarray(res.before), np.asarray(res.after)
+        path_x = np.asarray(res.path) if res.path is not None else None
         shape = ctx.problem.feature_shape
 
         def x_of(zc: np.ndarray) -> np.ndarray:
             return zc.reshape(len(zc), *shape)
 
-        def climb(p: Any) -> tuple:
-            res = ascend(spec, p, None, z0, low, high, answerability=arrays, cost=cost_arrays)
-            return (np.asarray(res.z), np.asarray(res.before), np.asarray(res.after),
-                    None if res.path is None else np.asarray(res.path))
-
-        chosen = None
-        if self.batch == "believer_ascent" and batch_size > 1:
-            z, before, after, path_x = self._believed_climbs(ctx, batch_size, params, climb, x_of, model, cost)
-            chosen = np.arange(batch_size)
-        else:
-            z, before, after, path_x = climb(params)
-
         def match_points(zc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             return zc, ctx.problem.pool[np.flatnonzero(ctx.available)]
 
         return self._queries(ctx, batch_size, z, before, after, x_of, path_x, match_points, model, cost,
-                             params, chosen), state
+                             params), state
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
