@@ -123,14 +123,16 @@ class LatentCovariance(LatentPosterior, Protocol):
 
     `prepare_targets(params, targets) -> PreparedTargets` for `targets: [m, ...]`, once per
     round; `cross_covariance(params, x, prepared) -> [n, m]`: the posterior covariance between
-    the latent at `x: [n, ...]` and at the prepared targets (in a gradient ascent only the
-    candidates' side is recomputed each step); `noise_variance(params)`: the variance of an
+    the latent at `x: [n, ...]` — or at `n` points prepared the same way, whose factor is then
+    reused, as `boundary_information` does for its candidates' variance and cross-covariance
+    alike — and at the prepared targets (in a gradient ascent only the candidates' side is
+    recomputed each step); `noise_variance(params)`: the variance of an
     observation around the latent.
     """
 
     def prepare_targets(self, params: Any, targets: Array) -> PreparedTargets: ...
 
-    def cross_covariance(self, params: Any, x: Array, prepared: PreparedTargets) -> Array: ...
+    def cross_covariance(self, params: Any, x: Array | PreparedTargets, prepared: PreparedTargets) -> Array: ...
 
     def noise_variance(self, params: Any) -> Array: ...
 

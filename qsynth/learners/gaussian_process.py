@@ -138,10 +138,15 @@ class GaussianProcessLearner:
                                              1e-10)
         return PreparedTargets(x, mean, jnp.sqrt(var), factor)
 
-    def cross_covariance(self, params: dict[str, Array], x: Array, prepared: PreparedTargets) -> Array:
-        """The posterior covariance `[n, m]` of the target between `x: [n, ...]` and prepared targets."""
-        x = jnp.asarray(x, jnp.float32).reshape(-1, self.dim)
-        va = params["inverse_factor"] @ self._cross_covariance(params, x).T  # [cap, n]
+    def cross_covariance(self, params: dict[str, Array], x: Array | PreparedTargets,
+                         prepared: PreparedTargets) -> Array:
+        """The posterior covariance `[n, m]` of the target between `x: [n, ...]` (or `n` points
+        prepared by `prepare_targets`, whose factor is then reused) and prepared targets."""
+        if isinstance(x, PreparedTargets):
+            x, va = x.x, x.factor  # L⁻¹ k(X, x) [cap, n], computed once for the variance and this
+        else:
+            x = jnp.asarray(x, jnp.float32).reshape(-1, self.dim)
+            va = params["inverse_factor"] @ self._cross_covariance(params, x).T  # [cap, n]
         prior = covariance(self.config.kernel, x, prepared.x, params["lengthscale"], self.config.depth)
         return params["signal"] * (prior - va.T @ prepared.factor)
 

@@ -170,8 +170,9 @@ def boundary_information(learner: Learner, params: Any, x: Array, targets: Array
     gp = _covariance_learner(learner)
     prepared = targets if isinstance(targets, PreparedTargets) else gp.prepare_targets(params, targets)
     weights = target_doubt(gp, prepared) if weights is None else weights  # [m]
-    _, std_x = gp.latent(params, x)  # [n]
-    cross = gp.cross_covariance(params, x, prepared)  # [n, m]
+    candidates = gp.prepare_targets(params, x)  # their std [n] and factor, shared with the cross-covariance
+    std_x = candidates.std
+    cross = gp.cross_covariance(params, candidates, prepared)  # [n, m]
     tau2 = gp.noise_variance(params)
     rho2 = cross ** 2 / ((std_x ** 2 + tau2)[:, None] * (prepared.std ** 2)[None, :])
     information = -0.5 * jnp.log1p(-jnp.clip(rho2, 0.0, 1.0 - 1e-6))
