@@ -16,7 +16,10 @@ suite's 4-call stratified seed set and 2,000-point pool, and every call counts. 
 
 Settings were chosen on seeds 0–4 and confirmed on 100–104. Resumable per (problem, arm, seed).
 Writes `benchmarks/results/batch_spread-<seeds>.json` and prints the table (mean ± std of F1,
-and each arm's paired difference from `synthesis-distance` / `pool-topk`) and the wall time.
+and each arm's paired difference from `synthesis-distance` / `pool-topk`), then, for seeds the
+final boundary table also ran (100–109), what batching costs against one query per round on the
+same seeds, and the wall time. F1 "at n calls" is that of the last round within n calls (with
+batches of 8 from a 4-call seed set: 20 and 44 calls at 25 and 50).
 """
 
 from __future__ import annotations
@@ -37,9 +40,9 @@ from qsynth import recommended  # noqa: E402
 ARMS = {
     "synthesis-distance": recommended.box_synthesis(),
     "synthesis-believer": recommended.box_synthesis() | {"batch": "believer"},
-    "pool-topk": recommended.box_pool(),
+    "pool-topk": recommended.box_pool() | {"batch": "topk"},
     "pool-kcenter": recommended.box_pool() | {"batch": "kcenter"},
-    "pool-believer": recommended.box_pool() | {"batch": "believer"},
+    "pool-believer": recommended.box_pool(),
     "random": recommended.box_random(),
 }
 #: Each arm's paired reference: the same family's batch rule of today.
@@ -87,6 +90,35 @@ def table(report: dict) -> str:
     return "\n".join(lines)
 
 
+#: Each arm's one-query-per-round counterpart in the final boundary table (`boundaries.py --final`).
+ONE_PER_ROUND = {"synthesis": "input_synthesis_bi-gp_loo", "pool": "pool_bi-gp_loo", "random": "random-gp_loo"}
+
+
+def against_one_per_round(report: dict, single: dict) -> str:
+    """The markdown table of what batching costs: F1 at each problem's last budget with one query
+    per round (`single`, the final boundary table's results) against this report's batches, paired
+    over the seeds both hold (the same seed gives the same seed set and pool), with s / call."""
+    seeds = [s for s in report["seeds"] if s in single["seeds"]]
+    mine, theirs = ([r["seeds"].index(s) for s in seeds] for r in (report, single))
+    lines = [f"| problem | calls | arm | one per round | batch {report['batch']} | paired | s / call (1 → "
+             f"{report['batch']}) |", "|---|---|---|---|---|---|---|"]
+    for name, entry in report["problems"].items():
+        if name not in single["problems"]:
+            continue
+        n = str(entry["budgets"][-1])
+        for arm, res in entry["arms"].items():
+            other = single["problems"][name]["arms"].get(ONE_PER_ROUND[arm.split("-")[0]])
+            if other is None:
+                continue
+            a = np.asarray(other["f1"][n])[theirs]
+            b = np.asarray(res["f1"][n])[mine]
+            d = b - a
+            lines.append(f"| {name} | {n} | {arm} | {a.mean():.3f} | {b.mean():.3f} | {d.mean():+.3f} "
+                         f"({int(np.sum(d > 0))}/{len(d)}) | {np.mean(np.asarray(other['s_per_call'])[theirs]):.3f}"
+                         f" → {np.mean(np.asarray(res['s_per_call'])[mine]):.3f} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     from qsynth.experiments.boundaries import PROBLEMS as ALL
 
@@ -113,6 +145,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{name}: {time.perf_counter() - t:.0f} s", flush=True)
         path.write_text(json.dumps(report, indent=1))
     print(table(report))
+    single = ROOT / "benchmarks" / "results" / "boundaries-seeds100-109.json"
+    if single.exists() and set(report["seeds"]) & set(json.loads(single.read_text())["seeds"]):
+        print(against_one_per_round(report, json.loads(single.read_text())))
     print(f"wall time {time.perf_counter() - t0:.0f} s; wrote {path.relative_to(ROOT)}")
 
 

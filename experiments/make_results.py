@@ -294,6 +294,14 @@ TABLES: dict[str, Callable[[Path], str]] = {
         results_file("boundaries-seeds0-4", "python experiments/boundaries.py --seeds 0 1 2 3 4")) + "\n",
     "boundaries_final": lambda runs: _script("boundaries").table(
         results_file("boundaries-seeds100-109", "python experiments/boundaries.py --final")) + "\n",
+    "batch_spread_tuning": lambda runs: _script("batch_spread").table(
+        results_file("batch_spread-seeds0-4", "python experiments/batch_spread.py --seeds 0 1 2 3 4")) + "\n",
+    "batch_spread_confirm": lambda runs: _script("batch_spread").table(
+        results_file("batch_spread-seeds100-104", "python experiments/batch_spread.py --seeds 100 101 102 103 104"))
+    + "\n",
+    "batch_spread_one_per_round": lambda runs: _script("batch_spread").against_one_per_round(
+        results_file("batch_spread-seeds100-104", "python experiments/batch_spread.py --seeds 100 101 102 103 104"),
+        results_file("boundaries-seeds100-109", "python experiments/boundaries.py --final")) + "\n",
     "boundaries_checks": lambda runs: _script("boundaries").verdicts(
         results_file("boundaries-seeds100-109", "python experiments/boundaries.py --final")) + "\n",
 }

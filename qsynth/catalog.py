@@ -93,7 +93,9 @@ def describe() -> str:
     fields, the measures, learners, stream policies, oracles and simulators."""
     from qsynth.data.registry import DATASETS
     from qsynth.oracles.simulators import SIMULATORS
+    from qsynth.strategies.pool import BATCH_RULES
     from qsynth.strategies.stream import POLICIES
+    from qsynth.strategies.synthesis import SYNTHESIS_BATCH_RULES
     from qsynth.uncertainty import MEASURES
 
     lines = ["(each name with its fields and their defaults; none = not set, (required) = must be given)", "",
@@ -108,6 +110,8 @@ def describe() -> str:
               "learner.model = \"gp\"), epig (an ensemble; boundary_information and epig take targets: synthesis "
               "targets = \"box\" | \"pool\" | \"prior\")",
               "learners:   logreg, mlp, cnn (posterior = ensemble or mc_dropout), gp (target = label | value)",
+              "batch rules: pool " + " | ".join(BATCH_RULES) + "; synthesis " + " | ".join(SYNTHESIS_BATCH_RULES)
+              + " (believer: a learner that can believe, learner.model = \"gp\")",
               "stream policies: " + ", ".join(POLICIES),
               "oracles:    dataset, teacher, nearest_neighbour, simulator, program, human",
               "simulators: " + ", ".join(SIMULATORS) + "  ([data] name = \"simulator\"; ball_in_cup needs qsynth[mujoco])"]

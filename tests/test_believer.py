@@ -161,3 +161,16 @@ def test_believer_errors_name_the_field_and_the_learner():
     learner, _, _, _ = _fitted(n=6)
     with pytest.raises(ValueError, match="'epig' scores ensemble members"):
         believed_params(learner, epig_params, np.zeros((1, 2), np.float32), np.ones(1, np.float32))
+
+
+def test_a_believer_with_a_learner_that_cannot_believe_is_refused_before_any_work(tmp_path):
+    from qsynth.config import parse_config
+    from qsynth.experiments.runner import run_experiment
+
+    config = parse_config({"name": "no-belief", "seeds": [0], "data": {"name": "moons", "args": {"n": 60}},
+                           "learner": {"model": "mlp", "hidden": [4], "members": 2, "steps": 5},
+                           "loop": {"budget": 12, "seed_size": 4, "batch_size": 4},
+                           "strategies": [{"kind": "uncertainty", "batch": "believer"}]})
+    with pytest.raises(ValueError, match="strategy 'entropy-believer': batch = 'believer' needs a learner"):
+        run_experiment(config, tmp_path, progress=False, plots=False)
+    assert not (tmp_path / "no-belief").exists()

@@ -113,6 +113,13 @@ def _prepare(config: RunConfig, progress: Progress | None = None) -> tuple[dict[
         lc = config.learner
         check_fits_in_memory(lc.build(probe.feature_shape, probe.num_classes),
                              f"learner.members = {lc.members}, learner.hidden = {list(lc.hidden)}")
+    believers = [s for s in map(build_strategy, config.strategies) if getattr(s, "batch", None) == "believer"]
+    if believers and config.loop.batch_size > 1:  # (with one query per round a believer is never asked)
+        from qsynth.strategies.believer import believing_learner
+
+        learner = config.learner.build(probe.feature_shape, probe.num_classes)
+        for strategy in believers:
+            believing_learner(learner, strategy.name)
     for seed, problem in problems.items():
         if problem.pool is not None and config.loop.seed_size > len(problem.pool):
             raise ValueError(f"loop.seed_size ({config.loop.seed_size}) exceeds the pool of {problem.name!r} "
