@@ -14,7 +14,8 @@ from), and counts every call:
   (pool uncertainty sampling), `random` (uniform candidates); with the GP also
   `input_synthesis_bi` and `pool_bi`, the same two climbing / ranking `boundary_information`
   (information about the classes of target inputs still in doubt: 64 of 1,024 uniform points
-  drawn by doubt for synthesis, 256 pool points for pool sampling), and
+  drawn by doubt for synthesis, 256 pool points for pool sampling; `input_synthesis_bi_screen8`
+  climbs from the best 256 of 2,048 uniform starts), and
   `input_synthesis_straddle` and `pool_straddle` (the straddle rule, 1.96σ − |μ|);
 * `svc`: uniform random points (a seeded generator) and an RBF SVC refitted at each budget with
   C, γ ∈ 10^−2 … 10^3 (6 × 6) chosen by 5-fold stratified cross-validation (fewer folds when the
@@ -63,13 +64,14 @@ STRATEGIES = {
     "entropy": {"kind": "uncertainty", "measure": "entropy"},
     "random": {"kind": "random"},
     "input_synthesis_bi": recommended.box_synthesis(),
+    "input_synthesis_bi_screen8": recommended.box_synthesis() | {"screen": 8},
     "pool_bi": recommended.box_pool(),
     "input_synthesis_straddle": {"kind": "input_synthesis", "measure": "straddle", "starts": 256, "steps": 50,
                                  "learning_rate": 0.05, "min_distance": 0.02},
     "pool_straddle": {"kind": "uncertainty", "measure": "straddle"},
 }
 #: Strategies that need a latent Gaussian posterior (the GP).
-GP_ONLY = ("input_synthesis_bi", "pool_bi", "input_synthesis_straddle", "pool_straddle")
+GP_ONLY = ("input_synthesis_bi", "input_synthesis_bi_screen8", "pool_bi", "input_synthesis_straddle", "pool_straddle")
 PEERS = ("svc", "adaptive")
 #: Every arm: "<strategy>-<learner>", and the peers.
 ARMS = tuple(f"{s}-{learner}" for learner in LEARNERS for s in STRATEGIES
