@@ -174,3 +174,31 @@ def test_a_believer_with_a_learner_that_cannot_believe_is_refused_before_any_wor
     with pytest.raises(ValueError, match="strategy 'entropy-believer': batch = 'believer' needs a learner"):
         run_experiment(config, tmp_path, progress=False, plots=False)
     assert not (tmp_path / "no-belief").exists()
+
+
+class _Squash:
+    """A generator of the unit square: x = sigmoid(z), z ~ N(0, I₂) (no training)."""
+
+    latent, feature_shape, params = 2, (2,), {}
+
+    def generate(self, params, z):
+        return jax.nn.sigmoid(z)
+
+    def log_prior(self, z):
+        return -0.5 * jnp.sum(z * z, axis=-1)
+
+    def sample_prior(self, key, n):
+        return jax.random.normal(key, (n, 2))
+
+
+def test_latent_synthesis_believes_in_input_space_and_spreads_its_batch():
+    from qsynth.strategies.synthesis import LatentSynthesis
+
+    learner, params, _, buffer = _fitted(n=12)
+    pool = np.random.default_rng(6).uniform(0, 1, (300, 2)).astype(np.float32)
+    ctx = _ctx(learner, params, buffer, pool)
+    spec = dict(measure="boundary_information", starts=64, steps=20, realism=0.0, generator=_Squash())
+    spread, _ = LatentSynthesis(batch="believer", **spec).select(jax.random.key(1), ctx, 5, None)
+    ends, _ = LatentSynthesis(min_distance=0.0, **spec).select(jax.random.key(1), ctx, 5, None)
+    np.testing.assert_allclose(np.asarray(spread.x), np.asarray(jax.nn.sigmoid(spread.z)), rtol=1e-6)
+    assert _min_gap(spread.x) > _min_gap(ends.x)
