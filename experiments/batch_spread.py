@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from boundaries import ROOT, run_config  # noqa: E402
+from boundaries import ROOT, evaluation_reference, run_arm, run_config  # noqa: E402
 
 from qsynth import recommended  # noqa: E402
 
@@ -52,20 +52,10 @@ PROBLEMS = ("polygon", "islands", "projectile", "smooth4d", "smooth8d", "cartpol
 
 def run_problem(problem, arms: list[str], seeds: list[int], out: Path, tag: str, batch: int) -> dict:
     """{arm: {"f1": {calls: [per seed]}, "s_per_call": [per seed]}} for `problem`."""
-    from qsynth.experiments.boundaries import write_evaluation_set
-    from qsynth.experiments.runner import load_histories, run_experiment, strategy_names
-    from qsynth.experiments.summary import accuracy_at
-
-    reference = None if problem.simulator else write_evaluation_set(problem, out / f"boundaries-{problem.name}.npz")
-    results = {}
-    for arm in arms:
-        config = run_config(problem, "gp_loo", (f"batch{batch}-{arm}", ARMS[arm]), seeds, reference, tag, batch)
-        run_experiment(config, out, resume=True, jobs=1, plots=False)
-        runs = load_histories(out / config.name)[strategy_names(config)[0]]
-        results[arm] = {"f1": {n: [accuracy_at(h, n, "f1") for h in runs] for n in problem.budgets},
-                        "s_per_call": [sum(r["select_s"] + r["train_s"] for r in h) / max(h[-1]["queries"], 1)
-                                       for h in runs]}
-    return results
+    reference = evaluation_reference(problem, out)
+    return {arm: run_arm(problem, run_config(problem, "gp_loo", (f"batch{batch}-{arm}", ARMS[arm]), seeds,
+                                             reference, tag, batch), out, jobs=1)
+            for arm in arms}
 
 
 def table(report: dict) -> str:

@@ -185,24 +185,33 @@ def adaptive_run(problem) -> dict | None:
     return {"f1": f1, "s_per_call": (time.perf_counter() - t0) / problem.budgets[-1]}
 
 
-def run_problem(problem, arms: list[str], seeds: list[int], out: Path, tag: str, jobs: int) -> dict:
-    """Every arm of `arms` on `problem` over `seeds`: {arm: {"f1": {calls: [per seed]}, "s_per_call": [...]}}."""
+def evaluation_reference(problem, out: Path) -> Path | None:
+    """The evaluation set's file for a function problem's runs (None for a simulator's)."""
     from qsynth.experiments.boundaries import write_evaluation_set
+
+    return None if problem.simulator else write_evaluation_set(problem, out / f"boundaries-{problem.name}.npz")
+
+
+def run_arm(problem, config, out: Path, jobs: int) -> dict:
+    """Run (or resume) one qsynth arm's `config`: {"f1": {calls: [per seed]}, "s_per_call": [per seed]}."""
     from qsynth.experiments.runner import load_histories, run_experiment, strategy_names
     from qsynth.experiments.summary import accuracy_at
 
-    reference = None if problem.simulator else write_evaluation_set(problem, out / f"boundaries-{problem.name}.npz")
+    run_experiment(config, out, resume=True, jobs=jobs, plots=False)
+    runs = load_histories(out / config.name)[strategy_names(config)[0]]
+    return {"f1": {n: [accuracy_at(h, n, "f1") for h in runs] for n in problem.budgets},
+            "s_per_call": [sum(r["select_s"] + r["train_s"] for r in h) / max(h[-1]["queries"], 1) for h in runs]}
+
+
+def run_problem(problem, arms: list[str], seeds: list[int], out: Path, tag: str, jobs: int) -> dict:
+    """Every arm of `arms` on `problem` over `seeds`: {arm: {"f1": {calls: [per seed]}, "s_per_call": [...]}}."""
+    reference = evaluation_reference(problem, out)
     results: dict = {}
     for arm in arms:
         if arm in PEERS:
             continue
         strategy, learner = arm.rsplit("-", 1)
-        config = run_config(problem, learner, strategy, seeds, reference, tag)
-        run_experiment(config, out, resume=True, jobs=jobs, plots=False)
-        runs = load_histories(out / config.name)[strategy_names(config)[0]]
-        results[arm] = {"f1": {n: [accuracy_at(h, n, "f1") for h in runs] for n in problem.budgets},
-                        "s_per_call": [sum(r["select_s"] + r["train_s"] for r in h) / max(h[-1]["queries"], 1)
-                                       for h in runs]}
+        results[arm] = run_arm(problem, run_config(problem, learner, strategy, seeds, reference, tag), out, jobs)
     if "svc" in arms:
         per_seed = [svc_run(problem, seed) for seed in seeds]
         results["svc"] = {"f1": {n: [r["f1"][n] for r in per_seed] for n in problem.budgets},

@@ -85,8 +85,7 @@ def test_the_believer_batch_takes_the_best_then_the_best_given_a_believed_answer
     candidates = np.random.default_rng(3).uniform(0, 1, (300, 2)).astype(np.float32)
     scorer = Scorer("straddle")
     scores = score_points(learner, scorer, params, candidates)
-    chosen = believer_batch(learner, params, candidates, scores, 2,
-                            lambda p: score_points(learner, scorer, p, candidates))
+    chosen = believer_batch(learner, params, candidates, scores, 2, "straddle", "test")
     assert chosen[0] == int(np.argmax(scores))
     mean = np.asarray(learner.latent(params, jnp.asarray(candidates))[0])
     # the value GP's signal and noise, as fitted (the believer keeps them)

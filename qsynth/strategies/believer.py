@@ -23,7 +23,6 @@ References:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import jax.numpy as jnp
@@ -68,19 +67,34 @@ def believed_params(learner: Believer, params: Any, x: np.ndarray, valid: np.nda
     return {"learner": base, "targets": prepared, "weights": weights}
 
 
-def believer_batch(learner: Believer, params: Any, points: np.ndarray, scores: np.ndarray, k: int,
-                   rescore: Callable[[Any], np.ndarray]) -> np.ndarray:
+def believer_batch(learner: Learner, params: Any, points: np.ndarray, scores: np.ndarray, k: int,
+                   measure: Any, strategy: str, p_answered: np.ndarray | None = None,
+                   expected_cost: np.ndarray | None = None) -> np.ndarray:
     """Up to `k` candidate indices, chosen one at a time, each after believing the ones before.
 
     Args:
-      learner: the learner that believes. params: this round's scoring params.
+      learner: the learner, which must be a `Believer` (else the error names `strategy`).
+      params: this round's scoring params.
       points: `[n, *feature_shape]` the candidates' inputs. scores: `[n]` their scores under
-        `params` (NaN counts as worst).
-      rescore: `params -> [n]` the candidates' scores under believed params (the same measure and
-        weighting as `scores`).
+        `params` (NaN counts as worst), as the strategy ranked them.
+      measure: the strategy's measure; under a belief each candidate is rescored with it, weighed
+        by `p_answered` `[n]` (P(answered), `answerability.weigh`) and divided by
+        `expected_cost` `[n]` where those are given, as `scores` were.
     Returns:
       `[min(k, n)]` distinct indices, in the order chosen (the first is `scores`' best).
     """
+    from qsynth.strategies.answerability import weigh
+    from qsynth.strategies.measures import Scorer
+    from qsynth.strategies.scoring import score_points
+
+    believer = believing_learner(learner, strategy)
+    scorer = Scorer(measure)
+
+    def rescore(believed: Any) -> np.ndarray:
+        s = score_points(learner, scorer, believed, points)
+        s = s if p_answered is None else weigh(s, p_answered)
+        return s if expected_cost is None else s / expected_cost
+
     n = len(scores)
     k = min(int(k), n)
     chosen: list[int] = []
@@ -96,5 +110,5 @@ def believer_batch(learner: Believer, params: Any, points: np.ndarray, scores: n
             break
         fantasies[len(chosen) - 1] = points[best]
         valid[len(chosen) - 1] = 1.0
-        current = np.asarray(rescore(believed_params(learner, params, fantasies, valid)), np.float64)
+        current = np.asarray(rescore(believed_params(believer, params, fantasies, valid)), np.float64)
     return np.asarray(chosen, np.int64)

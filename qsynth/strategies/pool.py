@@ -147,17 +147,12 @@ class PoolSampling:
     def _believer(self, ctx: RoundContext, params: Any, cand: np.ndarray, scores: np.ndarray,
                   model: AnswerabilityModel | None, batch_size: int) -> np.ndarray:
         """The kriging-believer batch over the candidate rows `cand` (their `scores` given)."""
-        from qsynth.strategies.believer import believer_batch, believing_learner
-        from qsynth.strategies.scoring import score_points
+        from qsynth.strategies.believer import believer_batch
 
-        learner, points = believing_learner(ctx.learner, self.name), np.asarray(ctx.problem.pool[cand])
+        points = np.asarray(ctx.problem.pool[cand])
         p_answered = None if model is None else probability_of(model, points)
-
-        def rescore(believed: Any) -> np.ndarray:
-            s = score_points(learner, Scorer(self.measure), believed, points)  # type: ignore[arg-type]
-            return s if p_answered is None else weigh(s, p_answered)
-
-        return cand[believer_batch(learner, params, points, scores, batch_size, rescore)]
+        return cand[believer_batch(ctx.learner, params, points, scores, batch_size, self.measure, self.name,
+                                   p_answered)]
 
     def _scoring_params(self, key: jax.Array, ctx: RoundContext) -> Any:
         """The learner's params, with `TARGETS` pool points drawn for a target-aware measure."""

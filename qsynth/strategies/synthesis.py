@@ -211,8 +211,10 @@ class _Ascent:
             expected = expected_cost_of(cost, z)
             ranked = ranked / expected
         if self.batch == "believer" and batch_size > 1:
-            chosen = self._believer(ctx, ctx.params if params is None else params, x_of(z), ranked,
-                                    batch_size, p_answered if model is not None else None,
+            from qsynth.strategies.believer import believer_batch
+
+            chosen = believer_batch(ctx.learner, ctx.params if params is None else params, x_of(z), ranked,
+                                    batch_size, self.measure, self.name, p_answered if model is not None else None,
                                     expected if cost is not None else None)
         else:
             chosen = diverse_top(ranked, z, batch_size, self._distance_scale(ctx) * self.min_distance)
@@ -239,22 +241,6 @@ class _Ascent:
         extra = {k: v[:len(idx)] for k, v in extra.items()}
         extra["synthesized_x"] = np.asarray(x_of(z[chosen][:len(idx)])).reshape(len(idx), -1)
         return Queries(query_ids(ctx.round_index, len(idx)), pool_x, scores, pool_index=idx, extra=extra)
-
-    def _believer(self, ctx: RoundContext, params: Any, points: np.ndarray, ranked: np.ndarray, batch_size: int,
-                  p_answered: np.ndarray | None, expected: np.ndarray | None) -> np.ndarray:
-        """The kriging-believer batch over the finished starts (`points`, their inputs), each
-        rescored as `ranked` was: weighed by P(answered) and divided by the expected cost."""
-        from qsynth.strategies.believer import believer_batch, believing_learner
-        from qsynth.strategies.scoring import score_points
-
-        learner = believing_learner(ctx.learner, self.name)
-
-        def rescore(believed: Any) -> np.ndarray:
-            s = score_points(learner, Scorer(self.measure), believed, points)  # type: ignore[arg-type]
-            s = s if p_answered is None else weigh(s, p_answered)
-            return s if expected is None else s / expected
-
-        return believer_batch(learner, params, points, ranked, batch_size, rescore)
 
     def _distance_scale(self, ctx: RoundContext) -> float:
         return 1.0
