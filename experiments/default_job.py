@@ -42,10 +42,12 @@ def default_table() -> dict:
     return tomllib.loads((resources.files("qsynth") / "configs" / "default.toml").read_text(encoding="utf-8"))
 
 
-VARIANTS = ("today", "epig")
+VARIANTS = ("today", "epig", "bi")
 #: Learner changes to try (each on top of the default's MLP(32, 32) × 5 ensemble).
 LEARNER_CHANGES = {"default": {}, "prior": {"prior_scale": 3.0}, "bootstrap": {"bootstrap": True},
                    "bootstrap_prior": {"bootstrap": True, "prior_scale": 3.0}}
+#: Learners that replace the ensemble outright (the recommended box learner: `qsynth.recommended`).
+LEARNER_REPLACEMENTS = ("gp",)
 
 
 def variant_table(variant: str, learner: str = "default") -> dict:
@@ -53,12 +55,17 @@ def variant_table(variant: str, learner: str = "default") -> dict:
     if variant not in VARIANTS:
         raise ValueError(f"--variant: one of {list(VARIANTS)}, got {variant!r}")
     table = default_table()
-    table["learner"].update(LEARNER_CHANGES[learner])
-    if variant == "epig":
-        for spec in table["strategies"]:
-            if spec["kind"] in SYNTHESIS_KINDS:
-                spec["measure"] = "epig"
-                spec["targets"] = "pool"
+    if learner == "gp":
+        from qsynth import recommended
+
+        table["learner"] = recommended.box_learner()
+    else:
+        table["learner"].update(LEARNER_CHANGES[learner])
+    for spec in table["strategies"]:
+        if spec["kind"] in SYNTHESIS_KINDS and variant == "epig":
+            spec.update(measure="epig", targets="pool")
+        elif spec["kind"] in SYNTHESIS_KINDS and variant == "bi":
+            spec.update(measure="boundary_information", targets="pool")
     return table
 
 
@@ -101,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--variant", default="epig", choices=VARIANTS)
-    ap.add_argument("--learner", default="default", choices=list(LEARNER_CHANGES))
+    ap.add_argument("--learner", default="default", choices=[*LEARNER_CHANGES, *LEARNER_REPLACEMENTS])
     ap.add_argument("--seeds", type=int, nargs="+", default=list(range(100, 110)))
     ap.add_argument("--only", nargs="+", metavar="KIND",
                     help="tuning: keep only the strategies of these kinds (random and entropy are always kept)")
