@@ -8,10 +8,16 @@ Variants (each the built-in `qsynth/configs/default.toml` with these changes, no
   expected information an answer gives about the labels of 256 pool points drawn each round,
   the inputs the task's test data comes from), latent synthesis in the VAE's latent space and
   input synthesis in the box (`targets = "pool"`);
+* `--variant bi`: both synthesis arms climb `boundary_information` about pool points (what an
+  answer tells about the class of the pool points still in doubt; a GP's measure);
 * `--learner default | prior | bootstrap | bootstrap_prior`: the default's MLP(32, 32) × 5
   ensemble as it is, with randomized prior functions (`prior_scale = 3`), with online bagging
-  (`bootstrap = true`: each member weighs each label by a Poisson(1) draw), or with both.
+  (`bootstrap = true`: each member weighs each label by a Poisson(1) draw), or with both;
+  `--learner gp`: the recommended box learner instead (`qsynth.recommended.box_learner()`: the
+  exact GP, Matérn-5/2, lengthscale by leave-one-out).
 * `--only KIND ...` (tuning): keep only the strategies of these kinds, and random and entropy.
+* `--without KIND ...`: leave out the strategies of these kinds (`egl` with the GP learner, which has
+  no per-example gradients for expected gradient length).
 
     python experiments/default_job.py --variant epig --learner bootstrap --seeds 100 101 ... 109
 
@@ -112,6 +118,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=list(range(100, 110)))
     ap.add_argument("--only", nargs="+", metavar="KIND",
                     help="tuning: keep only the strategies of these kinds (random and entropy are always kept)")
+    ap.add_argument("--without", nargs="+", metavar="KIND", default=[],
+                    help="leave out the strategies of these kinds (egl with the GP, which has no per-example "
+                         "gradients)")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--out", default="runs")
     args = ap.parse_args(argv)
@@ -122,6 +131,9 @@ def main(argv: list[str] | None = None) -> None:
         table["strategies"] = [s for s in table["strategies"] if s["kind"] in keep or s["kind"] == "random"
                                or (s["kind"] == "uncertainty" and s.get("measure") == "entropy")]
         tag += "-" + "-".join(sorted(keep))
+    if args.without:
+        table["strategies"] = [s for s in table["strategies"] if s["kind"] not in set(args.without)]
+        tag += "-without-" + "-".join(sorted(args.without))
     table.update(name=f"default-{tag}", seeds=args.seeds)
     config = parse_config(table)
     path = Path(args.out) / config.name
