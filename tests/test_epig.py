@@ -142,17 +142,22 @@ def test_the_default_job_variants_change_only_the_learner_and_the_synthesis_arms
     job = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(job)
     today = job.default_table()
-    for learner in job.LEARNER_CHANGES:
-        table = job.variant_table("epig", learner)
-        parse_config(table)  # a valid config
-        assert {k: v for k, v in table.items() if k not in ("learner", "strategies")} == \
-            {k: v for k, v in today.items() if k not in ("learner", "strategies")}
-        assert [s["kind"] for s in table["strategies"]] == [s["kind"] for s in today["strategies"]]
-        for new, old in zip(table["strategies"], today["strategies"]):
-            if old["kind"] in job.SYNTHESIS_KINDS:
-                assert new == {**old, "measure": "epig", "targets": "pool"}
-            else:
-                assert new == old
+    for variant, measure in (("epig", "epig"), ("bi", "boundary_information")):
+        for learner in (*job.LEARNER_CHANGES, *job.LEARNER_REPLACEMENTS):
+            table = job.variant_table(variant, learner)
+            parse_config(table)  # a valid config
+            assert {k: v for k, v in table.items() if k not in ("learner", "strategies")} == \
+                {k: v for k, v in today.items() if k not in ("learner", "strategies")}
+            assert [s["kind"] for s in table["strategies"]] == [s["kind"] for s in today["strategies"]]
+            for new, old in zip(table["strategies"], today["strategies"]):
+                if old["kind"] in job.SYNTHESIS_KINDS:
+                    assert new == {**old, "measure": measure, "targets": "pool"}
+                else:
+                    assert new == old
+    from qsynth import recommended
+
+    assert job.variant_table("bi", "gp")["learner"] == recommended.box_learner()
+    assert job.variant_table("today", "default") == today
     accuracy = {"synthesis-epig": np.array([0.95, 0.97]), "random": np.array([0.94, 0.97]),
                 "entropy": np.array([0.96, 0.975]), "bald": np.array([0.96, 0.97])}
     kinds = {"synthesis-epig": "synthesis", "random": "random", "entropy": "uncertainty", "bald": "bald"}
