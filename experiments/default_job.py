@@ -14,7 +14,8 @@ Variants (each the built-in `qsynth/configs/default.toml` with these changes, no
   ensemble as it is, with randomized prior functions (`prior_scale = 3`), with online bagging
   (`bootstrap = true`: each member weighs each label by a Poisson(1) draw), or with both;
   `--learner gp`: the recommended box learner instead (`qsynth.recommended.box_learner()`: the
-  exact GP, Matérn-5/2, lengthscale by leave-one-out).
+  exact GP, Matérn-5/2, lengthscale by leave-one-out), or `--learner gp_likelihood`, the same GP
+  with its lengthscale by marginal likelihood.
 * `--only KIND ...` (tuning): keep only the strategies of these kinds, and random and entropy.
 * `--without KIND ...`: leave out the strategies of these kinds (`egl` with the GP learner, which has
   no per-example gradients for expected gradient length).
@@ -53,7 +54,7 @@ VARIANTS = ("today", "epig", "bi")
 LEARNER_CHANGES = {"default": {}, "prior": {"prior_scale": 3.0}, "bootstrap": {"bootstrap": True},
                    "bootstrap_prior": {"bootstrap": True, "prior_scale": 3.0}}
 #: Learners that replace the ensemble outright (the recommended box learner: `qsynth.recommended`).
-LEARNER_REPLACEMENTS = ("gp",)
+LEARNER_REPLACEMENTS = ("gp", "gp_likelihood")
 
 
 def variant_table(variant: str, learner: str = "default") -> dict:
@@ -61,10 +62,12 @@ def variant_table(variant: str, learner: str = "default") -> dict:
     if variant not in VARIANTS:
         raise ValueError(f"--variant: one of {list(VARIANTS)}, got {variant!r}")
     table = default_table()
-    if learner == "gp":
+    if learner in LEARNER_REPLACEMENTS:
         from qsynth import recommended
 
         table["learner"] = recommended.box_learner()
+        if learner == "gp_likelihood":
+            table["learner"]["lengthscale_by"] = "likelihood"
     else:
         table["learner"].update(LEARNER_CHANGES[learner])
     for spec in table["strategies"]:
