@@ -27,9 +27,11 @@ Use them as they are or as a starting point::
 
 Each call returns a fresh table, yours to change.
 
-Pools of vectors and images: no new measurement changes today's defaults — the MLP ensemble of
-`qsynth/configs/default.toml` with pool uncertainty sampling for vectors, the network GP
-(`experiments/digits_nngp.toml`) for images and other many-class data (docs/results.md).
+Pools of vectors and images: the MLP ensemble of `qsynth/configs/default.toml` with pool
+uncertainty sampling for vectors, the network GP (`experiments/digits_nngp.toml`) for images and
+other many-class data (docs/results.md). To synthesize on a low-dimensional pool, use
+`box_learner()` with `input_synthesis` on `boundary_information` and `targets = "pool"` (the
+default job's moons: docs/results.md, "The recommended GP on the default job").
 """
 
 from __future__ import annotations
