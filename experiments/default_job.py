@@ -17,10 +17,11 @@ Variants (each the built-in `qsynth/configs/default.toml` with these changes, no
   exact GP, Matérn-5/2, lengthscale by leave-one-out), or `--learner gp_likelihood`, the same GP
   with its lengthscale by marginal likelihood.
 * `--only KIND ...` (tuning): keep only the strategies of these kinds, and random and entropy.
-* `--without KIND ...`: leave out the strategies of these kinds (`egl` with the GP learner, which has
-  no per-example gradients for expected gradient length).
+* `--without KIND ...`: leave out the strategies of these kinds (with the GP learner `egl`, which
+  needs per-example gradients, and `qbc` and `bald`, which need a committee: the GP has one member).
 
     python experiments/default_job.py --variant epig --learner bootstrap --seeds 100 101 ... 109
+    python experiments/default_job.py --variant bi --learner gp --without egl qbc bald --seeds 100 ... 109
 
 It writes `runs/default-<variant>-<learner>-seeds<a>-<b>[-<kinds>]/` (resumable: run it again
 and it goes on), prints the summary table and, for each synthesis arm, its paired difference at
@@ -122,8 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--only", nargs="+", metavar="KIND",
                     help="tuning: keep only the strategies of these kinds (random and entropy are always kept)")
     ap.add_argument("--without", nargs="+", metavar="KIND", default=[],
-                    help="leave out the strategies of these kinds (egl with the GP, which has no per-example "
-                         "gradients)")
+                    help="leave out the strategies of these kinds (with the GP: egl qbc bald)")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--out", default="runs")
     args = ap.parse_args(argv)

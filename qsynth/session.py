@@ -38,6 +38,7 @@ from qsynth.store import SeedStore, read_label_log
 from qsynth.loop_config import SessionConfig
 from qsynth.strategies.answerability import AnswerLog
 from qsynth.strategies.base import RoundContext, Strategy, StreamPositioned
+from qsynth.strategies.measures import check_committee
 
 __all__ = ["ResumeMismatch", "Session", "SessionConfig", "concat_queries", "recent", "seed_queries"]
 
@@ -107,6 +108,7 @@ class Session:
             raise ValueError(f"failures = 'class' learns failed calls as a class of their own; problem {problem.name!r} "
                              "has none (build it with problem.with_failure_class(), and the learner with one more "
                              "class)")
+        check_committee(getattr(strategy, "measure", None), learner, str(getattr(strategy, "name", type(strategy).__name__)))
         self.problem, self.learner, self.strategy, self.key = problem, learner, strategy, key
         self.store, self.config = store, config
         self._key_data = np.asarray(jax.random.key_data(key))

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from jax import Array
 
 __all__ = ["BOUNDARY_INFORMATION", "EPIG", "EXPECTED_GRADIENT_LENGTH", "MeasureLike", "STRADDLE", "Scorer",
-           "TARGET_MEASURES", "check_measure", "measure_name", "needs_targets", "resolve_measure"]
+           "COMMITTEE_MEASURES", "TARGET_MEASURES", "check_committee", "check_measure", "measure_name", "needs_targets", "resolve_measure"]
 
 EXPECTED_GRADIENT_LENGTH = "expected_gradient_length"
 STRADDLE = "straddle"
@@ -32,6 +32,26 @@ TARGET_MEASURES = (BOUNDARY_INFORMATION, EPIG)
 #: A measure: a name from `qsynth.uncertainty.MEASURES`, "straddle", "boundary_information", "epig", "expected_gradient_length",
 #: a `"package.module:attr"` reference, or a function `probs [members, n, classes] -> [n]`.
 MeasureLike = str | Callable[[Any], Any]
+
+
+#: Measures of disagreement between committee members (the members of `probs`): zero at every
+#: point for a learner with one member (a GP's single posterior mean, one network), so they rank
+#: nothing. (`variation_ratio` falls back to least confidence with one member, and stays usable.)
+COMMITTEE_MEASURES = ("mean_std", "vote_entropy", "kl_to_consensus", "bald", EPIG)
+
+
+def check_committee(measure: MeasureLike | None, learner: Any, strategy: str) -> None:
+    """Raise a ValueError, naming `strategy`, if `measure` is a committee measure and `learner`
+    has one member (the measure would be zero everywhere and the arm would take points in index
+    order). Measures given as functions or references are not checked."""
+    members = getattr(learner, "members", None)
+    if not isinstance(measure, str) or measure not in COMMITTEE_MEASURES or members is None or members >= 2:
+        return
+    alternative = ("'boundary_information' (a GP's closed-form information about target inputs)"
+                   if measure == EPIG else "'entropy', 'margin' or 'least_confidence'")
+    raise ValueError(f"strategy {strategy!r}: measure {measure!r} scores the disagreement between committee members, "
+                     f"and the learner ({type(learner).__name__}) has {members} member, so it is zero at every point; "
+                     f"use {alternative}, or a learner with members >= 2 (an ensemble)")
 
 
 def measure_name(measure: MeasureLike) -> str:

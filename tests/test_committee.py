@@ -1,0 +1,68 @@
+"""Committee measures (disagreement between members) are refused with a one-member learner."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from qsynth.learners import GPConfig, LearnerConfig
+from qsynth.strategies.measures import COMMITTEE_MEASURES, EPIG, check_committee
+from qsynth.uncertainty import MEASURES, epig
+
+DISAGREEMENT = [m for m in COMMITTEE_MEASURES if m != EPIG]
+
+
+@pytest.mark.parametrize("name", DISAGREEMENT)
+def test_a_committee_measure_is_zero_with_one_member_and_not_with_two(name):
+    probs = jax.nn.softmax(jax.random.normal(jax.random.key(0), (2, 50, 3)) * 2.0, axis=-1)
+    np.testing.assert_allclose(np.asarray(MEASURES[name](probs[:1])), 0.0, atol=1e-6)
+    assert float(jnp.max(MEASURES[name](probs))) > 1e-3
+
+
+def test_epig_is_zero_with_one_member():
+    probs = jax.nn.softmax(jax.random.normal(jax.random.key(1), (1, 20, 2)), axis=-1)
+    targets = jax.nn.softmax(jax.random.normal(jax.random.key(2), (1, 30, 2)), axis=-1)
+    np.testing.assert_allclose(np.asarray(epig(probs, targets)), 0.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", COMMITTEE_MEASURES)
+def test_a_committee_measure_with_a_gp_is_refused_naming_the_strategy(name):
+    gp = GPConfig().build((2,), 2)
+    with pytest.raises(ValueError, match=rf"strategy 'arm': measure '{name}' scores the disagreement .* has 1 member"):
+        check_committee(name, gp, "arm")
+
+
+def test_what_a_one_member_learner_can_run_is_not_refused():
+    gp = GPConfig().build((2,), 2)
+    ensemble = LearnerConfig(hidden=(4,), members=2).build((2,), 2)
+    for name in ("entropy", "margin", "least_confidence", "variation_ratio", "boundary_information", "straddle"):
+        check_committee(name, gp, "arm")
+    for name in COMMITTEE_MEASURES:
+        check_committee(name, ensemble, "arm")
+    check_committee(lambda probs: probs[0, :, 0], gp, "arm")  # (a function is the user's business)
+
+
+def test_a_run_with_bald_on_the_gp_is_refused_before_any_work(tmp_path):
+    from qsynth.config import parse_config
+    from qsynth.experiments.runner import run_experiment
+
+    config = parse_config({"name": "one-member", "seeds": [0], "data": {"name": "moons", "args": {"n": 60}},
+                           "learner": {"model": "gp"}, "loop": {"budget": 8, "seed_size": 4},
+                           "strategies": [{"kind": "random"}, {"kind": "bald"}]})
+    with pytest.raises(ValueError, match="strategy 'bald': measure 'bald' scores the disagreement"):
+        run_experiment(config, tmp_path, progress=False, plots=False)
+    assert not (tmp_path / "one-member").exists()
+
+
+def test_a_session_with_vote_entropy_on_the_gp_is_refused():
+    from qsynth.problem import Problem, TestSetEvaluator
+    from qsynth.session import Session
+    from qsynth.strategies.pool import PoolSampling
+
+    x = np.random.default_rng(0).uniform(0, 1, (40, 2)).astype(np.float32)
+    problem = Problem(name="toy", feature_shape=(2,), classes=(0, 1), pool=x,
+                      evaluator=TestSetEvaluator(np.zeros((1, 2), np.float32), np.zeros(1, int)))
+    with pytest.raises(ValueError, match="measure 'vote_entropy' scores the disagreement"):
+        Session(problem, GPConfig().build((2,), 2), PoolSampling(measure="vote_entropy"), key=jax.random.key(0))
