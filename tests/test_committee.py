@@ -28,32 +28,37 @@ def test_epig_is_zero_with_one_member():
 
 
 @pytest.mark.parametrize("name", COMMITTEE_MEASURES)
-def test_a_committee_measure_with_a_gp_is_refused_naming_the_strategy(name):
-    gp = GPConfig().build((2,), 2)
-    with pytest.raises(ValueError, match=rf"strategy 'arm': measure '{name}' scores the disagreement .* has 1 member"):
-        check_committee(name, gp, "arm")
+def test_a_committee_measure_with_one_member_is_refused_naming_the_strategy(name):
+    with pytest.raises(ValueError, match=rf"strategy 'arm': measure '{name}' scores the disagreement .* the GP has 1 "
+                                         "member"):
+        check_committee(name, 1, "arm", "the GP")
 
 
 def test_what_a_one_member_learner_can_run_is_not_refused():
-    gp = GPConfig().build((2,), 2)
-    ensemble = LearnerConfig(hidden=(4,), members=2).build((2,), 2)
+    assert GPConfig().build((2,), 2).members == 1
+    assert LearnerConfig(hidden=(4,), members=2).build((2,), 2).members == 2
     for name in ("entropy", "margin", "least_confidence", "variation_ratio", "boundary_information", "straddle"):
-        check_committee(name, gp, "arm")
+        check_committee(name, 1, "arm")
     for name in COMMITTEE_MEASURES:
-        check_committee(name, ensemble, "arm")
-    check_committee(lambda probs: probs[0, :, 0], gp, "arm")  # (a function is the user's business)
+        check_committee(name, 2, "arm")
+    check_committee(lambda probs: probs[0, :, 0], 1, "arm")  # (a function is the user's business)
 
 
-def test_a_run_with_bald_on_the_gp_is_refused_before_any_work(tmp_path):
-    from qsynth.config import parse_config
-    from qsynth.experiments.runner import run_experiment
+@pytest.mark.parametrize("learner, strategy, message", [
+    ({"model": "gp"}, {"kind": "bald"}, r"strategies\[1\]: strategy 'bald': .*\(learner.model = 'gp'\)"),
+    ({"model": "gp"}, {"kind": "qbc", "measure": "kl_to_consensus"}, r"strategies\[1\]: .*'kl_to_consensus'"),
+    ({"members": 1}, {"kind": "qbc"}, r"strategies\[1\]: .* \(learner.members = 1\) has 1 member"),
+    ({"model": "gp"}, {"kind": "input_synthesis", "measure": "epig"}, r"strategies\[1\]: .*boundary_information"),
+])
+def test_a_config_pairing_a_committee_measure_with_one_member_is_refused(learner, strategy, message):
+    from qsynth.config import ConfigError, parse_config
 
-    config = parse_config({"name": "one-member", "seeds": [0], "data": {"name": "moons", "args": {"n": 60}},
-                           "learner": {"model": "gp"}, "loop": {"budget": 8, "seed_size": 4},
-                           "strategies": [{"kind": "random"}, {"kind": "bald"}]})
-    with pytest.raises(ValueError, match="strategy 'bald': measure 'bald' scores the disagreement"):
-        run_experiment(config, tmp_path, progress=False, plots=False)
-    assert not (tmp_path / "one-member").exists()
+    with pytest.raises(ConfigError, match=message):
+        parse_config({"name": "x", "seeds": [0], "data": {"name": "moons"}, "learner": learner,
+                      "oracle": {"kind": "teacher"}, "loop": {"budget": 8, "seed_size": 4},
+                      "strategies": [{"kind": "random"}, strategy]})
+    parse_config({"name": "x", "seeds": [0], "data": {"name": "moons"}, "learner": {"model": "gp"},
+                  "loop": {"budget": 8, "seed_size": 4}, "strategies": [{"kind": "uncertainty", "measure": "margin"}]})
 
 
 def test_a_session_with_vote_entropy_on_the_gp_is_refused():

@@ -135,7 +135,7 @@ def test_the_default_job_variants_change_only_the_learner_and_the_synthesis_arms
     import importlib.util
     from pathlib import Path
 
-    from qsynth.config import parse_config
+    from qsynth.config import ConfigError, parse_config
 
     path = Path(__file__).resolve().parents[1] / "experiments" / "default_job.py"
     spec = importlib.util.spec_from_file_location("default_job", path)
@@ -145,7 +145,18 @@ def test_the_default_job_variants_change_only_the_learner_and_the_synthesis_arms
     for variant, measure in (("epig", "epig"), ("bi", "boundary_information")):
         for learner in (*job.LEARNER_CHANGES, *job.LEARNER_REPLACEMENTS):
             table = job.variant_table(variant, learner)
-            parse_config(table)  # a valid config
+            if learner in job.LEARNER_REPLACEMENTS:  # the GP: one member, no per-example gradients
+                without = {**table, "strategies": [s for s in table["strategies"]
+                                                   if s["kind"] not in ("qbc", "bald", "egl")]}
+                if variant == "epig":
+                    with pytest.raises(ConfigError, match="measure 'epig' scores the disagreement"):
+                        parse_config(without)
+                else:
+                    parse_config(without)
+                with pytest.raises(ConfigError, match="strategy '(vote_entropy|synthesis-epig)'"):
+                    parse_config(table)
+            else:
+                parse_config(table)  # a valid config
             assert {k: v for k, v in table.items() if k not in ("learner", "strategies")} == \
                 {k: v for k, v in today.items() if k not in ("learner", "strategies")}
             assert [s["kind"] for s in table["strategies"]] == [s["kind"] for s in today["strategies"]]

@@ -113,17 +113,12 @@ def _prepare(config: RunConfig, progress: Progress | None = None) -> tuple[dict[
         lc = config.learner
         check_fits_in_memory(lc.build(probe.feature_shape, probe.num_classes),
                              f"learner.members = {lc.members}, learner.hidden = {list(lc.hidden)}")
-    from qsynth.strategies.measures import check_committee
-
-    learner = config.learner.build(probe.feature_shape, probe.num_classes,
-                                   datasets[config.seeds[0]].meta.get("success_values"))
-    strategies = list(map(build_strategy, config.strategies))
-    for strategy in strategies:
-        check_committee(getattr(strategy, "measure", None), learner, strategy.name)
-    believers = [s for s in strategies if getattr(s, "batch", None) == "believer"]
+    believers = [s for s in map(build_strategy, config.strategies) if getattr(s, "batch", None) == "believer"]
     if believers and config.loop.batch_size > 1:  # (with one query per round a believer is never asked)
         from qsynth.strategies.believer import believing_learner
 
+        learner = config.learner.build(probe.feature_shape, probe.num_classes,
+                                       datasets[config.seeds[0]].meta.get("success_values"))
         for strategy in believers:
             believing_learner(learner, strategy.name)
     for seed, problem in problems.items():

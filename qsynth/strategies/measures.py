@@ -40,18 +40,18 @@ MeasureLike = str | Callable[[Any], Any]
 COMMITTEE_MEASURES = ("mean_std", "vote_entropy", "kl_to_consensus", "bald", EPIG)
 
 
-def check_committee(measure: MeasureLike | None, learner: Any, strategy: str) -> None:
-    """Raise a ValueError, naming `strategy`, if `measure` is a committee measure and `learner`
-    has one member (the measure would be zero everywhere and the arm would take points in index
-    order). Measures given as functions or references are not checked."""
-    members = getattr(learner, "members", None)
-    if not isinstance(measure, str) or measure not in COMMITTEE_MEASURES or members is None or members >= 2:
+def check_committee(measure: MeasureLike | None, members: int, strategy: str, learner: str = "the learner") -> None:
+    """Raise a ValueError, naming `strategy`, if `measure` is a committee measure and the learner
+    (described by `learner`) has fewer than two `members`: the measure would be zero everywhere and
+    the arm would take points in index order. Measures given as functions or references are not
+    checked."""
+    if not isinstance(measure, str) or measure not in COMMITTEE_MEASURES or members >= 2:
         return
     alternative = ("'boundary_information' (a GP's closed-form information about target inputs)"
                    if measure == EPIG else "'entropy', 'margin' or 'least_confidence'")
     raise ValueError(f"strategy {strategy!r}: measure {measure!r} scores the disagreement between committee members, "
-                     f"and the learner ({type(learner).__name__}) has {members} member, so it is zero at every point; "
-                     f"use {alternative}, or a learner with members >= 2 (an ensemble)")
+                     f"and {learner} has {members} member, so it is zero at every point; use {alternative}, or a "
+                     f"learner with members >= 2 (an ensemble)")
 
 
 def measure_name(measure: MeasureLike) -> str:
