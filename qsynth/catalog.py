@@ -94,6 +94,7 @@ def describe() -> str:
     from qsynth.data.registry import DATASETS
     from qsynth.oracles.simulators import SIMULATORS
     from qsynth.strategies.pool import BATCH_RULES
+    from qsynth.strategies.measures import COMMITTEE_MEASURES
     from qsynth.strategies.stream import POLICIES
     from qsynth.strategies.synthesis import SYNTHESIS_BATCH_RULES
     from qsynth.uncertainty import MEASURES
@@ -108,7 +109,8 @@ def describe() -> str:
               "measures:   " + ", ".join(f"{k}{'' if m.differentiable else ' (not differentiable)'}"
                                        for k, m in MEASURES.items()) + ", straddle and boundary_information (need "
               "learner.model = \"gp\"), epig (an ensemble; boundary_information and epig take targets: synthesis "
-              "targets = \"box\" | \"pool\" | \"prior\")",
+              "targets = \"box\" | \"pool\" | \"prior\"); " + ", ".join(COMMITTEE_MEASURES)
+              + " score disagreement: they need learner.members >= 2 (not the gp)",
               "learners:   logreg, mlp, cnn (posterior = ensemble or mc_dropout), gp (target = label | value)",
               "batch rules: pool " + " | ".join(BATCH_RULES) + "; synthesis " + " | ".join(SYNTHESIS_BATCH_RULES)
               + " (believer: a learner that can believe, learner.model = \"gp\")",
