@@ -108,7 +108,7 @@ class Session:
             raise ValueError(f"failures = 'class' learns failed calls as a class of their own; problem {problem.name!r} "
                              "has none (build it with problem.with_failure_class(), and the learner with one more "
                              "class)")
-        check_committee(getattr(strategy, "measure", None), int(learner.members),
+        check_committee(getattr(strategy, "measure", None), int(getattr(learner, "members", 2)),
                         str(getattr(strategy, "name", type(strategy).__name__)), f"the learner ({type(learner).__name__})")
         self.problem, self.learner, self.strategy, self.key = problem, learner, strategy, key
         self.store, self.config = store, config
