@@ -50,7 +50,9 @@ def default_table() -> dict:
     return tomllib.loads((resources.files("qsynth") / "configs" / "default.toml").read_text(encoding="utf-8"))
 
 
-VARIANTS = ("today", "epig", "bi")
+#: Each variant's synthesis measure (both synthesis arms, about pool points); "today" changes none.
+VARIANT_MEASURES = {"epig": "epig", "bi": "boundary_information"}
+VARIANTS = ("today", *VARIANT_MEASURES)
 #: Learner changes to try (each on top of the default's MLP(32, 32) × 5 ensemble).
 LEARNER_CHANGES = {"default": {}, "prior": {"prior_scale": 3.0}, "bootstrap": {"bootstrap": True},
                    "bootstrap_prior": {"bootstrap": True, "prior_scale": 3.0}}
@@ -71,11 +73,10 @@ def variant_table(variant: str, learner: str = "default") -> dict:
             table["learner"]["lengthscale_by"] = "likelihood"
     else:
         table["learner"].update(LEARNER_CHANGES[learner])
-    for spec in table["strategies"]:
-        if spec["kind"] in SYNTHESIS_KINDS and variant == "epig":
-            spec.update(measure="epig", targets="pool")
-        elif spec["kind"] in SYNTHESIS_KINDS and variant == "bi":
-            spec.update(measure="boundary_information", targets="pool")
+    if variant in VARIANT_MEASURES:
+        for spec in table["strategies"]:
+            if spec["kind"] in SYNTHESIS_KINDS:
+                spec.update(measure=VARIANT_MEASURES[variant], targets="pool")
     return table
 
 
@@ -135,7 +136,8 @@ def main(argv: list[str] | None = None) -> None:
                                or (s["kind"] == "uncertainty" and s.get("measure") == "entropy")]
         tag += "-" + "-".join(sorted(keep))
     if args.without:
-        table["strategies"] = [s for s in table["strategies"] if s["kind"] not in set(args.without)]
+        drop = set(args.without)
+        table["strategies"] = [s for s in table["strategies"] if s["kind"] not in drop]
         tag += "-without-" + "-".join(sorted(args.without))
     table.update(name=f"default-{tag}", seeds=args.seeds)
     config = parse_config(table)

@@ -93,8 +93,8 @@ def describe() -> str:
     fields, the measures, learners, stream policies, oracles and simulators."""
     from qsynth.data.registry import DATASETS
     from qsynth.oracles.simulators import SIMULATORS
-    from qsynth.strategies.pool import BATCH_RULES
     from qsynth.strategies.measures import COMMITTEE_MEASURES
+    from qsynth.strategies.pool import BATCH_RULES
     from qsynth.strategies.stream import POLICIES
     from qsynth.strategies.synthesis import SYNTHESIS_BATCH_RULES
     from qsynth.uncertainty import MEASURES

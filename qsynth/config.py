@@ -206,8 +206,8 @@ class RunConfig:
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
-        from qsynth.strategies.registry import build_strategy
         from qsynth.strategies.measures import check_committee
+        from qsynth.strategies.registry import build_strategy
 
         if not self.seeds:
             raise ConfigError("seeds: give at least one seed")
@@ -243,11 +243,10 @@ class RunConfig:
                 raise ConfigError(f"strategies[{i}]: {strategy.name!r} synthesizes new points, which the dataset "
                                   "oracle cannot label; set [oracle] kind = \"teacher\" (or another oracle that "
                                   "answers any point, or match = \"latent\" to query real pool points)")
-            members = 1 if self.learner.model == "gp" else self.learner.members
+            members = self.learner.committee_size
+            setting = "learner.model = 'gp'" if self.learner.model == "gp" else f"learner.members = {members}"
             try:
-                check_committee(getattr(strategy, "measure", None), members, strategy.name,
-                                "the learner (learner.model = 'gp')" if self.learner.model == "gp"
-                                else f"the learner (learner.members = {members})")
+                check_committee(getattr(strategy, "measure", None), members, strategy.name, f"the learner ({setting})")
             except ValueError as exc:
                 raise ConfigError(f"strategies[{i}]: {exc}") from None
         dupes = sorted({n for n in names if names.count(n) > 1})

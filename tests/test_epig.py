@@ -142,7 +142,8 @@ def test_the_default_job_variants_change_only_the_learner_and_the_synthesis_arms
     job = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(job)
     today = job.default_table()
-    for variant, measure in (("epig", "epig"), ("bi", "boundary_information")):
+    assert job.VARIANT_MEASURES == {"epig": "epig", "bi": "boundary_information"}
+    for variant, measure in job.VARIANT_MEASURES.items():
         for learner in (*job.LEARNER_CHANGES, *job.LEARNER_REPLACEMENTS):
             table = job.variant_table(variant, learner)
             if learner in job.LEARNER_REPLACEMENTS:  # the GP: one member, no per-example gradients

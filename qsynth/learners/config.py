@@ -169,6 +169,11 @@ class LearnerConfig:
             if getattr(self, name) < 1:
                 raise ValueError(f"learner.{name} must be >= 1, got {getattr(self, name)}")
 
+    @property
+    def committee_size(self) -> int:
+        """The `members` the built learner's `probs` has: 1 for the GP (one posterior), else `members`."""
+        return 1 if self.model == "gp" else self.members
+
     def gp_config(self, success: tuple[float, ...]) -> GPConfig:
         return GPConfig(target=self.target, success=tuple(success),  # type: ignore[arg-type]  # (GPConfig checks it)
                         kernel=self.kernel, lengthscale=self.lengthscale, lengthscale_by=self.lengthscale_by,

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from jax import Array
 
 __all__ = ["BOUNDARY_INFORMATION", "EPIG", "EXPECTED_GRADIENT_LENGTH", "MeasureLike", "STRADDLE", "Scorer",
-           "COMMITTEE_MEASURES", "TARGET_MEASURES", "check_committee", "check_measure", "measure_name", "needs_targets", "resolve_measure"]
+           "COMMITTEE_MEASURES", "TARGET_MEASURES", "check_committee", "check_measure", "measure_name", "needs_targets",
+           "resolve_measure"]
 
 EXPECTED_GRADIENT_LENGTH = "expected_gradient_length"
 STRADDLE = "straddle"
