@@ -5,14 +5,11 @@ processes and `--dask` on a (local) Dask cluster, with every label log, checkpoi
 from __future__ import annotations
 
 import contextlib
-import csv
 
-import numpy as np
 import pytest
 
 from qsynth.config import ConfigError, parse_config
 from qsynth.experiments.runner import run_experiment
-from qsynth.store import load_checkpoint
 
 TABLE = {
     "name": "sweep", "seeds": [0, 1], "targets": [0.8],
@@ -22,44 +19,6 @@ TABLE = {
     "loop": {"budget": 7, "seed_size": 3, "fsync": False},
     "strategies": [{"kind": "bald"}, {"kind": "input_synthesis", "measure": "entropy", "starts": 8, "steps": 5}],
 }
-
-
-def _metrics(path):
-    with open(path, newline="") as f:
-        return [{k: v for k, v in row.items() if not k.endswith("_s") and k != "compiled"} for row in csv.DictReader(f)]
-
-
-def _same_runs(a, b):
-    folders = sorted(p.relative_to(a) for p in a.glob("*/seed-*"))
-    assert folders == sorted(p.relative_to(b) for p in b.glob("*/seed-*")) and len(folders) == 4
-    for rel in folders:
-        assert (a / rel / "labels.jsonl").read_bytes() == (b / rel / "labels.jsonl").read_bytes(), rel
-        assert _metrics(a / rel / "metrics.csv") == _metrics(b / rel / "metrics.csv"), rel
-        x, _ = load_checkpoint(a / rel / "checkpoint")
-        y, _ = load_checkpoint(b / rel / "checkpoint")
-        assert sorted(x) == sorted(y)
-        for k in x:
-            if k != "__meta__":
-                np.testing.assert_array_equal(x[k], y[k], err_msg=f"{rel}: {k}")
-
-
-@pytest.mark.slow
-def test_two_jobs_and_a_dask_cluster_give_bitwise_the_serial_runs(tmp_path):
-    import io
-
-    serial = run_experiment(parse_config(TABLE), tmp_path / "serial", progress=False, plots=False)
-    shown = io.StringIO()
-    with contextlib.redirect_stderr(shown):
-        parallel = run_experiment(parse_config(TABLE), tmp_path / "jobs", plots=False, jobs=2)
-    on_dask = run_experiment(parse_config(TABLE), tmp_path / "dask", progress=False, plots=False, jobs=2, dask="")
-    for other in (parallel, on_dask):
-        _same_runs(serial.path, other.path)
-        assert list(other.results) == list(serial.results) == ["bald", "input_synthesis-entropy"]
-        for name in serial.summary:
-            assert other.summary[name]["final_accuracy"] == serial.summary[name]["final_accuracy"]
-        assert not (other.path / ".compile-cache").exists()  # the workers' shared cache goes with the sweep
-    done = sorted(line.split(":")[0].split("] ")[1] for line in shown.getvalue().splitlines() if line.startswith("["))
-    assert done == ["bald seed 0", "bald seed 1", "input_synthesis-entropy seed 0", "input_synthesis-entropy seed 1"]
 
 
 def test_the_workers_reports_reach_one_display():
@@ -119,6 +78,7 @@ def test_bad_jobs_are_refused(tmp_path):
         with pytest.raises(ValueError, match="a person labels one run at a time"):
             run_experiment(parse_config({**TABLE, "oracle": {"kind": "human"}, "run": run}), tmp_path)
     import dask
+    import dask.distributed  # noqa: F401 (first: leaving the `set` below would drop the defaults it loads)
 
     with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
         with pytest.raises(ValueError, match="--dask: cannot reach the Dask scheduler at 'tcp://127.0.0.1:1'"):
@@ -130,53 +90,70 @@ def test_bad_jobs_are_refused(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_killed_sweep_resumes_to_the_uninterrupted_serial_runs(tmp_path, monkeypatch):
-    """SIGKILL the driver of a `--jobs 2` sweep mid-sweep: its workers die with it, and `--resume
-    --jobs 2` ends with every log, checkpoint and metric of an uninterrupted serial sweep — no
-    answer lost, none asked twice."""
+def test_killed_failing_and_dask_sweeps_all_end_bitwise_at_the_serial_runs(tmp_path, monkeypatch):
+    """One sweep's story, told once so that only its first step compiles (every process shares
+    one persistent compile cache, as `tests.reliability` does):
+
+    1. the uninterrupted serial sweep, the reference (in this process);
+    2. `qsynth run --jobs 2` while another process holds one run's seed folder, SIGKILLed
+       mid-sweep: its workers die with it;
+    3. `--resume --jobs 2`, the folder still held: that run fails, reported with its traceback
+       (exit status 2), and the other runs finish;
+    4. released, a serial `--resume` runs only that run, and every label log, checkpoint and
+       metric (timings aside) equals the reference: no answer lost, none asked twice;
+    5. a local Dask cluster of 2 workers: bitwise the reference again, and each finished run
+       reaches this process's one display.
+    """
+    import io
+    import json
     import signal
     import time
     import uuid
 
     from qsynth.config import to_toml
+    from qsynth.store import RunLock
     from tests import reliability as rel
 
     table = {**TABLE, "loop": {**TABLE["loop"], "budget": 11}}
     config = tmp_path / "sweep.toml"
     config.write_text(to_toml(parse_config(table)))
     marker = uuid.uuid4().hex
-    monkeypatch.setenv("QSYNTH_THREADS", "1")  # as the command lines below run (tests.reliability._env)
-    monkeypatch.setenv("QSYNTH_WINDOWS", "1")
-    reference = rel.outcome(run_experiment(parse_config(table), tmp_path / "serial", progress=False, plots=False).path)
+    for name, value in rel._env(marker, tmp_path / "xla").items():  # as the command lines below run
+        monkeypatch.setenv(name, value)  # (and the Dask workers, which inherit them)
+    serial = rel._qsynth(["run", str(config), "--out", str(tmp_path / "serial")], marker, tmp_path)
+    assert serial.wait(timeout=240) == 0, serial.stderr.read()  # (it fills the compile cache the others load)
+    reference = rel.outcome(tmp_path / "serial" / "sweep")
     run = tmp_path / "jobs" / "sweep"
-    driver = rel._qsynth(["run", str(config), "--out", str(tmp_path / "jobs"), "--jobs", "2"], marker, tmp_path)
-    try:
-        while rel._lines(run) < 10 and driver.poll() is None:  # both seeds under way
-            time.sleep(0.05)
-        assert driver.poll() is None, driver.stderr.read()
-        before = rel._answers(run)
-        driver.send_signal(signal.SIGKILL)
-        driver.wait()
-        assert rel._wait_gone(marker) == [], "a worker outlived its driver"
-        resumed = rel._qsynth(["run", "--resume", str(run), "--jobs", "2"], marker, tmp_path)
-        assert resumed.wait(timeout=240) == 0, resumed.stderr.read()
-    finally:
-        driver.kill()
+    held = run / "input_synthesis-entropy" / "seed-1"
+    with RunLock(held):  # (this process stands for another writer of that run)
+        driver = rel._qsynth(["run", str(config), "--out", str(tmp_path / "jobs"), "--jobs", "2"], marker, tmp_path)
+        try:
+            while rel._lines(run) < 10 and driver.poll() is None:  # both seeds under way
+                time.sleep(0.05)
+            assert driver.poll() is None, driver.stderr.read()
+            before = rel._answers(run)
+            driver.send_signal(signal.SIGKILL)
+            driver.wait()
+            assert rel._wait_gone(marker) == [], "a worker outlived its driver"
+            resumed = rel._qsynth(["run", "--resume", str(run), "--jobs", "2"], marker, tmp_path)
+            assert resumed.wait(timeout=240) == 2
+        finally:
+            driver.kill()
+        message = resumed.stderr.read()
+        assert "1 of the sweep's tasks failed" in message and "input_synthesis-entropy seed 1:" in message, message
+        assert "Traceback" in message and "seed-1 is being written by pid" in message, message
+    finished = run_experiment(parse_config(table), tmp_path / "jobs", progress=False, plots=False, resume=True)
+    assert {name: list(by_seed) for name, by_seed in finished.results.items()} == {"input_synthesis-entropy": [1]}
     assert rel.check(reference, run, before) == []
 
-
-@pytest.mark.slow
-def test_a_failing_run_is_reported_with_its_traceback_and_the_others_finish(tmp_path):
-    from qsynth.experiments.sweep import SweepError
-    from qsynth.store import RunLock
-
-    config = parse_config({**TABLE, "strategies": [{"kind": "bald"}]})
-    with RunLock(tmp_path / "sweep" / "bald" / "seed-1"):  # so the worker's run of seed 1 fails
-        with pytest.raises(SweepError) as caught:
-            run_experiment(config, tmp_path, progress=False, plots=False, jobs=2)
-    message = str(caught.value)
-    assert "1 of the sweep's tasks failed" in message and "bald seed 1:" in message
-    assert "Traceback" in message and "seed-1 is being written by pid" in message
-    assert len(_metrics(tmp_path / "sweep" / "bald" / "seed-0" / "metrics.csv")) == 5  # seed 0 ran to its budget
-    resumed = run_experiment(config, tmp_path, progress=False, plots=False, jobs=2, resume=True)
-    assert list(resumed.results["bald"]) == [1]  # only what was unfinished
+    shown = io.StringIO()
+    with contextlib.redirect_stderr(shown):
+        on_dask = run_experiment(parse_config(table), tmp_path / "dask", plots=False, jobs=2, dask="")
+    assert rel.check(reference, on_dask.path, {}) == []
+    assert list(on_dask.results) == ["bald", "input_synthesis-entropy"]
+    summary = json.loads((tmp_path / "serial" / "sweep" / "summary.json").read_text())["strategies"]
+    assert {name: s["final_accuracy"] for name, s in on_dask.summary.items()} == \
+        {name: s["final_accuracy"] for name, s in summary.items()}
+    done = sorted(line.split(":")[0].split("] ")[1] for line in shown.getvalue().splitlines() if line.startswith("["))
+    assert done == ["bald seed 0", "bald seed 1", "input_synthesis-entropy seed 0", "input_synthesis-entropy seed 1"]
+    assert not (run / ".compile-cache").exists() and not (on_dask.path / ".compile-cache").exists()
