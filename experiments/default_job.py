@@ -15,7 +15,8 @@ Variants (each the built-in `qsynth/configs/default.toml` with these changes, no
   (`bootstrap = true`: each member weighs each label by a Poisson(1) draw), or with both;
   `--learner gp`: the recommended box learner instead (`qsynth.recommended.box_learner()`: the
   exact GP, Matérn-5/2, lengthscale by leave-one-out), or `--learner gp_likelihood`, the same GP
-  with its lengthscale by marginal likelihood.
+  with its lengthscale by marginal likelihood, or `--learner gp_shortest`, the same GP at the
+  top of the LOO curve's first hill (`lengthscale_peak = "shortest"`).
 * `--only KIND ...` (tuning): keep only the strategies of these kinds, and random and entropy.
 * `--without KIND ...`: leave out the strategies of these kinds (with the GP learner `egl`, which
   needs per-example gradients, and `qbc` and `bald`, which need a committee: the GP has one member).
@@ -57,7 +58,7 @@ VARIANTS = ("today", *VARIANT_MEASURES)
 LEARNER_CHANGES = {"default": {}, "prior": {"prior_scale": 3.0}, "bootstrap": {"bootstrap": True},
                    "bootstrap_prior": {"bootstrap": True, "prior_scale": 3.0}}
 #: Learners that replace the ensemble outright (the recommended box learner: `qsynth.recommended`).
-LEARNER_REPLACEMENTS = ("gp", "gp_likelihood")
+LEARNER_REPLACEMENTS = ("gp", "gp_likelihood", "gp_shortest")
 
 
 def variant_table(variant: str, learner: str = "default") -> dict:
@@ -71,6 +72,8 @@ def variant_table(variant: str, learner: str = "default") -> dict:
         table["learner"] = recommended.box_learner()
         if learner == "gp_likelihood":
             table["learner"]["lengthscale_by"] = "likelihood"
+        if learner == "gp_shortest":
+            table["learner"]["lengthscale_peak"] = "shortest"
     else:
         table["learner"].update(LEARNER_CHANGES[learner])
     if variant in VARIANT_MEASURES:

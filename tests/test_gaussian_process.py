@@ -303,3 +303,36 @@ def test_ard_lengthscales_find_the_dimension_that_matters_and_never_score_worse(
         GPConfig(ard_steps=10, lengthscale=0.3)
     with pytest.raises(ValueError, match="ard_steps"):
         GPConfig(ard_steps=10, kernel="nngp")
+
+
+def test_lengthscale_peak_shortest_takes_the_top_of_the_first_hill():
+    """lengthscale_peak = "shortest": from the first index where the criterion rises, the first one
+    it does not rise after (the argmax where it never rises); the fit takes the grid's value there."""
+    for values, top in [([-27, -28, -20, -12, -13, -14, -11], 3), ([1, 2, 3], 2), ([3, 2, 1], 0),
+                        ([-5, -3, -3, -1], 1), ([0, 0, 0], 0), ([-np.inf, -2, -1, -3], 2)]:
+        assert int(gp_module.first_peak(jnp.asarray(values, jnp.float32))) == top, values
+    rng = np.random.default_rng(2)  # labels crowded on both sides of a curve, as synthesis leaves them
+    s, side = rng.uniform(0, 1, 24), rng.choice([-1, 1], 24)
+    x = np.concatenate([rng.uniform(0, 1, (6, 2)),
+                        np.stack([0.5 + 0.25 * np.sin(3 * s) + side * rng.uniform(0.005, 0.04, 24), s], 1)])
+    y = (x[:, 0] > 0.5 + 0.25 * np.sin(3 * x[:, 1])).astype(np.int32)
+    y[rng.choice(len(y), 2, replace=False)] ^= 1
+    buf = LabeledBuffer.empty((2,))
+    buf.add(x.astype(np.float32), y, 0)
+    grid = tuple(float(v) for v in np.geomspace(0.02, 1.0, 16))
+    chosen = {}
+    for peak in ("highest", "shortest"):
+        learner = GPConfig(lengthscale_grid=grid, lengthscale_by="loo", lengthscale_peak=peak).build((2,))
+        chosen[peak] = float(learner.fit(jax.random.key(0), None, buf).params["lengthscale"])
+    t, r = 2.0 * y - 1.0, 1e-4 + 1e-6  # the LOO probit likelihood in closed form (checked against refits above)
+    curve = []
+    for ell in grid:
+        inverse = np.linalg.inv(_matern52(x, x, ell) + r * np.eye(len(x)))
+        alpha, diag = inverse @ t, np.diagonal(inverse)
+        z = t * (t - alpha / diag) / np.sqrt((t @ alpha / len(x)) / diag)
+        curve.append(sum(math.log(0.5 * math.erfc(-v / math.sqrt(2))) for v in z))
+    assert chosen["highest"] == pytest.approx(grid[int(np.argmax(curve))], rel=1e-6)
+    assert chosen["shortest"] == pytest.approx(grid[int(gp_module.first_peak(jnp.asarray(curve)))], rel=1e-6)
+    assert chosen["shortest"] < chosen["highest"]  # (here the LOO curve has two hills)
+    with pytest.raises(ValueError, match="lengthscale_peak must be 'highest' or 'shortest'"):
+        GPConfig(lengthscale_peak="lowest")

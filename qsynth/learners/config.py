@@ -84,6 +84,8 @@ class LearnerConfig:
       lengthscale: fixed, or absent to pick by marginal likelihood (not for "nngp").
       lengthscale_by: "likelihood" (the marginal likelihood) or "loo" (the leave-one-out probit
         likelihood of the labels; two classes, target "label").
+      lengthscale_peak: "highest" (the criterion's global maximum over the grid) or "shortest"
+        (the top of its first hill from the short end).
       ard_steps: 0, or Adam steps refining one lengthscale per input dimension (ARD) on that
         criterion at every fit.
       depth: the "nngp" network's hidden layers.
@@ -112,6 +114,7 @@ class LearnerConfig:
     kernel: str = "matern52"
     lengthscale: float | None = None
     lengthscale_by: str = "likelihood"
+    lengthscale_peak: str = "highest"
     ard_steps: int = 0
     depth: int = 3
     noise: float = 1e-4
@@ -177,6 +180,7 @@ class LearnerConfig:
     def gp_config(self, success: tuple[float, ...]) -> GPConfig:
         return GPConfig(target=self.target, success=tuple(success),  # type: ignore[arg-type]  # (GPConfig checks it)
                         kernel=self.kernel, lengthscale=self.lengthscale, lengthscale_by=self.lengthscale_by,
+                        lengthscale_peak=self.lengthscale_peak,
                         ard_steps=self.ard_steps, depth=self.depth, noise=self.noise)
 
     def build(self, feature_shape: tuple[int, ...], num_classes: int,
@@ -198,4 +202,5 @@ class LearnerConfig:
 
 
 #: The LearnerConfig fields that configure a GP; a network learner must leave them at their defaults.
-_GP_ONLY = ("target", "success", "kernel", "lengthscale", "lengthscale_by", "ard_steps", "depth")
+_GP_ONLY = ("target", "success", "kernel", "lengthscale", "lengthscale_by", "lengthscale_peak", "ard_steps",
+            "depth")

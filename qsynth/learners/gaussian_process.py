@@ -309,6 +309,18 @@ def _refine_ard(criterion: Any, start: Array, steps: int) -> Array:
     return jnp.exp(jnp.where(last_value < best_value, last, best))
 
 
+def first_peak(values: Array) -> Array:
+    """The index of the top of the first hill of `values: [g]` (a criterion over an increasing
+    grid): from the first index where it rises, the first one it does not rise after; the
+    argmax where it never rises."""
+    g = values.shape[0]
+    index = jnp.arange(g)
+    rises = jnp.concatenate([values[1:] > values[:-1], jnp.zeros((1,), bool)])  # rises[i]: values[i+1] > values[i]
+    first_rise = jnp.min(jnp.where(rises, index, g))
+    top = jnp.min(jnp.where((index > first_rise) & ~rises, index, g - 1))
+    return jnp.where(first_rise == g, jnp.argmax(values), top)
+
+
 @functools.partial(jax.jit, static_argnums=0)
 def _fit(learner: GaussianProcessLearner, x: Array, t: Array, mask: Array, grid: Array) -> dict[str, Array]:
     """`t: [cap, outputs]` targets (zero on empty slots), `mask: [cap]`, `grid: [g]` lengthscales."""
@@ -336,7 +348,7 @@ def _fit(learner: GaussianProcessLearner, x: Array, t: Array, mask: Array, grid:
         return chol, alpha, signal, jnp.where(jnp.isfinite(loglik), loglik, -jnp.inf)
 
     chols, alphas, signals, logliks = jax.vmap(factor)(grid)
-    best = jnp.argmax(logliks)
+    best = jnp.argmax(logliks) if cfg.lengthscale_peak == "highest" else first_peak(logliks)
     chol, alpha, signal, lengthscale = chols[best], alphas[best], signals[best], grid[best]
     if cfg.ard_steps:  # one lengthscale per dimension, refined from the grid's best on the same criterion
         lengthscale = _refine_ard(lambda ell: factor(ell)[3], jnp.full((x.shape[1],), lengthscale), cfg.ard_steps)

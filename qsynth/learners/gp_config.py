@@ -36,6 +36,11 @@ class GPConfig:
         Σᵢ log Φ(yᵢ μ₋ᵢ / σ₋ᵢ) of the labels, exact from the same factor — R&W §6.5's criterion
         for least-squares classification, which asks of a lengthscale that it classify held-out
         labels, not that it explain ±1 as a smooth function).
+      lengthscale_peak: which maximum of that criterion over the grid: "highest" (the global
+        one) or "shortest" (the top of the first hill from the short end). Where the labels
+        crowd along the boundary (synthesis queries) the LOO curve can rise again at long
+        lengthscales, a smooth surface that predicts the crowded points and nothing far from
+        them; "shortest" keeps the data's own scale (the default job's moons, docs/results.md).
       ard_steps: 0 (one lengthscale for every input dimension), or the Adam steps that refine
         one lengthscale per dimension (ARD) on the same criterion at every fit, from the grid's
         best: the lengthscales of dimensions that do not matter grow, and an anisotropic
@@ -52,6 +57,7 @@ class GPConfig:
     lengthscale: float | None = None
     lengthscale_grid: tuple[float, ...] = DEFAULT_LENGTHSCALES
     lengthscale_by: str = "likelihood"
+    lengthscale_peak: str = "highest"
     ard_steps: int = 0
     depth: int = 3
     noise: float = 1e-4
@@ -75,6 +81,8 @@ class GPConfig:
             raise ValueError("learner.lengthscale: the 'nngp' kernel has no lengthscale (leave it out)")
         if self.lengthscale_by not in ("likelihood", "loo"):
             raise ValueError(f"learner.lengthscale_by must be 'likelihood' or 'loo', got {self.lengthscale_by!r}")
+        if self.lengthscale_peak not in ("highest", "shortest"):
+            raise ValueError(f"learner.lengthscale_peak must be 'highest' or 'shortest', got {self.lengthscale_peak!r}")
         if self.lengthscale_by == "loo" and self.target != "label":
             raise ValueError("learner.lengthscale_by = 'loo' scores held-out labels: it needs target = 'label'")
         if not (isinstance(self.ard_steps, int) and 0 <= self.ard_steps <= 1000):
