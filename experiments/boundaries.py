@@ -9,7 +9,8 @@ from), and counts every call:
 * learners: `mlp` (today's default for box tasks: an MLP ensemble, 5 × [64, 64], the settings of
   `experiments/*_synthesis.toml`), `mlp_prior` (the same with randomized prior functions,
   `prior_scale` 3), `gp` (the exact GP on the ±1 labels, Matérn-5/2, lengthscale by marginal
-  likelihood), `gp_loo` (the same, lengthscale by the leave-one-out probit likelihood);
+  likelihood), `gp_loo` (the same, lengthscale by the leave-one-out probit likelihood),
+  `gp_loo_shortest` (the same at the top of the LOO curve's first hill, `lengthscale_peak`);
 * strategies: `input_synthesis` (entropy ascent in the box: 256 starts × 50 steps), `entropy`
   (pool uncertainty sampling), `random` (uniform candidates); with the GP also
   `input_synthesis_bi` and `pool_bi`, the same two climbing / ranking `boundary_information`
@@ -57,6 +58,7 @@ LEARNERS = {
                   "steps": 400, "warm_steps": 60, "prior_scale": 3.0},
     "gp": {"model": "gp", "kernel": "matern52"},
     "gp_loo": recommended.box_learner(),
+    "gp_loo_shortest": recommended.box_learner() | {"lengthscale_peak": "shortest"},
 }
 STRATEGIES = {
     "input_synthesis": {"kind": "input_synthesis", "measure": "entropy", "starts": 256, "steps": 50,

@@ -15,8 +15,9 @@ Variants (each the built-in `qsynth/configs/default.toml` with these changes, no
   (`bootstrap = true`: each member weighs each label by a Poisson(1) draw), or with both;
   `--learner gp`: the recommended box learner instead (`qsynth.recommended.box_learner()`: the
   exact GP, Matérn-5/2, lengthscale by leave-one-out), or `--learner gp_likelihood`, the same GP
-  with its lengthscale by marginal likelihood, or `--learner gp_shortest`, the same GP at the
-  top of the LOO curve's first hill (`lengthscale_peak = "shortest"`).
+  with its lengthscale by marginal likelihood, or `--learner gp_shortest`, the recommended
+  pool learner (`qsynth.recommended.pool_learner()`: the same GP at the top of the LOO curve's
+  first hill, `lengthscale_peak = "shortest"`).
 * `--only KIND ...` (tuning): keep only the strategies of these kinds, and random and entropy.
 * `--without KIND ...`: leave out the strategies of these kinds (with the GP learner `egl`, which
   needs per-example gradients, and `qbc` and `bald`, which need a committee: the GP has one member).
@@ -73,7 +74,7 @@ def variant_table(variant: str, learner: str = "default") -> dict:
         if learner == "gp_likelihood":
             table["learner"]["lengthscale_by"] = "likelihood"
         if learner == "gp_shortest":
-            table["learner"]["lengthscale_peak"] = "shortest"
+            table["learner"] = recommended.pool_learner()
     else:
         table["learner"].update(LEARNER_CHANGES[learner])
     if variant in VARIANT_MEASURES:

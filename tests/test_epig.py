@@ -169,6 +169,8 @@ def test_the_default_job_variants_change_only_the_learner_and_the_synthesis_arms
     from qsynth import recommended
 
     assert job.variant_table("bi", "gp")["learner"] == recommended.box_learner()
+    assert job.variant_table("bi", "gp_shortest")["learner"] == recommended.pool_learner() == \
+        {**recommended.box_learner(), "lengthscale_peak": "shortest"}
     assert job.variant_table("today", "default") == today
     accuracy = {"synthesis-epig": np.array([0.95, 0.97]), "random": np.array([0.94, 0.97]),
                 "entropy": np.array([0.96, 0.975]), "bald": np.array([0.96, 0.97])}
