@@ -110,3 +110,26 @@ def test_targets_drawn_by_doubt_give_the_same_measure_in_expectation():
     np.testing.assert_allclose(np.asarray(draws[0]["weights"]), doubt.mean(), rtol=1e-5)
     with pytest.raises(ValueError, match="needs `rng`"):
         with_targets(learner, state.params, targets, keep=8)
+
+
+def test_a_synthesis_strategy_keeps_kept_targets_of_its_candidates():
+    """`kept_targets` sets how many of the round's 1,024 candidates the ascent climbs about (64 by
+    default for boundary information); it is refused without a target measure."""
+    from qsynth.config import ConfigError, parse_config
+    from qsynth.problem import Problem
+    from qsynth.strategies import RoundContext, build_strategy
+    from tests.helpers import tiny_moons
+
+    learner, state, _, _ = _fitted()
+    problem = Problem.from_dataset(tiny_moons())
+    ctx = RoundContext(round_index=1, learner=learner, params=state.params, problem=problem,
+                       available=np.ones(len(problem.pool), bool), buffer=LabeledBuffer.empty((2,)))
+    box = lambda n: np.random.default_rng(0).uniform(0, 1, (n, 2)).astype(np.float32)  # noqa: E731
+    for kept, expected in ((None, 64), (200, 200)):
+        strategy = build_strategy({"kind": "input_synthesis", "measure": "boundary_information", "targets": "box",
+                                   **({} if kept is None else {"kept_targets": kept})})
+        params = strategy._target_params(ctx, np.random.default_rng(1), box)
+        assert params["targets"].x.shape == (expected, 2) and params["weights"].shape == (expected,)
+    with pytest.raises(ConfigError, match="kept_targets is for a target measure"):
+        parse_config({"name": "x", "data": {"name": "moons"}, "oracle": {"kind": "teacher"},
+                      "strategies": [{"kind": "input_synthesis", "measure": "entropy", "kept_targets": 100}]})

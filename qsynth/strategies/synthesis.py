@@ -140,6 +140,7 @@ class _Ascent:
     batch: str = "distance"
     match: str | None = None
     targets: str | None = None
+    kept_targets: int | None = None
     screen: int = 1
     answerability: bool = True
     cost_aware: bool = False
@@ -158,6 +159,15 @@ class _Ascent:
             if self.targets not in self._target_sources:
                 raise ValueError(f"strategy {self._kind}: targets must be one of {list(self._target_sources)}, "
                                  f"got {self.targets!r}")
+        if self.kept_targets is not None:
+            if not needs_targets(self.measure):
+                raise ValueError(f"strategy {self._kind}: kept_targets is for a target measure ('boundary_information', "
+                                 f"'epig'); measure {measure_name(self.measure)!r} has none")
+            from qsynth.strategies.scoring import TARGET_CANDIDATES
+
+            if not (isinstance(self.kept_targets, int) and 1 <= self.kept_targets <= TARGET_CANDIDATES):
+                raise ValueError(f"strategy {self._kind}: kept_targets must be an integer from 1 to "
+                                 f"{TARGET_CANDIDATES} (the candidates drawn each round), got {self.kept_targets!r}")
         if self.screen < 1:
             raise ValueError(f"strategy {self._kind}: screen must be >= 1, got {self.screen}")
         if self.starts < 1 or self.steps < 0:
@@ -270,7 +280,7 @@ class _Ascent:
             x = np.asarray(pool[rows], np.float32)
         else:
             x = candidates(TARGET_CANDIDATES)
-        keep = KEPT_TARGETS if self.measure == BOUNDARY_INFORMATION else TARGETS
+        keep = self.kept_targets or (KEPT_TARGETS if self.measure == BOUNDARY_INFORMATION else TARGETS)
         return with_targets(ctx.learner, ctx.params, x, keep=keep, rng=rng, measure=str(self.measure))
 
 
@@ -294,6 +304,9 @@ class LatentSynthesis(_Ascent):
         targets come from: "pool" (1,024 pool points drawn each round; the default where there
         is a pool) or "prior" (decoded prior draws; the default without one). The ascent climbs
         the decoded point's information about them.
+      kept_targets: how many of those candidates the ascent keeps (None: 64 drawn by doubt for
+        "boundary_information", 256 uniformly for "epig"); more cost more per step and estimate
+        the information better (8-D: docs/results.md).
       answerability: weigh the acquisition by P(answered | z) once the oracle has refused a query.
       cost_aware: also divide it by the expected cost of asking at z, learned from the answers'
         costs (once they differ): information per unit of cost.
@@ -381,8 +394,8 @@ class InputSynthesis(_Ascent):
     also be "straddle" or "boundary_information", and with an ensemble "epig": 1,024 target
     candidates each round, after the starts, from the same round key — `targets = "box"`
     (the default: uniform in the box) or `"pool"` (pool points, where the task's inputs live)
-    — of which the ascent keeps 64 drawn in proportion to their doubt (boundary information) or
-    256 uniformly (EPIG): `qsynth.strategies.scoring.with_targets`.
+    — of which the ascent keeps `kept_targets` (by default 64 drawn in proportion to their doubt
+    for boundary information, 256 uniformly for EPIG): `qsynth.strategies.scoring.with_targets`.
     """
 
     _kind = "input_synthesis"
