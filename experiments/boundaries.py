@@ -58,7 +58,7 @@ LEARNERS = {
                   "steps": 400, "warm_steps": 60, "prior_scale": 3.0},
     "gp": {"model": "gp", "kernel": "matern52"},
     "gp_loo": recommended.box_learner(),
-    "gp_loo_shortest": recommended.box_learner() | {"lengthscale_peak": "shortest"},
+    "gp_loo_shortest": recommended.pool_learner(),
 }
 STRATEGIES = {
     "input_synthesis": {"kind": "input_synthesis", "measure": "entropy", "starts": 256, "steps": 50,

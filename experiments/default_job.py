@@ -70,11 +70,9 @@ def variant_table(variant: str, learner: str = "default") -> dict:
     if learner in LEARNER_REPLACEMENTS:
         from qsynth import recommended
 
-        table["learner"] = recommended.box_learner()
-        if learner == "gp_likelihood":
-            table["learner"]["lengthscale_by"] = "likelihood"
-        if learner == "gp_shortest":
-            table["learner"] = recommended.pool_learner()
+        table["learner"] = {"gp": recommended.box_learner(),
+                            "gp_likelihood": recommended.box_learner() | {"lengthscale_by": "likelihood"},
+                            "gp_shortest": recommended.pool_learner()}[learner]
     else:
         table["learner"].update(LEARNER_CHANGES[learner])
     if variant in VARIANT_MEASURES:

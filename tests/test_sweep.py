@@ -94,15 +94,16 @@ def test_killed_failing_and_dask_sweeps_all_end_bitwise_at_the_serial_runs(tmp_p
     """One sweep's story, told once so that only its first step compiles (every process shares
     one persistent compile cache, as `tests.reliability` does):
 
-    1. the uninterrupted serial sweep, the reference (in this process);
+    1. the uninterrupted serial sweep, the reference (`qsynth run`, which fills the cache);
     2. `qsynth run --jobs 2` while another process holds one run's seed folder, SIGKILLed
        mid-sweep: its workers die with it;
     3. `--resume --jobs 2`, the folder still held: that run fails, reported with its traceback
        (exit status 2), and the other runs finish;
     4. released, a serial `--resume` runs only that run, and every label log, checkpoint and
        metric (timings aside) equals the reference: no answer lost, none asked twice;
-    5. a local Dask cluster of 2 workers: bitwise the reference again, and each finished run
-       reaches this process's one display.
+    5. a local Dask cluster of 2 workers, on the sweep's own compile cache: bitwise the
+       reference again, each finished run reaches this process's one display, and the cache
+       goes with the sweep.
     """
     import io
     import json
@@ -146,6 +147,7 @@ def test_killed_failing_and_dask_sweeps_all_end_bitwise_at_the_serial_runs(tmp_p
     assert {name: list(by_seed) for name, by_seed in finished.results.items()} == {"input_synthesis-entropy": [1]}
     assert rel.check(reference, run, before) == []
 
+    monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR")  # (so the sweep makes, and must remove, its own)
     shown = io.StringIO()
     with contextlib.redirect_stderr(shown):
         on_dask = run_experiment(parse_config(table), tmp_path / "dask", plots=False, jobs=2, dask="")
