@@ -19,11 +19,13 @@ Variants (each the built-in `qsynth/configs/default.toml` with these changes, no
   pool learner (`qsynth.recommended.pool_learner()`: the same GP at the top of the LOO curve's
   first hill, `lengthscale_peak = "shortest"`).
 * `--only KIND ...` (tuning): keep only the strategies of these kinds, and random and entropy.
-* `--without KIND ...`: leave out the strategies of these kinds (with the GP learner `egl`, which
-  needs per-example gradients, and `qbc` and `bald`, which need a committee: the GP has one member).
+* `--without KIND ...`: leave out the strategies of these kinds. (Every kind runs with the GP
+  learners: `qbc` and `bald` score its posterior's committee measures in closed form,
+  `qsynth.strategies.posterior_committee`, and `egl` its weight-space gradient; before those
+  existed the GP runs left out `egl qbc bald`.)
 
     python experiments/default_job.py --variant epig --learner bootstrap --seeds 100 101 ... 109
-    python experiments/default_job.py --variant bi --learner gp --without egl qbc bald --seeds 100 ... 109
+    python experiments/default_job.py --variant bi --learner gp_shortest --seeds 100 ... 109
 
 It writes `runs/default-<variant>-<learner>-seeds<a>-<b>[-<kinds>]/` (resumable: run it again
 and it goes on), prints the summary table and, for each synthesis arm, its paired difference at
@@ -126,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--only", nargs="+", metavar="KIND",
                     help="tuning: keep only the strategies of these kinds (random and entropy are always kept)")
     ap.add_argument("--without", nargs="+", metavar="KIND", default=[],
-                    help="leave out the strategies of these kinds (with the GP: egl qbc bald)")
+                    help="leave out the strategies of these kinds")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--out", default="runs")
     args = ap.parse_args(argv)

@@ -243,10 +243,16 @@ class RunConfig:
                 raise ConfigError(f"strategies[{i}]: {strategy.name!r} synthesizes new points, which the dataset "
                                   "oracle cannot label; set [oracle] kind = \"teacher\" (or another oracle that "
                                   "answers any point, or match = \"latent\" to query real pool points)")
+            if (getattr(strategy, "measure", None) == "expected_gradient_length" and self.learner.model == "gp"
+                    and self.learner.target != "label"):
+                raise ConfigError(f"strategies[{i}]: {strategy.name!r} (expected gradient length) with learner.model "
+                                  "= 'gp' needs learner.target = 'label': the gradient is taken for each candidate "
+                                  "label's regressed target, and with target = 'value' a label fixes none")
             members = self.learner.committee_size
             setting = "learner.model = 'gp'" if self.learner.model == "gp" else f"learner.members = {members}"
             try:
-                check_committee(getattr(strategy, "measure", None), members, strategy.name, f"the learner ({setting})")
+                check_committee(getattr(strategy, "measure", None), members, strategy.name, f"the learner ({setting})",
+                                posterior=self.learner.model == "gp")
             except ValueError as exc:
                 raise ConfigError(f"strategies[{i}]: {exc}") from None
         dupes = sorted({n for n in names if names.count(n) > 1})

@@ -1,4 +1,5 @@
-"""Committee measures (disagreement between members) are refused with a one-member learner."""
+"""Committee measures (disagreement between members) are refused with a one-member learner, unless it
+is a two-class GP, whose committee is its posterior (`tests/test_posterior_committee.py`)."""
 
 from __future__ import annotations
 
@@ -45,8 +46,8 @@ def test_what_a_one_member_learner_can_run_is_not_refused():
 
 
 @pytest.mark.parametrize("learner, strategy, message", [
-    ({"model": "gp"}, {"kind": "bald"}, r"strategies\[1\]: strategy 'bald': .*\(learner.model = 'gp'\)"),
-    ({"model": "gp"}, {"kind": "qbc", "measure": "kl_to_consensus"}, r"strategies\[1\]: .*'kl_to_consensus'"),
+    ({"model": "gp"}, {"kind": "uncertainty", "measure": "mean_std"},
+     r"strategies\[1\]: strategy 'mean_std': .*\(learner.model = 'gp'\)"),
     ({"members": 1}, {"kind": "qbc"}, r"strategies\[1\]: .* \(learner.members = 1\) has 1 member"),
     ({"model": "gp"}, {"kind": "input_synthesis", "measure": "epig"}, r"strategies\[1\]: .*boundary_information"),
 ])
@@ -61,13 +62,27 @@ def test_a_config_pairing_a_committee_measure_with_one_member_is_refused(learner
                   "loop": {"budget": 8, "seed_size": 4}, "strategies": [{"kind": "uncertainty", "measure": "margin"}]})
 
 
-def test_a_session_with_vote_entropy_on_the_gp_is_refused():
+def test_a_two_class_gp_runs_every_committee_measure_its_posterior_has_in_closed_form():
+    from qsynth.config import parse_config
+
+    parse_config({"name": "x", "seeds": [0], "data": {"name": "moons"}, "learner": {"model": "gp"},
+                  "oracle": {"kind": "teacher"}, "loop": {"budget": 8, "seed_size": 4},
+                  "strategies": [{"kind": "bald"}, {"kind": "qbc"}, {"kind": "egl"},
+                                 {"kind": "qbc", "measure": "kl_to_consensus"},
+                                 {"kind": "input_synthesis", "measure": "bald"}]})
+    for name in ("vote_entropy", "kl_to_consensus", "bald"):
+        check_committee(name, 1, "arm", "the GP", posterior=True)
+    with pytest.raises(ValueError, match="measure 'mean_std' scores the disagreement"):
+        check_committee("mean_std", 1, "arm", "the GP", posterior=True)
+
+
+def test_a_session_with_vote_entropy_on_a_multiclass_gp_is_refused():
     from qsynth.problem import Problem, TestSetEvaluator
     from qsynth.session import Session
     from qsynth.strategies.pool import PoolSampling
 
     x = np.random.default_rng(0).uniform(0, 1, (40, 2)).astype(np.float32)
-    problem = Problem(name="toy", feature_shape=(2,), classes=(0, 1), pool=x,
+    problem = Problem(name="toy", feature_shape=(2,), classes=(0, 1, 2), pool=x,
                       evaluator=TestSetEvaluator(np.zeros((1, 2), np.float32), np.zeros(1, int)))
     with pytest.raises(ValueError, match="measure 'vote_entropy' scores the disagreement"):
-        Session(problem, GPConfig().build((2,), 2), PoolSampling(measure="vote_entropy"), key=jax.random.key(0))
+        Session(problem, GPConfig().build((2,), 3), PoolSampling(measure="vote_entropy"), key=jax.random.key(0))

@@ -34,7 +34,11 @@ What strategies see:
   mean `[n, C]` with C > 2 classes);
   `probs(params, x) -> [1, n, C]`: for two classes P(class 1) = P(low ≤ t(x) ≤ high) under that
   posterior, so every probability-based measure (entropy, smooth margin, ...) works too, and
-  synthesis can climb either.
+  synthesis can climb either;
+  `gradient_norms(params, x) -> [1, n, C]`, the weight-space gradient of its least-squares loss
+  for each candidate label (expected gradient length); and, with two classes, the committee
+  measures (vote entropy, BALD, ...) of its posterior in closed form
+  (`qsynth.strategies.posterior_committee`).
 
 References:
   Rasmussen & Williams (2006). Gaussian Processes for Machine Learning, §2.2 (prediction),
@@ -191,6 +195,37 @@ class GaussianProcessLearner:
             p1 = p1 - norm.cdf((low - mean) / std)
         p1 = jnp.clip(p1, 0.0, 1.0)
         return jnp.stack([1.0 - p1, p1], axis=-1)[None]
+
+    @property
+    def gradient_chunk(self) -> int:
+        """Points per scoring chunk for expected gradient length (a closed form: no per-example
+        parameter gradients are materialized)."""
+        return 1024
+
+    def gradient_norms(self, params: dict[str, Array], x: Array) -> Array:
+        """`[1, n, C]`: for each point of `x: [n, *feature_shape]` and candidate label c, the norm of
+        the gradient of the GP's own training loss, ½‖f(x) − t_c‖², with respect to its weights in
+        the weight-space view f(x) = wᵀφ(x), φ(x)ᵀφ(x′) = k(x, x′) (R&W §2.1), at the posterior
+        mean: ‖μ(x) − t_c‖ · √k(x, x) — what expected gradient length needs (Settles et al. 2008,
+        who take a network's gradient at its fitted parameters). t_c is the regressed target of
+        label c: ±1 for two classes, one-hot centered for more.
+
+        Raises:
+          ValueError: `target = "value"` (a value, not a label, is regressed: no per-label target).
+        """
+        if self.config.target != "label":
+            raise ValueError("the measure 'expected_gradient_length' with learner.model = 'gp' needs target = "
+                             "'label' (the gradient is taken for each candidate label's regressed target; with "
+                             "target = 'value' the GP regresses the oracle's value, which a label does not fix)")
+        x = jnp.asarray(x, jnp.float32).reshape(-1, self.dim)
+        feature_norm = jnp.sqrt(params["signal"] * prior_variance(self.config.kernel, x))  # ‖φ(x)‖ [n]
+        if self.outputs > 1:
+            targets = jnp.eye(self.num_classes, dtype=jnp.float32) - 1.0 / self.num_classes  # [C, C]
+            residual = jnp.linalg.norm(self._mean(params, x)[:, None, :] - targets[None], axis=-1)  # [n, C]
+        else:
+            mean = self.latent(params, x)[0]
+            residual = jnp.abs(mean[:, None] - jnp.asarray([-1.0, 1.0], jnp.float32)[None, :])  # [n, 2]
+        return (residual * feature_norm[:, None])[None]
 
     # ---- fitting --------------------------------------------------------------------------
     def init(self, key: Array) -> GPState:

@@ -38,15 +38,24 @@ MeasureLike = str | Callable[[Any], Any]
 #: Measures of disagreement between committee members (the members of `probs`): zero at every
 #: point for a learner with one member (a GP's single posterior mean, one network), so they rank
 #: nothing. (`variation_ratio` falls back to least confidence with one member, and stays usable.)
+#: A two-class GP's committee is its posterior: `qsynth.strategies.posterior_committee` gives
+#: `vote_entropy`, `kl_to_consensus` and `bald` (and `soft_vote_entropy`) for it in closed form.
 COMMITTEE_MEASURES = ("mean_std", "vote_entropy", "kl_to_consensus", "bald", EPIG)
 
 
-def check_committee(measure: MeasureLike | None, members: int, strategy: str, learner: str = "the learner") -> None:
+def check_committee(measure: MeasureLike | None, members: int, strategy: str, learner: str = "the learner",
+                    *, posterior: bool = False) -> None:
     """Raise a ValueError, naming `strategy`, if `measure` is a committee measure and the learner
     (described by `learner`) has fewer than two `members`: the measure would be zero everywhere and
-    the arm would take points in index order. Measures given as functions or references are not
+    the arm would take points in index order — unless `posterior` (the learner is a two-class
+    latent Gaussian posterior, the GP) and the measure has a closed form for it
+    (`qsynth.strategies.posterior_committee`). Measures given as functions or references are not
     checked."""
+    from qsynth.strategies.posterior_committee import POSTERIOR_MEASURES
+
     if not isinstance(measure, str) or measure not in COMMITTEE_MEASURES or members >= 2:
+        return
+    if posterior and measure in POSTERIOR_MEASURES:
         return
     alternative = ("'boundary_information' (a GP's closed-form information about target inputs)"
                    if measure == EPIG else "'entropy', 'margin' or 'least_confidence'")
@@ -140,8 +149,9 @@ class Scorer:
 
     def __call__(self, learner: Learner, params: Any, x: Array) -> Array:
         """Scores `[n]` of points `x: [n, *feature_shape]` (pure, differentiable in x for measures)."""
+        from qsynth.strategies.posterior_committee import POSTERIOR_MEASURES
         from qsynth.strategies.scoring import (boundary_information, expected_gradient_length, latent_straddle,
-                                               target_information)
+                                               posterior_committee, target_information)
 
         if self.measure == EXPECTED_GRADIENT_LENGTH:
             return expected_gradient_length(learner, params, x)
@@ -154,4 +164,6 @@ class Scorer:
             return boundary_information(learner, params["learner"], x, params["targets"], params.get("weights"))
         if self.measure == STRADDLE:
             return latent_straddle(learner, params, x)
+        if isinstance(self.measure, str) and self.measure in POSTERIOR_MEASURES and learner.members < 2:
+            return posterior_committee(learner, params, x, self.measure)
         return resolve_measure(self.measure)(learner.probs(params, x))

@@ -30,11 +30,13 @@ from qsynth.data.buffer import capacity_for
 from qsynth.learners.base import LatentCovariance, LatentPosterior, Learner, PerExampleGradients, PreparedTargets
 from qsynth.strategies.measures import (BOUNDARY_INFORMATION, EPIG, EXPECTED_GRADIENT_LENGTH, STRADDLE, MeasureLike,
                                         Scorer, check_measure, measure_name, needs_targets, resolve_measure)
+from qsynth.strategies.posterior_committee import posterior_committee_measure
 from qsynth.uncertainty import epig, straddle
 
 __all__ = ["BOUNDARY_INFORMATION", "EPIG", "EXPECTED_GRADIENT_LENGTH", "KEPT_TARGETS", "MeasureLike", "STRADDLE",
            "Scorer", "TARGETS", "TARGET_CANDIDATES", "TRACE_COUNTS", "boundary_information", "check_measure",
-           "default_chunk_size", "expected_gradient_length", "measure_name", "needs_targets", "resolve_measure",
+           "default_chunk_size", "expected_gradient_length", "measure_name", "needs_targets", "posterior_committee",
+           "resolve_measure",
            "score_points", "target_doubt", "target_information", "with_targets"]
 
 #: Target inputs per round for `boundary_information` and `epig` (drawn from the pool; for `epig`
@@ -60,6 +62,18 @@ def latent_straddle(learner: Learner, params: Any, x: Array) -> Array:
                          "classes (use an uncertainty measure such as 'margin' or 'entropy')")
     mean, std = learner.latent(params, x)
     return straddle(mean, std, learner.levels)
+
+
+def posterior_committee(learner: Learner, params: Any, x: Array, measure: str) -> Array:
+    """`[n]`: a committee measure of a two-class latent Gaussian posterior (the GP), in closed form
+    (`qsynth.strategies.posterior_committee`: its committee is the posterior)."""
+    if not isinstance(learner, LatentCovariance) or learner.num_classes != 2 or len(learner.levels) != 1:
+        raise ValueError(f"the measure {measure!r} scores the disagreement of a committee; "
+                         f"{type(learner).__name__} has one member, and no closed form for it is known unless it "
+                         "is a two-class latent Gaussian posterior with one boundary level (learner.model = 'gp' "
+                         "on two classes, target = 'label' or a success interval with one finite end)")
+    mean, std = learner.latent(params, x)
+    return posterior_committee_measure(measure, mean - learner.levels[0], std, learner.noise_variance(params))
 
 
 def with_targets(learner: Learner, params: Any, targets: Array | np.ndarray, keep: int | None = None,
