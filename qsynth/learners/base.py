@@ -6,7 +6,9 @@ Optional capabilities are protocols of their own, declared by implementing them,
 attribute by attribute:
 
 * `LatentPosterior` — a latent Gaussian posterior `latent(params, x) -> (mean, std)` and the
-  `levels` that bound class 1 (what the straddle rule needs);
+  `levels` that bound class 1 (what the straddle rule needs); a one-member `LatentCovariance`
+  with two classes and one level also has the committee measures (vote entropy, BALD, ...) of
+  its posterior in closed form (`qsynth.strategies.posterior_committee`);
 * `PerExampleGradients` — `gradient_norms(params, x) -> [nets, n, classes]`, the norm of one
   example's cross-entropy gradient with respect to each network's parameters for every
   candidate label (what expected gradient length needs);
