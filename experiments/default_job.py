@@ -1,17 +1,20 @@
 """The default job (`qsynth run`: two moons, the teacher oracle, 40 labels, 11 arms) with only
 its learner and synthesis settings changed, and issue 14's checks on it, paired over seeds.
 
-Variants (each the built-in `qsynth/configs/default.toml` with these changes, nothing else):
+Variants (each the built-in `qsynth/configs/default.toml` with these changes, nothing else;
+`--variant bi --learner gp_shortest` is the built-in config as it is since 2026-12-03, and
+`--variant today --learner default` the one before, whose learner is kept here as `ENSEMBLE`):
 
-* `--variant today`: the strategies as they are;
+* `--variant today`: both synthesis arms climb entropy (the default job's settings until
+  2026-12-03);
 * `--variant epig`: both synthesis arms climb EPIG about pool points (`measure = "epig"`: the
   expected information an answer gives about the labels of 256 pool points drawn each round,
   the inputs the task's test data comes from), latent synthesis in the VAE's latent space and
   input synthesis in the box (`targets = "pool"`);
 * `--variant bi`: both synthesis arms climb `boundary_information` about pool points (what an
   answer tells about the class of the pool points still in doubt; a GP's measure);
-* `--learner default | prior | bootstrap | bootstrap_prior`: the default's MLP(32, 32) × 5
-  ensemble as it is, with randomized prior functions (`prior_scale = 3`), with online bagging
+* `--learner default | prior | bootstrap | bootstrap_prior`: the default job's MLP(32, 32) × 5
+  ensemble until 2026-12-03 (`ENSEMBLE`) as it was, with randomized prior functions (`prior_scale = 3`), with online bagging
   (`bootstrap = true`: each member weighs each label by a Poisson(1) draw), or with both;
   `--learner gp`: the recommended box learner instead (`qsynth.recommended.box_learner()`: the
   exact GP, Matérn-5/2, lengthscale by leave-one-out), or `--learner gp_likelihood`, the same GP
@@ -54,10 +57,13 @@ def default_table() -> dict:
     return tomllib.loads((resources.files("qsynth") / "configs" / "default.toml").read_text(encoding="utf-8"))
 
 
-#: Each variant's synthesis measure (both synthesis arms, about pool points); "today" changes none.
+#: Each variant's synthesis measure (both synthesis arms, about pool points; "today": entropy).
 VARIANT_MEASURES = {"epig": "epig", "bi": "boundary_information"}
 VARIANTS = ("today", *VARIANT_MEASURES)
-#: Learner changes to try (each on top of the default's MLP(32, 32) × 5 ensemble).
+#: The default job's learner until 2026-12-03: a 5-member MLP(32, 32) ensemble.
+ENSEMBLE = {"model": "mlp", "hidden": [32, 32], "members": 5, "learning_rate": 0.02, "weight_decay": 0.0001,
+            "steps": 300, "warm_steps": 40}
+#: Learner changes to try (each on top of `ENSEMBLE`).
 LEARNER_CHANGES = {"default": {}, "prior": {"prior_scale": 3.0}, "bootstrap": {"bootstrap": True},
                    "bootstrap_prior": {"bootstrap": True, "prior_scale": 3.0}}
 #: Learners that replace the ensemble outright (the recommended box learner: `qsynth.recommended`).
@@ -76,11 +82,15 @@ def variant_table(variant: str, learner: str = "default") -> dict:
                             "gp_likelihood": recommended.box_learner() | {"lengthscale_by": "likelihood"},
                             "gp_shortest": recommended.pool_learner()}[learner]
     else:
-        table["learner"].update(LEARNER_CHANGES[learner])
-    if variant in VARIANT_MEASURES:
-        for spec in table["strategies"]:
-            if spec["kind"] in SYNTHESIS_KINDS:
-                spec.update(measure=VARIANT_MEASURES[variant], targets="pool")
+        table["learner"] = ENSEMBLE | LEARNER_CHANGES[learner]
+    for spec in table["strategies"]:
+        if spec["kind"] not in SYNTHESIS_KINDS:
+            continue
+        spec.pop("targets", None)
+        if variant in VARIANT_MEASURES:
+            spec.update(measure=VARIANT_MEASURES[variant], targets="pool")
+        else:
+            spec["measure"] = "entropy"
     return table
 
 

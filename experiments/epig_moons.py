@@ -1,6 +1,6 @@
 """Diagnostic: does the default job's ensemble have any EPIG to climb? (issue 14)
 
-Fits the default job's learner (MLP(32, 32) × 5, `qsynth/configs/default.toml`) and three
+Fits the default job's learner (MLP(32, 32) × 5, `qsynth/configs/default.toml` until 2026-12-03) and three
 variants of it on 10 stratified labels of two moons (the default job's data, seed 1), and
 prints EPIG about 256 pool points (`measure = "epig"`) over the pool and over a grid covering
 the box, with BALD on the grid for contrast: if the members agree on every pool point, EPIG is
@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from default_job import LEARNER_CHANGES, default_table  # noqa: E402
+from default_job import ENSEMBLE, LEARNER_CHANGES  # noqa: E402
 
 from qsynth.data import LabeledBuffer, moons  # noqa: E402
 from qsynth.learners import LearnerConfig  # noqa: E402
@@ -39,7 +39,7 @@ def main() -> None:
     buffer.add(data.x[labeled], data.y[labeled].astype(np.int32), 0)
     print("learner          | EPIG on the pool: median, max (where) | on the grid: max (where) | BALD on the grid: max "
           "(where) | test accuracy")
-    learner_table = default_table()["learner"]
+    learner_table = dict(ENSEMBLE)
     for name, change in LEARNER_CHANGES.items():
         table = {**learner_table, **change}
         config = LearnerConfig(**{**table, "hidden": tuple(table["hidden"])})

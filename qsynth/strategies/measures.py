@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from jax import Array
 
 __all__ = ["BOUNDARY_INFORMATION", "EPIG", "EXPECTED_GRADIENT_LENGTH", "MeasureLike", "STRADDLE", "Scorer",
-           "COMMITTEE_MEASURES", "TARGET_MEASURES", "check_committee", "check_measure", "measure_name", "needs_targets",
+           "COMMITTEE_MEASURES", "POSTERIOR_MEASURES", "TARGET_MEASURES", "check_committee", "check_measure", "measure_name", "needs_targets",
            "resolve_measure"]
 
 EXPECTED_GRADIENT_LENGTH = "expected_gradient_length"
@@ -41,6 +41,8 @@ MeasureLike = str | Callable[[Any], Any]
 #: A two-class GP's committee is its posterior: `qsynth.strategies.posterior_committee` gives
 #: `vote_entropy`, `kl_to_consensus` and `bald` (and `soft_vote_entropy`) for it in closed form.
 COMMITTEE_MEASURES = ("mean_std", "vote_entropy", "kl_to_consensus", "bald", EPIG)
+#: The committee measures with a closed form for a two-class latent Gaussian posterior.
+POSTERIOR_MEASURES = ("vote_entropy", "soft_vote_entropy", "kl_to_consensus", "bald")
 
 
 def check_committee(measure: MeasureLike | None, members: int, strategy: str, learner: str = "the learner",
@@ -51,8 +53,6 @@ def check_committee(measure: MeasureLike | None, members: int, strategy: str, le
     latent Gaussian posterior, the GP) and the measure has a closed form for it
     (`qsynth.strategies.posterior_committee`). Measures given as functions or references are not
     checked."""
-    from qsynth.strategies.posterior_committee import POSTERIOR_MEASURES
-
     if not isinstance(measure, str) or measure not in COMMITTEE_MEASURES or members >= 2:
         return
     if posterior and measure in POSTERIOR_MEASURES:
@@ -149,7 +149,6 @@ class Scorer:
 
     def __call__(self, learner: Learner, params: Any, x: Array) -> Array:
         """Scores `[n]` of points `x: [n, *feature_shape]` (pure, differentiable in x for measures)."""
-        from qsynth.strategies.posterior_committee import POSTERIOR_MEASURES
         from qsynth.strategies.scoring import (boundary_information, expected_gradient_length, latent_straddle,
                                                posterior_committee, target_information)
 

@@ -40,13 +40,12 @@ from typing import TYPE_CHECKING
 import jax.numpy as jnp
 from jax.scipy.stats import norm
 
+from qsynth.strategies.measures import POSTERIOR_MEASURES
+
 if TYPE_CHECKING:
     from jax import Array
 
 __all__ = ["POSTERIOR_MEASURES", "posterior_committee_measure"]
-
-#: The committee measures with a closed form for a latent Gaussian posterior with probit labels.
-POSTERIOR_MEASURES = ("vote_entropy", "soft_vote_entropy", "kl_to_consensus", "bald")
 
 #: Houlsby et al.'s constant: h(Φ(z)) ≈ exp(−z² / (2 C²)) in bits, C² = π ln 2 / 2.
 _C2 = math.pi * math.log(2.0) / 2.0
