@@ -209,8 +209,8 @@ def pool_run_table(name: str, runs: Path) -> str:
 
 #: display names of the default job's strategies (docs/results.md)
 DEFAULT_NAMES = {
-    "synthesis-entropy": "latent synthesis (2-D VAE, entropy)", "input_synthesis-entropy":
-    "input-space synthesis (box, entropy)", "vote_entropy": "QBC, vote entropy", "bald": "BALD",
+    "synthesis-boundary_information": "latent synthesis (2-D VAE, boundary information)",
+    "input_synthesis-boundary_information": "input-space synthesis (box, boundary information)", "vote_entropy": "QBC, vote entropy", "bald": "BALD",
     "expected_gradient_length": "expected gradient length",
     "stream-variable_uncertainty-0.2": "stream, variable uncertainty, 20% budget",
     "stream-split-0.2": "stream, split, 20% budget"}
@@ -308,6 +308,9 @@ TABLES: dict[str, Callable[[Path], str]] = {
 
 #: run folders whose plots docs/results.md shows: (run, plot file in runs/<run>/plots, name in docs/img)
 RUN_PLOTS = [
+    ("default", "learning_curves.png", "default_learning_curves.png"),
+    ("default", "boundary-bald.png", "default_boundary_bald.png"),
+    ("default", "boundary-synthesis-boundary_information.png", "default_boundary_synthesis.png"),
     ("cartpole_synthesis", "region-input_synthesis-entropy.png", "cartpole_region_synthesis.png"),
     ("projectile_synthesis", "region-input_synthesis-entropy.png", "projectile_region_synthesis.png"),
     ("projectile_synthesis", "region-random.png", "projectile_region_random.png"),

@@ -27,12 +27,13 @@ Use them as they are or as a starting point::
 
 Each call returns a fresh table, yours to change.
 
-Pools of vectors and images: the MLP ensemble of `qsynth/configs/default.toml` with pool
-uncertainty sampling for vectors, the network GP (`experiments/digits_nngp.toml`) for images and
+Pools of vectors and images: a 5-member MLP ensemble with pool uncertainty sampling for vectors
+(`experiments/breast_cancer.toml`), the network GP (`experiments/digits_nngp.toml`) for images and
 other many-class data (docs/results.md). To synthesize on a low-dimensional pool (latent or input
 synthesis), use `pool_learner()` with both synthesis arms on `boundary_information` and
-`targets = "pool"`: chosen on the default job's (two moons) seeds 0–9 and 100–119, confirmed on
-120–129 (`experiments/default_job.py`; docs/results.md, "The recommended GP on the default job").
+`targets = "pool"`, as `qsynth/configs/default.toml` does: chosen on the default job's (two
+moons) seeds 0–9 and 100–119, confirmed on 120–129 and, with all eleven arms, on 130–139
+(`experiments/default_job.py`; docs/results.md, "The recommended GP on the default job").
 """
 
 from __future__ import annotations
