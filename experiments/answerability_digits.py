@@ -10,10 +10,14 @@ budget, seed set as there) with these arms:
 * `synthesis-entropy-off`: the same with `answerability = false` (today's behaviour);
 * on all ten classes also `synthesis-smooth_margin-pool` / `-off`: smooth-margin synthesis from
   pool encodings (the 27.1% arm), on and off;
+* `...-confidence`: each synthesis arm with its answerability modelled in the learner's
+  confidence space (`answerability_space = "confidence"`: P(answered | the learner's sorted
+  class probabilities at the query)), chosen on seeds 10–12;
 * `entropy`, `margin`: pool uncertainty sampling; `random`.
 
-Answerability has no setting to tune: its lengthscale and prior are chosen every round by
-leave-one-out likelihood. Seeds 0–9 (the configs' own). Reports accuracy at 20/40/60/100
+Answerability's lengthscale and prior are chosen every round by leave-one-out likelihood; its
+space (where the query is, or the learner's confidence) was chosen on seeds 10–12
+(`--seeds 10 11 12`). Seeds 0–9 (the configs' own). Reports accuracy at 20/40/60/100
 labels, the share of synthesized queries that abstained, and paired differences over seeds.
 
     python experiments/answerability_digits.py                  # all three tasks, ~50 min on 2 cores
@@ -44,10 +48,13 @@ MARGIN_SYNTHESIS = {"kind": "synthesis", "measure": "smooth_margin", "starts": 2
 
 
 def strategies(task: str) -> list[dict]:
+    confidence = {"answerability_space": "confidence"}
     arms = [{**ENTROPY_SYNTHESIS, "label": "synthesis-entropy"},
+            {**ENTROPY_SYNTHESIS, **confidence, "label": "synthesis-entropy-confidence"},
             {**ENTROPY_SYNTHESIS, "answerability": False, "label": "synthesis-entropy-off"}]
     if task == "all":
         arms += [{**MARGIN_SYNTHESIS, "label": "synthesis-smooth_margin-pool"},
+                 {**MARGIN_SYNTHESIS, **confidence, "label": "synthesis-smooth_margin-pool-confidence"},
                  {**MARGIN_SYNTHESIS, "answerability": False, "label": "synthesis-smooth_margin-pool-off"}]
     return arms + [{"kind": "uncertainty", "measure": "entropy"}, {"kind": "uncertainty", "measure": "margin"},
                    {"kind": "random"}]
@@ -68,7 +75,8 @@ def analyse(path: Path, at: list[int]) -> dict:
         abstained = sum(h[-1]["abstained"] - h[0]["abstained"] for h in runs)
         out["abstained"][name] = abstained / max(asked, 1)
     for arm in (a for a in hist if a.startswith("synthesis") and not a.endswith("-off")):
-        for other in (f"{arm}-off", "random", "entropy", "margin"):
+        base = arm.removesuffix("-confidence")
+        for other in (*((base,) if base != arm else ()), f"{base}-off", "random", "entropy", "margin"):
             for n in (40, 100):
                 if other in hist and n in at:
                     out["paired"][f"{arm} - {other} @ {n}"] = paired(out["accuracy_at"][arm][n],

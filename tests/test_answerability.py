@@ -14,6 +14,7 @@ import pytest
 from helpers import TINY
 from qsynth import Session
 from qsynth.config import ConfigError, parse_config
+from qsynth.learners import LearnerConfig
 from qsynth.problem import Problem
 from qsynth.problem import TestSetEvaluator as GridEvaluator
 from qsynth.records import Answer, Queries, Status
@@ -95,13 +96,14 @@ def test_an_answer_log_adds_removes_and_round_trips_as_arrays():
     log.remove("r0001-q00")
     assert len(log) == 1 and log.refusals == 0
     assert answerability_for(log, "input", SQUARE.bounds) is None  # no refusal: weight 1
-    with pytest.raises(ValueError, match="'latent' or 'input'"):
+    with pytest.raises(ValueError, match="'latent', 'input' or 'confidence'"):
         answerability_for(back, "pixels")
 
 
 # ---- a session learns it ---------------------------------------------------------------------------
-def _run(strategy, answer, seed=0, budget=30, store=None, stop_after=None, config=SessionConfig(seed_size=6)):
-    session = Session(SQUARE, TINY.build((2,), 2), strategy, key=jax.random.key(seed), config=config, store=store)
+def _run(strategy, answer, seed=0, budget=30, store=None, stop_after=None, config=SessionConfig(seed_size=6),
+         learner=TINY):
+    session = Session(SQUARE, learner.build((2,), 2), strategy, key=jax.random.key(seed), config=config, store=store)
     asked = []
     while session.state.spent["queries"] < budget:
         q = session.ask()
@@ -385,3 +387,60 @@ def test_cost_aware_synthesis_asks_where_answers_are_cheap():
     log.add("a", np.zeros(2), None, True, 2.0)
     log.add("b", np.ones(2), None, True, 2.0)
     assert cost_for(log, "input", SQUARE.bounds) is None  # every answer cost the same: nothing to divide by
+
+
+# ---- in the learner's confidence space -------------------------------------------------------
+def test_in_confidence_space_the_model_sits_at_the_learners_sorted_probabilities(key):
+    from qsynth.strategies.answerability import confidence_features
+    from qsynth.strategies.ascent import AscentSpec, acquisition, weighted_acquisition
+
+    learner = TINY.build((2,), 2)
+    params = learner.fit(key, None, _labeled_square()).params
+    x = np.array([[0.1, 0.5], [0.5, 0.5], [0.9, 0.5]], np.float32)
+    probs = np.asarray(learner.probs(params, jnp.asarray(x))).mean(axis=0)
+    np.testing.assert_allclose(np.asarray(confidence_features(learner.probs(params, jnp.asarray(x)))),
+                               -np.sort(-probs, axis=-1), rtol=1e-6)
+    log = AnswerLog.empty(2)
+    for i, (point, ok) in enumerate([(x[0], True), (x[1], False), (x[1], False), (x[2], True)]):
+        log.add(f"q{i}", point, None, ok)
+    features = lambda pts: -np.sort(-np.asarray(learner.predict_proba(params, pts)), axis=-1)  # noqa: E731
+    model = answerability_for(log, "confidence", features=features)
+    np.testing.assert_array_equal(np.asarray(model.points)[:4], features(log.x))  # where the model's points are
+    spec = AscentSpec(learner, None, "entropy", 1, 0.1, answerable=True, answer_space="confidence")
+    z = jnp.asarray(x)
+    want = np.asarray(weigh(acquisition(spec, params, None, z), probability(model.arrays, features(x))))
+    np.testing.assert_allclose(np.asarray(weighted_acquisition(spec, params, None, z, model.arrays)), want, rtol=1e-5)
+    with pytest.raises(ValueError, match="needs `features`"):
+        answerability_for(log, "confidence")
+
+
+def _labeled_square():
+    from qsynth.data import LabeledBuffer
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (12, 2)).astype(np.float32)
+    buf = LabeledBuffer.empty((2,))
+    buf.add(x, (x[:, 0] > 0.5).astype(np.int32), 0)
+    return buf
+
+
+def test_in_confidence_space_synthesis_learns_that_ambiguous_queries_go_unanswered():
+    """The band teacher refuses near its boundary, which is where the (calibrated) GP is in doubt;
+    modelled in the learner's confidence space, synthesis asks fewer queries the teacher cannot
+    answer on every seed. Fewer, not none: the learner's confidence is only a proxy for the
+    teacher's, and as the GP sharpens, points inside the band look clear to it (the input-space
+    model, which learns the band as a place, stops asking there: the test above)."""
+    refused = {"confidence": [], "off": []}
+    for arm, strategy in (("confidence", dataclasses.replace(SYNTH, answerability_space="confidence")),
+                          ("off", dataclasses.replace(SYNTH, answerability=False))):
+        for seed in range(3):
+            _, asked = _run(strategy, _band, seed=seed, learner=LearnerConfig(model="gp"))
+            xs = np.concatenate([q.x for q in asked[1:]])  # after the seed set
+            refused[arm].append(float(np.mean(np.abs(xs[:, 0] - 0.5) < 0.08)))
+    assert all(c < o for c, o in zip(refused["confidence"], refused["off"])), refused
+    assert np.mean(refused["confidence"]) < 0.75 * np.mean(refused["off"]), refused  # 0.54 against 0.86
+
+
+def test_answerability_space_is_checked():
+    with pytest.raises(ValueError, match="answerability_space must be one of"):
+        InputSynthesis(answerability_space="pixels")

@@ -26,7 +26,13 @@ acquisition.
 
 Spaces: latent synthesis models answerability in the generator's latent space (the queries'
 codes z; answers to queries without one, such as the seed set's pool points, at their
-encodings), everything else in input space.
+encodings), everything else in input space — where a query is. With `answerability_space =
+"confidence"` a synthesis strategy models it instead in the space of the learner's own class
+probabilities at the query, sorted from the most likely class down (`confidence_features`,
+`[n, C]`, recomputed for every logged query with each round's learner): a refusal then says
+"queries this ambiguous to the learner go unanswered", wherever in the input or latent space
+they are — the case of a teacher or a person who cannot tell ambiguous images apart, whose
+refusals sit wherever the learner is in doubt, which is where the acquisition peaks.
 
 References:
   Goetschalckx, Poupart & Hoey (2011). Continuous Correlated Beta Processes. IJCAI.
@@ -46,8 +52,8 @@ import numpy as np
 
 from qsynth.data.buffer import capacity_for
 
-__all__ = ["AnswerLog", "AnswerabilityModel", "COST_STRENGTHS", "CostModel", "LENGTHSCALE_FRACTIONS",
-           "PRIOR_ANSWERED", "PRIOR_STRENGTHS", "PRIOR_UNANSWERED", "answerability_for", "cost_for", "expected_cost",
+__all__ = ["ANSWERABILITY_SPACES", "AnswerLog", "AnswerabilityModel", "COST_STRENGTHS", "CostModel", "LENGTHSCALE_FRACTIONS",
+           "PRIOR_ANSWERED", "PRIOR_STRENGTHS", "PRIOR_UNANSWERED", "answerability_for", "confidence_features", "cost_for", "expected_cost",
            "expected_cost_of", "fit_answerability", "fit_cost", "probability", "probability_of", "weigh"]
 
 
@@ -250,9 +256,28 @@ def fit_answerability(points: np.ndarray, answered: np.ndarray, scale: float,
     return AnswerabilityModel(*_padded(points, answered), float(lengthscale), chosen, len(points))
 
 
+#: Where a synthesis strategy's answerability model lives: "auto" (where the query is: the
+#: generator's latent space for latent synthesis, the input box for input synthesis) or
+#: "confidence" (the learner's sorted class probabilities at the query).
+ANSWERABILITY_SPACES = ("auto", "confidence")
+
+
+def confidence_features(probs: Any) -> Any:
+    """The learner's committee-mean class probabilities at each point, sorted from the largest
+    down: `probs [members, n, C] -> [n, C]` (NumPy or JAX; differentiable in JAX)."""
+    import jax.numpy as jnp
+
+    return -jnp.sort(-jnp.mean(probs, axis=0), axis=-1)
+
+
 def _in_space(log: AnswerLog, space: str, bounds: tuple[np.ndarray, np.ndarray] | None,
-              encode: Any) -> tuple[np.ndarray, np.ndarray, float] | None:
+              encode: Any, features: Any = None) -> tuple[np.ndarray, np.ndarray, float] | None:
     """The log's rows that have a point in `space`, those points, and the space's scale (None: none)."""
+    if space == "confidence":
+        if features is None:
+            raise ValueError("answerability in confidence space needs `features` (x [n, features] -> [n, C])")
+        points = np.asarray(features(log.x), np.float32).reshape(len(log), -1)
+        return np.ones(len(log), bool), points, math.sqrt(2.0)  # (the distance between two simplex corners)
     if space == "latent":
         if log.z.shape[1] == 0:
             return None
@@ -268,24 +293,26 @@ def _in_space(log: AnswerLog, space: str, bounds: tuple[np.ndarray, np.ndarray] 
         else:
             scale = math.sqrt(2.0 * float(np.var(log.x.astype(np.float64), axis=0).sum())) if len(log) > 1 else 0.0
         return np.ones(len(log), bool), log.x, scale
-    raise ValueError(f"answerability space must be 'latent' or 'input', got {space!r}")
+    raise ValueError(f"answerability space must be 'latent', 'input' or 'confidence', got {space!r}")
 
 
 def answerability_for(log: AnswerLog | None, space: str, bounds: tuple[np.ndarray, np.ndarray] | None = None,
-                      encode: Any = None) -> AnswerabilityModel | None:
-    """The model a strategy weighs with this round, in `space` ("latent" or "input"), or None
-    while every modelled answer was an answer (weight 1: the run is exactly what it would be
-    without answerability).
+                      encode: Any = None, features: Any = None) -> AnswerabilityModel | None:
+    """The model a strategy weighs with this round, in `space` ("latent", "input" or
+    "confidence"), or None while every modelled answer was an answer (weight 1: the run is
+    exactly what it would be without answerability).
 
     In latent space the rows with codes are used as they are, and the others (the seed set,
     pool points) are placed at their encodings when `encode` (`x [n, features] -> z [n, latent]`)
     is given, else left out. Scale: the box diagonal for inputs with `bounds`; √(2·latent) in
-    latent space; else √(2 · Σ var) of the points (the typical distance between two of them)."""
-    if space not in ("latent", "input"):
-        raise ValueError(f"answerability space must be 'latent' or 'input', got {space!r}")
+    latent space; else √(2 · Σ var) of the points (the typical distance between two of them).
+    In confidence space each logged query is placed at `features(x)` (`[n, C]`: the learner's
+    sorted class probabilities there, `confidence_features`), scale √2."""
+    if space not in ("latent", "input", "confidence"):
+        raise ValueError(f"answerability space must be 'latent', 'input' or 'confidence', got {space!r}")
     if log is None or log.refusals == 0:
         return None
-    found = _in_space(log, space, bounds, encode)
+    found = _in_space(log, space, bounds, encode, features)
     if found is None:
         return None
     rows, points, scale = found

@@ -9,7 +9,8 @@ and Adam is elementwise, so starts never interact. The learner and generator par
 are arguments, not constants, so every round of a run reuses one compilation.
 
 Objective for start s:  acquisition(probs(generate(z_s)))  +  realism · log_prior(z_s)
-(with an answerability model, the acquisition is weighed by P(answered | z_s) first:
+(with an answerability model, the acquisition is weighed by P(answered | z_s) first — or by
+P(answered | the learner's sorted class probabilities at z_s's point) in confidence space:
 `qsynth.strategies.answerability.weigh`)
 (the generator's log prior density up to a constant — −½‖z_s‖² for the VAE's standard normal:
 it keeps z where the generator was trained). In input space `decode` is the identity and each
@@ -30,7 +31,7 @@ import optax
 from jax import Array
 
 from qsynth.generators.base import Generator
-from qsynth.strategies.scoring import MeasureLike, Scorer, check_measure
+from qsynth.strategies.scoring import MeasureLike, Scorer, check_measure, needs_targets
 
 __all__ = ["AscentResult", "AscentSpec", "TRACE_COUNTS", "ascend", "acquisition", "best_starts",
            "weighted_acquisition"]
@@ -53,6 +54,9 @@ class AscentSpec:
       keep_path: also return every iterate (for plots of ascent paths).
       answerable: weigh the acquisition by an answerability model (whose arrays `ascend` and
         `best_starts` then take as `answerability`).
+      answer_space: where that model is evaluated: "code" (at z itself: a latent code, or the
+        input) or "confidence" (at the learner's sorted class probabilities of the point z
+        decodes to: `qsynth.strategies.answerability.confidence_features`).
       cost_aware: divide it by a cost model's expected cost (arrays: `cost`).
     """
 
@@ -65,10 +69,13 @@ class AscentSpec:
     bounded: bool = False
     keep_path: bool = False
     answerable: bool = False
+    answer_space: str = "code"
     cost_aware: bool = False
 
     def __post_init__(self) -> None:
         check_measure(self.measure, differentiable=True)
+        if self.answer_space not in ("code", "confidence"):
+            raise ValueError(f"answer_space must be 'code' or 'confidence', got {self.answer_space!r}")
         if self.steps < 0:
             raise ValueError(f"synthesis steps must be >= 0, got {self.steps}")
         if not self.learning_rate > 0:
@@ -106,11 +113,15 @@ def weighted_acquisition(spec: AscentSpec, params: Any, gen_params: Any, z: Arra
                          cost: Any = None) -> Array:
     """The acquisition `[n]` of codes `z`, weighed by P(answered | z) when `spec.answerable` and
     divided by the expected cost of asking at z when `spec.cost_aware`."""
-    from qsynth.strategies.answerability import expected_cost, probability, weigh
+    from qsynth.strategies.answerability import confidence_features, expected_cost, probability, weigh
 
     acq = acquisition(spec, params, gen_params, z)
     if spec.answerable:
-        acq = weigh(acq, probability(answerability, z))
+        where = z
+        if spec.answer_space == "confidence":
+            learner_params = params["learner"] if needs_targets(spec.measure) else params
+            where = confidence_features(spec.learner.probs(learner_params, spec.to_x(gen_params, z)))
+        acq = weigh(acq, probability(answerability, where))
     if spec.cost_aware:
         acq = acq / expected_cost(cost, z)
     return acq

@@ -44,8 +44,8 @@ import numpy as np
 from qsynth.generators.base import Encoder, Generator
 from qsynth.problem import Problem
 from qsynth.records import Queries
-from qsynth.strategies.answerability import (AnswerabilityModel, CostModel, answerability_for, cost_for,
-                                             expected_cost_of, probability_of, weigh)
+from qsynth.strategies.answerability import (ANSWERABILITY_SPACES, AnswerabilityModel, CostModel, answerability_for,
+                                             cost_for, expected_cost_of, probability_of, weigh)
 from qsynth.strategies.base import RoundContext, empty_queries, numpy_rng, query_ids
 from qsynth.strategies.measures import MeasureLike, Scorer, check_measure, measure_name, needs_targets
 
@@ -143,6 +143,7 @@ class _Ascent:
     kept_targets: int | None = None
     screen: int = 1
     answerability: bool = True
+    answerability_space: str = "auto"
     cost_aware: bool = False
     label: str | None = None
     scenario: str = dataclasses.field(default="synthesis", init=False)
@@ -168,6 +169,9 @@ class _Ascent:
             if not (isinstance(self.kept_targets, int) and 1 <= self.kept_targets <= TARGET_CANDIDATES):
                 raise ValueError(f"strategy {self._kind}: kept_targets must be an integer from 1 to "
                                  f"{TARGET_CANDIDATES} (the candidates drawn each round), got {self.kept_targets!r}")
+        if self.answerability_space not in ANSWERABILITY_SPACES:
+            raise ValueError(f"strategy {self._kind}: answerability_space must be one of {list(ANSWERABILITY_SPACES)}, "
+                             f"got {self.answerability_space!r}")
         if self.screen < 1:
             raise ValueError(f"strategy {self._kind}: screen must be >= 1, got {self.screen}")
         if self.starts < 1 or self.steps < 0:
@@ -199,9 +203,24 @@ class _Ascent:
         if self.match is not None:
             return None, None
         bounds = ctx.problem.bounds if space == "input" else None
-        model = answerability_for(ctx.answers, space, bounds, encode) if self.answerability else None
+        model = None
+        if self.answerability and self.answerability_space == "confidence":
+            model = answerability_for(ctx.answers, "confidence", features=functools.partial(self._confidence, ctx))
+        elif self.answerability:
+            model = answerability_for(ctx.answers, space, bounds, encode)
         cost = cost_for(ctx.answers, space, bounds, encode) if self.cost_aware else None
         return model, cost
+
+    @property
+    def _answer_space(self) -> str:
+        """Where the ascent evaluates the answerability model (`AscentSpec.answer_space`)."""
+        return "confidence" if self.answerability_space == "confidence" else "code"
+
+    @staticmethod
+    def _confidence(ctx: RoundContext, x: np.ndarray) -> np.ndarray:
+        """The learner's sorted class probabilities `[n, C]` at flat inputs `x: [n, features]`."""
+        probs = ctx.learner.predict_proba(ctx.params, np.asarray(x, np.float32).reshape(len(x), *ctx.problem.feature_shape))
+        return -np.sort(-np.asarray(probs, np.float32), axis=-1)
 
     def _queries(self, ctx: RoundContext, batch_size: int, z: np.ndarray, before: np.ndarray, after: np.ndarray,
                  x_of: Any, path_x: np.ndarray | None, match_points: Any,
@@ -215,7 +234,10 @@ class _Ascent:
         ranked = after
         extra: dict[str, Any] = {}
         if model is not None:
-            p_answered = probability_of(model, z)
+            where = z
+            if self.answerability_space == "confidence":
+                where = self._confidence(ctx, np.asarray(x_of(z)).reshape(len(z), -1))
+            p_answered = probability_of(model, where)
             ranked = weigh(after, p_answered)
         if cost is not None:
             expected = expected_cost_of(cost, z)
@@ -357,7 +379,7 @@ class LatentSynthesis(_Ascent):
         arrays, cost_arrays = (None if m is None else m.arrays for m in (model, cost))
         spec = AscentSpec(ctx.learner, gen, self.measure, self.steps, self.learning_rate,
                           realism=self.realism, keep_path=keep_path, answerable=model is not None,
-                          cost_aware=cost is not None)
+                          answer_space=self._answer_space, cost_aware=cost is not None)
         target_key = jax.random.fold_in(key, 1)  # (the starts' draws stay those of a run without targets)
 
         def prior_decodes(n: int) -> np.ndarray:
@@ -429,7 +451,8 @@ class InputSynthesis(_Ascent):
         model, cost = self._models(ctx, "input")
         arrays, cost_arrays = (None if m is None else m.arrays for m in (model, cost))
         spec = AscentSpec(ctx.learner, None, self.measure, self.steps, self.learning_rate, bounded=True,
-                          keep_path=keep_path, answerable=model is not None, cost_aware=cost is not None)
+                          keep_path=keep_path, answerable=model is not None, answer_space=self._answer_space,
+                          cost_aware=cost is not None)
 
         def uniform(n: int) -> np.ndarray:  # where predictions matter: uniform in the box, fresh each round
             return rng.uniform(low, high, (n, low.size)).astype(np.float32).reshape(n, *ctx.problem.feature_shape)
