@@ -158,10 +158,12 @@ def test_without_a_refusal_answerability_changes_nothing():
         assert np.array_equal(np.asarray(a), np.asarray(b))
 
 
-def test_a_session_killed_mid_round_restores_the_model_bit_for_bit(tmp_path):
-    whole, asked = _run(SYNTH, _band, budget=20, store=SeedStore(tmp_path / "whole", fsync=False))
-    _run(SYNTH, _band, budget=20, store=SeedStore(tmp_path / "cut", fsync=False), stop_after=6)
-    restored = Session.restore(SQUARE, TINY.build((2,), 2), SYNTH, key=jax.random.key(0),
+@pytest.mark.parametrize("space", ["auto", "confidence"])
+def test_a_session_killed_mid_round_restores_the_model_bit_for_bit(tmp_path, space):
+    strategy = dataclasses.replace(SYNTH, answerability_space=space)
+    whole, asked = _run(strategy, _band, budget=20, store=SeedStore(tmp_path / "whole", fsync=False))
+    _run(strategy, _band, budget=20, store=SeedStore(tmp_path / "cut", fsync=False), stop_after=6)
+    restored = Session.restore(SQUARE, TINY.build((2,), 2), strategy, key=jax.random.key(0),
                                store=SeedStore(tmp_path / "cut", fsync=False), config=SessionConfig(seed_size=6))
     assert restored.state.outcomes.refusals > 0 and restored.state.fitted_round < restored.round
     restored.fit()  # the fit the kill interrupted (the answers it learns from were replayed from the log)
