@@ -159,3 +159,25 @@ def test_killed_failing_and_dask_sweeps_all_end_bitwise_at_the_serial_runs(tmp_p
     done = sorted(line.split(":")[0].split("] ")[1] for line in shown.getvalue().splitlines() if line.startswith("["))
     assert done == ["bald seed 0", "bald seed 1", "input_synthesis-entropy seed 0", "input_synthesis-entropy seed 1"]
     assert not (run / ".compile-cache").exists() and not (on_dask.path / ".compile-cache").exists()
+
+
+def test_local_workers_get_their_share_of_blas_threads(monkeypatch):
+    """Each of N local workers' BLAS libraries get cores / N threads (spinning OpenBLAS threads
+    made a GP sweep slower than serial); a variable the user set is kept, and the driver's
+    environment is put back when the sweep ends."""
+    import multiprocessing
+    import os
+
+    from qsynth.experiments.sweep import BLAS_THREAD_VARIABLES, _pin_blas_of_children
+
+    for name in BLAS_THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MKL_NUM_THREADS", "3")
+    restore = _pin_blas_of_children(1)
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:  # a spawned child, as the sweep's workers are
+        seen = pool.apply(os.getenv, ("OPENBLAS_NUM_THREADS",)), pool.apply(os.getenv, ("MKL_NUM_THREADS",))
+    restore()
+    assert seen == ("1", "3")
+    assert "OPENBLAS_NUM_THREADS" not in os.environ and "OMP_NUM_THREADS" not in os.environ
+    assert os.environ["MKL_NUM_THREADS"] == "3"
