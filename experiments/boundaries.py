@@ -59,6 +59,7 @@ LEARNERS = {
     "gp": {"model": "gp", "kernel": "matern52"},
     "gp_loo": recommended.box_learner(),
     "gp_loo_shortest": recommended.pool_learner(),
+    "gp_loo_ard": recommended.box_learner() | {"ard_steps": 50},
 }
 STRATEGIES = {
     "input_synthesis": {"kind": "input_synthesis", "measure": "entropy", "starts": 256, "steps": 50,
