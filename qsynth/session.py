@@ -30,7 +30,7 @@ import numpy as np
 
 from qsynth import _compiles
 from qsynth.data.buffer import LabeledBuffer
-from qsynth.learners.base import LatentCovariance, Learner, LearnerState
+from qsynth.learners.base import Learner, LearnerState
 from qsynth.problem import Problem
 from qsynth.records import Answer, AskedQuery, Flag, Queries, Retract, Status, validate_answer
 from qsynth.session_state import ResumeMismatch, SessionState, read_checkpoint, write_checkpoint
@@ -38,7 +38,7 @@ from qsynth.store import SeedStore, read_label_log
 from qsynth.loop_config import SessionConfig
 from qsynth.strategies.answerability import AnswerLog
 from qsynth.strategies.base import RoundContext, Strategy, StreamPositioned
-from qsynth.strategies.measures import check_committee
+from qsynth.strategies.measures import check_committee, has_posterior_committee
 
 __all__ = ["ResumeMismatch", "Session", "SessionConfig", "concat_queries", "recent", "seed_queries"]
 
@@ -110,8 +110,7 @@ class Session:
                              "class)")
         check_committee(getattr(strategy, "measure", None), int(getattr(learner, "members", 2)),
                         str(getattr(strategy, "name", type(strategy).__name__)), f"the learner ({type(learner).__name__})",
-                        posterior=isinstance(learner, LatentCovariance) and learner.num_classes == 2
-                        and len(learner.levels) == 1)
+                        posterior=has_posterior_committee(learner))
         self.problem, self.learner, self.strategy, self.key = problem, learner, strategy, key
         self.store, self.config = store, config
         self._key_data = np.asarray(jax.random.key_data(key))

@@ -31,6 +31,7 @@ import optax
 from jax import Array
 
 from qsynth.generators.base import Generator
+from qsynth.strategies.answerability import ANSWERABILITY_SPACES
 from qsynth.strategies.scoring import MeasureLike, Scorer, check_measure, needs_targets
 
 __all__ = ["AscentResult", "AscentSpec", "TRACE_COUNTS", "ascend", "acquisition", "best_starts",
@@ -54,9 +55,9 @@ class AscentSpec:
       keep_path: also return every iterate (for plots of ascent paths).
       answerable: weigh the acquisition by an answerability model (whose arrays `ascend` and
         `best_starts` then take as `answerability`).
-      answer_space: where that model is evaluated: "code" (at z itself: a latent code, or the
-        input) or "confidence" (at the learner's sorted class probabilities of the point z
-        decodes to: `qsynth.strategies.answerability.confidence_features`).
+      answer_space: where that model is evaluated (`ANSWERABILITY_SPACES`): "auto" (at z itself:
+        a latent code, or the input) or "confidence" (at the learner's sorted class probabilities
+        of the point z decodes to: `qsynth.strategies.answerability.confidence_features`).
       cost_aware: divide it by a cost model's expected cost (arrays: `cost`).
     """
 
@@ -69,13 +70,13 @@ class AscentSpec:
     bounded: bool = False
     keep_path: bool = False
     answerable: bool = False
-    answer_space: str = "code"
+    answer_space: str = "auto"
     cost_aware: bool = False
 
     def __post_init__(self) -> None:
         check_measure(self.measure, differentiable=True)
-        if self.answer_space not in ("code", "confidence"):
-            raise ValueError(f"answer_space must be 'code' or 'confidence', got {self.answer_space!r}")
+        if self.answer_space not in ANSWERABILITY_SPACES:
+            raise ValueError(f"answer_space must be one of {list(ANSWERABILITY_SPACES)}, got {self.answer_space!r}")
         if self.steps < 0:
             raise ValueError(f"synthesis steps must be >= 0, got {self.steps}")
         if not self.learning_rate > 0:

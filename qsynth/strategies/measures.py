@@ -8,9 +8,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
-from qsynth.learners.base import Learner, PerExampleGradients
+from qsynth.learners.base import LatentCovariance, Learner, PerExampleGradients
 from qsynth.plugins import is_reference, resolve
 from qsynth.uncertainty import MEASURES, Measure, get_measure
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from jax import Array
 
 __all__ = ["BOUNDARY_INFORMATION", "EPIG", "EXPECTED_GRADIENT_LENGTH", "MeasureLike", "STRADDLE", "Scorer",
-           "COMMITTEE_MEASURES", "POSTERIOR_MEASURES", "TARGET_MEASURES", "check_committee", "check_measure", "measure_name", "needs_targets",
+           "COMMITTEE_MEASURES", "POSTERIOR_MEASURES", "TARGET_MEASURES", "check_committee", "check_measure", "has_posterior_committee", "measure_name", "needs_targets",
            "resolve_measure"]
 
 EXPECTED_GRADIENT_LENGTH = "expected_gradient_length"
@@ -43,6 +43,13 @@ MeasureLike = str | Callable[[Any], Any]
 COMMITTEE_MEASURES = ("mean_std", "vote_entropy", "kl_to_consensus", "bald", EPIG)
 #: The committee measures with a closed form for a two-class latent Gaussian posterior.
 POSTERIOR_MEASURES = ("vote_entropy", "soft_vote_entropy", "kl_to_consensus", "bald")
+
+
+def has_posterior_committee(learner: Any) -> TypeGuard[LatentCovariance]:
+    """Whether `learner`'s committee measures have a closed form in its posterior
+    (`qsynth.strategies.posterior_committee`): a two-class `LatentCovariance` with one level."""
+    return (isinstance(learner, LatentCovariance) and getattr(learner, "num_classes", 0) == 2
+            and len(learner.levels) == 1)
 
 
 def check_committee(measure: MeasureLike | None, members: int, strategy: str, learner: str = "the learner",

@@ -29,7 +29,8 @@ from qsynth._devices import mesh_for, replicated, split_rows
 from qsynth.data.buffer import capacity_for
 from qsynth.learners.base import LatentCovariance, LatentPosterior, Learner, PerExampleGradients, PreparedTargets
 from qsynth.strategies.measures import (BOUNDARY_INFORMATION, EPIG, EXPECTED_GRADIENT_LENGTH, STRADDLE, MeasureLike,
-                                        Scorer, check_measure, measure_name, needs_targets, resolve_measure)
+                                        Scorer, check_measure, has_posterior_committee, measure_name, needs_targets,
+                                        resolve_measure)
 from qsynth.strategies.posterior_committee import posterior_committee_measure
 from qsynth.uncertainty import epig, straddle
 
@@ -67,7 +68,7 @@ def latent_straddle(learner: Learner, params: Any, x: Array) -> Array:
 def posterior_committee(learner: Learner, params: Any, x: Array, measure: str) -> Array:
     """`[n]`: a committee measure of a two-class latent Gaussian posterior (the GP), in closed form
     (`qsynth.strategies.posterior_committee`: its committee is the posterior)."""
-    if not isinstance(learner, LatentCovariance) or learner.num_classes != 2 or len(learner.levels) != 1:
+    if not has_posterior_committee(learner):
         raise ValueError(f"the measure {measure!r} scores the disagreement of a committee; "
                          f"{type(learner).__name__} has one member, and no closed form for it is known unless it "
                          "is a two-class latent Gaussian posterior with one boundary level (learner.model = 'gp' "

@@ -45,7 +45,7 @@ from qsynth.generators.base import Encoder, Generator
 from qsynth.problem import Problem
 from qsynth.records import Queries
 from qsynth.strategies.answerability import (ANSWERABILITY_SPACES, AnswerabilityModel, CostModel, answerability_for,
-                                             cost_for, expected_cost_of, probability_of, weigh)
+                                             confidence_features, cost_for, expected_cost_of, probability_of, weigh)
 from qsynth.strategies.base import RoundContext, empty_queries, numpy_rng, query_ids
 from qsynth.strategies.measures import MeasureLike, Scorer, check_measure, measure_name, needs_targets
 
@@ -211,16 +211,11 @@ class _Ascent:
         cost = cost_for(ctx.answers, space, bounds, encode) if self.cost_aware else None
         return model, cost
 
-    @property
-    def _answer_space(self) -> str:
-        """Where the ascent evaluates the answerability model (`AscentSpec.answer_space`)."""
-        return "confidence" if self.answerability_space == "confidence" else "code"
-
     @staticmethod
     def _confidence(ctx: RoundContext, x: np.ndarray) -> np.ndarray:
         """The learner's sorted class probabilities `[n, C]` at flat inputs `x: [n, features]`."""
         probs = ctx.learner.predict_proba(ctx.params, np.asarray(x, np.float32).reshape(len(x), *ctx.problem.feature_shape))
-        return -np.sort(-np.asarray(probs, np.float32), axis=-1)
+        return np.asarray(confidence_features(np.asarray(probs, np.float32)[None]))
 
     def _queries(self, ctx: RoundContext, batch_size: int, z: np.ndarray, before: np.ndarray, after: np.ndarray,
                  x_of: Any, path_x: np.ndarray | None, match_points: Any,
@@ -379,7 +374,7 @@ class LatentSynthesis(_Ascent):
         arrays, cost_arrays = (None if m is None else m.arrays for m in (model, cost))
         spec = AscentSpec(ctx.learner, gen, self.measure, self.steps, self.learning_rate,
                           realism=self.realism, keep_path=keep_path, answerable=model is not None,
-                          answer_space=self._answer_space, cost_aware=cost is not None)
+                          answer_space=self.answerability_space, cost_aware=cost is not None)
         target_key = jax.random.fold_in(key, 1)  # (the starts' draws stay those of a run without targets)
 
         def prior_decodes(n: int) -> np.ndarray:
@@ -451,7 +446,7 @@ class InputSynthesis(_Ascent):
         model, cost = self._models(ctx, "input")
         arrays, cost_arrays = (None if m is None else m.arrays for m in (model, cost))
         spec = AscentSpec(ctx.learner, None, self.measure, self.steps, self.learning_rate, bounded=True,
-                          keep_path=keep_path, answerable=model is not None, answer_space=self._answer_space,
+                          keep_path=keep_path, answerable=model is not None, answer_space=self.answerability_space,
                           cost_aware=cost is not None)
 
         def uniform(n: int) -> np.ndarray:  # where predictions matter: uniform in the box, fresh each round
