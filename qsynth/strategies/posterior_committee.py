@@ -41,7 +41,6 @@ import jax.numpy as jnp
 from jax.scipy.stats import norm
 
 from qsynth.strategies.measures import POSTERIOR_MEASURES
-from qsynth.uncertainty import entropy
 
 if TYPE_CHECKING:
     from jax import Array
@@ -50,11 +49,15 @@ __all__ = ["POSTERIOR_MEASURES", "posterior_committee_measure"]
 
 #: Houlsby et al.'s constant: h(Φ(z)) ≈ exp(−z² / (2 C²)) in bits, C² = π ln 2 / 2.
 _C2 = math.pi * math.log(2.0) / 2.0
+_TINY = 1e-30
 
 
 def _binary_entropy(p1: Array) -> Array:
-    """`[n]` in nats of P(class 1) `[n]` (`qsynth.uncertainty.entropy` of one member)."""
-    return entropy(jnp.stack([1.0 - p1, p1], axis=-1)[None])
+    """`[n]` in nats of P(class 1) `[n]`. (Equal to `qsynth.uncertainty.entropy` of one member up
+    to float rounding, but not bit for bit, and the default job's documented runs depend on
+    these bits.)"""
+    p1 = jnp.clip(p1, _TINY, 1.0 - 1e-7)
+    return -(p1 * jnp.log(p1) + (1.0 - p1) * jnp.log1p(-p1))
 
 
 def posterior_committee_measure(measure: str, margin: Array, std: Array, noise_variance: Array) -> Array:
