@@ -161,23 +161,32 @@ def test_killed_failing_and_dask_sweeps_all_end_bitwise_at_the_serial_runs(tmp_p
     assert not (run / ".compile-cache").exists() and not (on_dask.path / ".compile-cache").exists()
 
 
-def test_local_workers_get_their_share_of_blas_threads(monkeypatch):
+def test_local_workers_get_their_share_of_threads(monkeypatch):
     """Each of N local workers' BLAS libraries get cores / N threads (spinning OpenBLAS threads
-    made a GP sweep slower than serial); a variable the user set is kept, and the driver's
-    environment is put back when the sweep ends."""
+    made a GP sweep slower than serial), and a one-thread worker's XLA runs its operations on one
+    thread; a variable the user set is kept, and the driver's environment is put back when the
+    sweep ends."""
     import multiprocessing
     import os
 
-    from qsynth.experiments.sweep import BLAS_THREAD_VARIABLES, _pin_blas_of_children
+    from qsynth.experiments.sweep import BLAS_THREAD_VARIABLES, XLA_ONE_THREAD, _pin_threads_of_children
 
-    for name in BLAS_THREAD_VARIABLES:
+    for name in (*BLAS_THREAD_VARIABLES, "XLA_FLAGS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MKL_NUM_THREADS", "3")
-    restore = _pin_blas_of_children(1)
     context = multiprocessing.get_context("spawn")
-    with context.Pool(1) as pool:  # a spawned child, as the sweep's workers are
-        seen = pool.apply(os.getenv, ("OPENBLAS_NUM_THREADS",)), pool.apply(os.getenv, ("MKL_NUM_THREADS",))
-    restore()
-    assert seen == ("1", "3")
-    assert "OPENBLAS_NUM_THREADS" not in os.environ and "OMP_NUM_THREADS" not in os.environ
+    names = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "XLA_FLAGS")
+    seen = {}
+    for threads in (1, 2):
+        restore = _pin_threads_of_children(threads)
+        with context.Pool(1) as pool:  # a spawned child, as the sweep's workers are
+            seen[threads] = tuple(pool.apply(os.getenv, (name,)) for name in names)
+        restore()
+    assert seen == {1: ("1", "3", XLA_ONE_THREAD), 2: ("2", "3", None)}
+    assert not {"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "XLA_FLAGS"} & set(os.environ)
     assert os.environ["MKL_NUM_THREADS"] == "3"
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=true")  # the user's own choice is kept
+    restore = _pin_threads_of_children(1)
+    assert os.environ["XLA_FLAGS"] == "--xla_cpu_multi_thread_eigen=true"
+    restore()
+    assert os.environ["XLA_FLAGS"] == "--xla_cpu_multi_thread_eigen=true"

@@ -295,26 +295,41 @@ def run_sweep(config: Any, path: Path, datasets: dict[int, Any], progress: Any, 
 #: runs the GP's LAPACK calls through jaxlib); what Dask's nanny sets for its workers too.
 BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
+#: What a worker with one core's share adds to `XLA_FLAGS`: XLA's CPU backend runs each
+#: operation on the calling thread instead of splitting it over an Eigen pool of one thread per
+#: core, whose threads spin while they wait for work (as the oracle workers do).
+XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
-def _pin_blas_of_children(threads: int) -> Any:
-    """Give the worker processes spawned from now on `threads` BLAS threads each (a variable you
-    set is kept), and return the function that puts the driver's environment back.
+
+def _thread_environment(threads: int) -> dict[str, str]:
+    """The variables that give a worker process started now `threads` threads (those you set are
+    kept): the BLAS libraries' counts, and with one thread, XLA's single-threaded operations."""
+    out = {name: str(threads) for name in BLAS_THREAD_VARIABLES if os.environ.get(name) is None}
+    flags = os.environ.get("XLA_FLAGS", "")
+    if threads == 1 and "xla_cpu_multi_thread_eigen" not in flags and "intra_op_parallelism_threads" not in flags:
+        out["XLA_FLAGS"] = f"{flags} {XLA_ONE_THREAD}".strip()
+    return out
+
+
+def _pin_threads_of_children(threads: int) -> Any:
+    """Give the worker processes spawned from now on `threads` threads each (`_thread_environment`)
+    and return the function that puts the driver's environment back.
 
     A library reads these when it loads, so they must be in a worker's environment before it
     starts. Without them each of N workers' OpenBLAS starts a thread per core, which spin while
     the other workers compute: the GP default job took 1.86× its serial time with `--jobs 2` on
-    2 cores, and 0.66× with them (performance.md). Its results did not change: every array of
-    its 55 checkpoints equals the serial run's, as the sweep's bitwise test checks on its own
-    config."""
-    before = {name: os.environ.get(name) for name in BLAS_THREAD_VARIABLES}
-    for name, value in before.items():
-        if value is None:
-            os.environ[name] = str(threads)
+    2 cores, and 0.69× with them; XLA's Eigen pool does the same, less (performance.md). Its
+    results did not change: every array of its 55 checkpoints equals the serial run's, as the
+    sweep's bitwise test checks on its own config."""
+    before = {name: os.environ.get(name) for name in (*BLAS_THREAD_VARIABLES, "XLA_FLAGS")}
+    os.environ.update(_thread_environment(threads))
 
     def restore() -> None:
         for name, value in before.items():
             if value is None:
                 os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
     return restore
 
@@ -332,7 +347,7 @@ class _Cluster:
             self.events: Any = context.Queue()
             self.events_for_task = None  # (each worker got the queue when it started)
             self.threads: int | None = max(1, usable_cores() // jobs)
-            self.closers.append(_pin_blas_of_children(self.threads))
+            self.closers.append(_pin_threads_of_children(self.threads))
             pool = concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_local_worker,
                                                           initargs=(self.events,))
             self.closers.append(lambda: pool.shutdown(wait=True, cancel_futures=True))
@@ -354,15 +369,17 @@ class _Cluster:
         else:
             import dask
 
+            self.threads = max(1, usable_cores() // jobs)
             environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items()
                        if k != "MALLOC_TRIM_THRESHOLD_"}  # (trimming the heap at 64 KiB costs XLA's threads a third
-            with dask.config.set({"distributed.nanny.pre-spawn-environ": environ,  # of their time in the kernel)
+            if "XLA_FLAGS" in _thread_environment(self.threads):  # of their time in the kernel)
+                environ["XLA_FLAGS"] = _thread_environment(self.threads)["XLA_FLAGS"]
+            with dask.config.set({"distributed.nanny.pre-spawn-environ": environ,
                                   "distributed.worker.profile.enabled": False}):
                 cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None,
                                        silence_logs=logging.ERROR)
             self.closers.append(cluster.close)
             client = Client(cluster)
-            self.threads = max(1, usable_cores() // jobs)
         self.closers.insert(0, client.close)
         self.client = client
         self.events = Queue(f"qsynth-progress-{uuid.uuid4().hex}", client=client)
