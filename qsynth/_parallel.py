@@ -23,7 +23,12 @@ import os
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-__all__ = ["member_windows", "run_all", "threads", "usable_cores", "windows"]
+__all__ = ["XLA_ONE_THREAD", "member_windows", "run_all", "threads", "usable_cores", "windows"]
+
+#: What a process meant to use one core adds to `XLA_FLAGS` before JAX loads: XLA's CPU backend
+#: runs each operation on the calling thread instead of over an Eigen pool of one thread per core,
+#: whose threads spin while they wait (the oracle workers and a sweep's one-core workers).
+XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
 T = TypeVar("T")
 

@@ -169,7 +169,8 @@ def test_local_workers_get_their_share_of_threads(monkeypatch):
     import multiprocessing
     import os
 
-    from qsynth.experiments.sweep import BLAS_THREAD_VARIABLES, XLA_ONE_THREAD, _pin_threads_of_children
+    from qsynth._parallel import XLA_ONE_THREAD
+    from qsynth.experiments.sweep import BLAS_THREAD_VARIABLES, _pin_threads_of_children
 
     for name in (*BLAS_THREAD_VARIABLES, "XLA_FLAGS"):
         monkeypatch.delenv(name, raising=False)

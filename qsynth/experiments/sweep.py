@@ -36,6 +36,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from qsynth._parallel import XLA_ONE_THREAD
+
 __all__ = ["SweepError", "run_sweep"]
 
 
@@ -295,11 +297,6 @@ def run_sweep(config: Any, path: Path, datasets: dict[int, Any], progress: Any, 
 #: runs the GP's LAPACK calls through jaxlib); what Dask's nanny sets for its workers too.
 BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
-#: What a worker with one core's share adds to `XLA_FLAGS`: XLA's CPU backend runs each
-#: operation on the calling thread instead of splitting it over an Eigen pool of one thread per
-#: core, whose threads spin while they wait for work (as the oracle workers do).
-XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-
 
 def _thread_environment(threads: int) -> dict[str, str]:
     """The variables that give a worker process started now `threads` threads (those you set are
@@ -372,8 +369,9 @@ class _Cluster:
             self.threads = max(1, usable_cores() // jobs)
             environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items()
                        if k != "MALLOC_TRIM_THRESHOLD_"}  # (trimming the heap at 64 KiB costs XLA's threads a third
-            if "XLA_FLAGS" in _thread_environment(self.threads):  # of their time in the kernel)
-                environ["XLA_FLAGS"] = _thread_environment(self.threads)["XLA_FLAGS"]
+            xla = _thread_environment(self.threads).get("XLA_FLAGS")  # of their time in the kernel)
+            if xla is not None:
+                environ["XLA_FLAGS"] = xla
             with dask.config.set({"distributed.nanny.pre-spawn-environ": environ,
                                   "distributed.worker.profile.enabled": False}):
                 cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None,

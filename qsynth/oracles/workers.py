@@ -35,13 +35,13 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from qsynth._parallel import XLA_ONE_THREAD
 from qsynth.oracles import children
 
 __all__ = ["WorkerCrashed", "WorkerPool"]
 
 _PINNED = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            "VECLIB_MAXIMUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1"}
-_XLA_PIN = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 _ENV_LOCK = threading.Lock()
 
 
@@ -199,7 +199,7 @@ class WorkerPool(concurrent.futures.Executor):
                 os.environ.update(_PINNED)
                 flags = os.environ.get("XLA_FLAGS", "")
                 if "intra_op_parallelism_threads" not in flags:
-                    os.environ["XLA_FLAGS"] = f"{flags} {_XLA_PIN}".strip()
+                    os.environ["XLA_FLAGS"] = f"{flags} {XLA_ONE_THREAD}".strip()
             try:
                 process.start()
             finally:
