@@ -61,9 +61,16 @@ _events: Any = None  # where a local worker's runs report (set when the process 
 _kept: dict[Any, Any] = {}  # what this worker has built: "oracles": (sweep id, RunOracles); (sweep id, seed): (problem, generator)
 
 
-def _start_local_worker(events: Any) -> None:
+def _start_local_worker(events: Any, cores: Any) -> None:
+    """A local worker's first act, before it loads JAX: keep the queue its runs report to, and take
+    its own share of the cores from `cores` (a queue of core sets; empty: it runs on them all)."""
     global _events
     _events = events
+    try:
+        own = cores.get_nowait()
+    except queues.Empty:
+        return
+    os.sched_setaffinity(0, own)
 
 
 def _pin(pinning: Pinning) -> None:
@@ -331,6 +338,16 @@ def _pin_threads_of_children(threads: int) -> Any:
     return restore
 
 
+def _core_shares(jobs: int) -> list[tuple[int, ...]]:
+    """Each of `jobs` local workers' own cores: the cores this process may use, split into `jobs`
+    equal parts (none where there are fewer cores than jobs, or no affinity to set)."""
+    if not hasattr(os, "sched_getaffinity"):
+        return []
+    cores = sorted(os.sched_getaffinity(0))
+    share = len(cores) // jobs
+    return [tuple(cores[k * share:(k + 1) * share]) for k in range(jobs)] if share else []
+
+
 class _Cluster:
     """Local worker processes ("spawn", each pinned to its share of the cores) or a Dask client;
     `submit` returns a `concurrent.futures.Future`; `show` hands the runs' reports to a display."""
@@ -345,8 +362,11 @@ class _Cluster:
             self.events_for_task = None  # (each worker got the queue when it started)
             self.threads: int | None = max(1, usable_cores() // jobs)
             self.closers.append(_pin_threads_of_children(self.threads))
+            cores = context.Queue()
+            for share in _core_shares(jobs):
+                cores.put(share)
             pool = concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_local_worker,
-                                                          initargs=(self.events,))
+                                                          initargs=(self.events, cores))
             self.closers.append(lambda: pool.shutdown(wait=True, cancel_futures=True))
             self.executor: Any = pool
             return
