@@ -25,19 +25,16 @@ def _default_config_path() -> Path:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from qsynth.config import load_config
-    from qsynth.experiments.runner import print_table, run_experiment
+    from qsynth.config import load_config, load_run_config
 
     if args.resume:
         if args.config or args.name or args.seeds or args.overwrite or args.budget:
             raise ValueError("--resume RUN_DIR takes the config from the run folder: give no config, --name, "
                              "--seeds, --budget or --overwrite with it")
-        from qsynth.experiments.runner import resume_experiment
-
         if args.check:
-            from qsynth.config import load_run_config
-
             return _report_check(load_run_config(args.resume), Path(args.resume), resume=True)
+        from qsynth.experiments.runner import print_table, resume_experiment
+
         print(f"qsynth run --resume {args.resume}", file=sys.stderr)
         result = resume_experiment(args.resume, progress=not args.quiet, plots=not args.no_plots, jobs=args.jobs,
                                    dask=args.dask)
@@ -58,6 +55,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         config = dataclasses.replace(config, loop=dataclasses.replace(config.loop, budget=args.budget))
     if args.check:
         return _report_check(config, Path(args.out) / config.name, overwrite=args.overwrite)
+    from qsynth.experiments.runner import print_table, run_experiment
+
     print(f"qsynth run {config.name!r}: {config.data.name}, {len(config.strategies)} strategies × "
           f"{len(config.seeds)} seed{'s' * (len(config.seeds) != 1)}, budget {config.loop.budget} labels", file=sys.stderr)
     result = run_experiment(config, args.out, progress=not args.quiet, overwrite=args.overwrite,
@@ -65,6 +64,26 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print_table(result.summary)
     print(f"\nrun folder: {result.path}  (plots in {result.path / 'plots'})")
     return _failure_status(result.summary, args.allow_failures)
+
+
+def _prestart_workers(args: argparse.Namespace) -> None:
+    """For `qsynth run` on local workers (`--jobs N`, or the config's `[run] jobs`): start them now,
+    before this process loads JAX, so that their start and imports overlap its own; the sweep takes
+    them (`qsynth._local_workers`). A config that cannot be read starts none (the run says why)."""
+    if args.command != "run" or args.check:
+        return
+    from qsynth.config import load_config, load_run_config
+
+    try:
+        config = load_run_config(args.resume) if args.resume else load_config(args.config or _default_config_path())
+    except Exception:  # noqa: BLE001 (reported by the run itself, as before)
+        return
+    jobs = config.run.jobs if args.jobs is None else args.jobs
+    local = args.dask is None and config.run.executor != "dask"
+    if jobs > 1 and local and config.oracle.kind != "human":
+        from qsynth import _local_workers
+
+        _local_workers.prestart(jobs)
 
 
 def _report_check(config, path: Path, *, resume: bool = False, overwrite: bool = False) -> int:
@@ -255,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     lst.set_defaults(fn=_cmd_list)
     args = parser.parse_args(argv)
     try:
+        _prestart_workers(args)
         with _interrupts.deferred():  # a Ctrl-C during these imports (C extensions) is raised once they are done
             import matplotlib
 

@@ -164,49 +164,45 @@ def test_killed_failing_and_dask_sweeps_all_end_bitwise_at_the_serial_runs(tmp_p
 def test_local_workers_get_their_share_of_threads(monkeypatch):
     """Each of N local workers' BLAS libraries get cores / N threads (spinning OpenBLAS threads
     made a GP sweep slower than serial), and a one-thread worker's XLA runs its operations on one
-    thread; a variable the user set is kept, and the driver's environment is put back when the
-    sweep ends."""
-    import multiprocessing
+    thread; a variable the user set is kept, and the driver's own environment is left as it was."""
     import os
 
+    from qsynth import _local_workers
     from qsynth._parallel import XLA_ONE_THREAD
-    from qsynth.experiments.sweep import BLAS_THREAD_VARIABLES, _pin_threads_of_children
 
-    for name in (*BLAS_THREAD_VARIABLES, "XLA_FLAGS"):
+    for name in (*_local_workers.BLAS_THREAD_VARIABLES, "XLA_FLAGS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MKL_NUM_THREADS", "3")
-    context = multiprocessing.get_context("spawn")
-    names = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "XLA_FLAGS")
-    seen = {}
-    for threads in (1, 2):
-        restore = _pin_threads_of_children(threads)
-        with context.Pool(1) as pool:  # a spawned child, as the sweep's workers are
-            seen[threads] = tuple(pool.apply(os.getenv, (name,)) for name in names)
-        restore()
-    assert seen == {1: ("1", "3", XLA_ONE_THREAD), 2: ("2", "3", None)}
+    assert _local_workers.thread_environment(1) == {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+                                                    "XLA_FLAGS": XLA_ONE_THREAD}
+    assert _local_workers.thread_environment(2) == {"OPENBLAS_NUM_THREADS": "2", "OMP_NUM_THREADS": "2"}
+    workers = _local_workers.start(2)
+    try:
+        names = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "XLA_FLAGS")
+        seen = tuple(workers.executor.submit(os.getenv, name).result() for name in names)
+    finally:
+        workers.close()
+    one = workers.threads == 1
+    assert seen == (str(workers.threads), "3", XLA_ONE_THREAD if one else None)
     assert not {"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "XLA_FLAGS"} & set(os.environ)
-    assert os.environ["MKL_NUM_THREADS"] == "3"
     monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=true")  # the user's own choice is kept
-    restore = _pin_threads_of_children(1)
-    assert os.environ["XLA_FLAGS"] == "--xla_cpu_multi_thread_eigen=true"
-    restore()
-    assert os.environ["XLA_FLAGS"] == "--xla_cpu_multi_thread_eigen=true"
+    assert "XLA_FLAGS" not in _local_workers.thread_environment(1)
 
 
 def test_local_workers_run_on_cores_of_their_own(monkeypatch):
-    """XLA keeps a thread pool of one thread per core whatever `XLA_FLAGS` say, so unpinned workers
-    steal each other's cores (a teacher's fit took 6.3 s in each of two concurrent processes and
-    5.3 s in each when pinned): each local worker is bound to its own share of the cores before
-    it loads JAX, and to all of them where there are fewer cores than workers."""
+    """XLA keeps a thread pool of one thread per core whatever `XLA_FLAGS` say, so unbound workers
+    took each other's cores (a teacher's fit took 6.3 s in each of two concurrent processes and
+    5.3 s in each when bound): each local worker binds itself to its own share of the cores before
+    it loads JAX, and runs on all of them where there are fewer cores than workers."""
     import multiprocessing
     import os
 
-    from qsynth.experiments import sweep
+    from qsynth import _local_workers
 
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
-    assert sweep._core_shares(2) == [(0, 1), (2, 3)]
-    assert sweep._core_shares(3) == [(0,), (1,), (2,)]
-    assert sweep._core_shares(5) == []
+    assert _local_workers.core_shares(2) == [(0, 1), (2, 3)]
+    assert _local_workers.core_shares(3) == [(0,), (1,), (2,)]
+    assert _local_workers.core_shares(5) == []
     monkeypatch.undo()
 
     context = multiprocessing.get_context("spawn")
@@ -215,5 +211,31 @@ def test_local_workers_run_on_cores_of_their_own(monkeypatch):
         cores = context.Queue()
         for share in shares:
             cores.put(share)
-        with context.Pool(1, initializer=sweep._start_local_worker, initargs=(None, cores)) as pool:
+        with context.Pool(1, initializer=_local_workers._start_worker, initargs=(None, cores, {})) as pool:
             assert pool.apply(os.sched_getaffinity, (0,)) == expected
+
+
+def test_qsynth_run_starts_its_local_workers_before_it_loads_jax(monkeypatch):
+    """`qsynth run --jobs N` starts the sweep's N workers before it imports JAX, and the sweep takes
+    those; a sweep with another number of workers starts its own."""
+    import argparse
+    import types
+
+    from qsynth import _local_workers, cli
+
+    started = []
+
+    def start(jobs: int) -> types.SimpleNamespace:
+        started.append(jobs)
+        return types.SimpleNamespace(jobs=jobs, close=lambda: None)
+
+    monkeypatch.setattr(_local_workers, "start", start)
+    for jobs, dask, check, expected in ((2, None, False, [2]), (1, None, False, []), (None, None, False, []),
+                                        (2, "", False, []), (2, None, True, [])):
+        started.clear()
+        cli._prestart_workers(argparse.Namespace(command="run", config=None, resume=None, check=check, jobs=jobs,
+                                                 dask=dask))  # (the default job, --jobs, --dask, --check)
+        assert started == expected
+    assert _local_workers.take(3).jobs == 3 and _local_workers.take(2).jobs == 2
+    assert started == [3]  # (the prestarted two were taken, not started again)
+    assert not _local_workers._prestarted

@@ -8,6 +8,8 @@ seed's runs). Each *run* is one (strategy, seed): it writes `<strategy>/seed-<k>
 serial run does, under that folder's own lock, while the driver holds the run's. A worker keeps
 what it has loaded (a seed's problem and generator, the run's oracles) for its next task.
 
+Local workers (`qsynth._local_workers`) are each bound to their own share of the cores, their
+BLAS and XLA threads pinned to it, and `qsynth run` starts them before it loads JAX itself.
 Every task pins its process before any work: `QSYNTH_THREADS` to its share of the cores,
 `QSYNTH_WINDOWS` to the driver's (the split decides the numbers, so a worker on another
 machine computes the serial run's), and a persistent XLA compile cache the workers share (the
@@ -25,7 +27,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import multiprocessing
 import os
 import queue as queues
 import shutil
@@ -36,7 +37,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from qsynth._parallel import XLA_ONE_THREAD
+from qsynth import _local_workers
 
 __all__ = ["SweepError", "run_sweep"]
 
@@ -57,20 +58,7 @@ class Pinning:
 
 # -- in a worker ------------------------------------------------------------------------------
 
-_events: Any = None  # where a local worker's runs report (set when the process starts)
 _kept: dict[Any, Any] = {}  # what this worker has built: "oracles": (sweep id, RunOracles); (sweep id, seed): (problem, generator)
-
-
-def _start_local_worker(events: Any, cores: Any) -> None:
-    """A local worker's first act, before it loads JAX: keep the queue its runs report to, and take
-    its own share of the cores from `cores` (a queue of core sets; empty: it runs on them all)."""
-    global _events
-    _events = events
-    try:
-        own = cores.get_nowait()
-    except queues.Empty:
-        return
-    os.sched_setaffinity(0, own)
 
 
 def _pin(pinning: Pinning) -> None:
@@ -148,8 +136,8 @@ def _train_generator(config: Any, path: str, sweep: str, seed: int, data: Any, p
     _pin(pinning)
     from qsynth.experiments import runner
 
-    generators = runner._generators(_one_seed(config, seed), {seed: data}, Path(path), _Reporter(events or _events),
-                                    plots)
+    report = _Reporter(events or _local_workers.events)
+    generators = runner._generators(_one_seed(config, seed), {seed: data}, Path(path), report, plots)
     _kept[sweep, seed] = (runner.task_problem(config, data), generators.get(seed))
 
 
@@ -157,7 +145,7 @@ def _share_oracle(config: Any, path: str, sweep: str, seed: int, data: Any, pinn
                   events: Any = None) -> Any:
     """Build `seed`'s shareable oracle (a teacher, say) and return it with its `oracle.json` record (a task)."""
     _pin(pinning)
-    report = _Reporter(events or _events)
+    report = _Reporter(events or _local_workers.events)
     with report.phase(f"oracle ({config.oracle.kind}), seed {seed}"):
         return _oracles(config, path, sweep, report).shared(data, seed)
 
@@ -168,7 +156,7 @@ def _run(config: Any, path: str, sweep: str, index: int, seed: int, data: Any, s
     _pin(pinning)
     from qsynth.experiments import runner
 
-    report = _Reporter(events or _events)
+    report = _Reporter(events or _local_workers.events)
     if (sweep, seed) not in _kept:  # (another worker trained the generator: load it)
         generators = runner._generators(_one_seed(config, seed), {seed: data}, Path(path), report, False)
         _kept[sweep, seed] = (runner.task_problem(config, data), generators.get(seed))
@@ -300,54 +288,6 @@ def run_sweep(config: Any, path: Path, datasets: dict[int, Any], progress: Any, 
             for i in range(len(names)) if any((i, seed) in results for seed in config.seeds)}
 
 
-#: The thread-count variables of the BLAS and OpenMP libraries a worker loads (SciPy's OpenBLAS
-#: runs the GP's LAPACK calls through jaxlib); what Dask's nanny sets for its workers too.
-BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-def _thread_environment(threads: int) -> dict[str, str]:
-    """The variables that give a worker process started now `threads` threads (those you set are
-    kept): the BLAS libraries' counts, and with one thread, XLA's single-threaded operations."""
-    out = {name: str(threads) for name in BLAS_THREAD_VARIABLES if os.environ.get(name) is None}
-    flags = os.environ.get("XLA_FLAGS", "")
-    if threads == 1 and "xla_cpu_multi_thread_eigen" not in flags and "intra_op_parallelism_threads" not in flags:
-        out["XLA_FLAGS"] = f"{flags} {XLA_ONE_THREAD}".strip()
-    return out
-
-
-def _pin_threads_of_children(threads: int) -> Any:
-    """Give the worker processes spawned from now on `threads` threads each (`_thread_environment`)
-    and return the function that puts the driver's environment back.
-
-    A library reads these when it loads, so they must be in a worker's environment before it
-    starts. Without them each of N workers' OpenBLAS starts a thread per core, which spin while
-    the other workers compute: the GP default job took 1.86× its serial time with `--jobs 2` on
-    2 cores, and 0.69× with them; XLA's Eigen pool does the same, less (performance.md). Its
-    results did not change: every array of its 55 checkpoints equals the serial run's, as the
-    sweep's bitwise test checks on its own config."""
-    before = {name: os.environ.get(name) for name in (*BLAS_THREAD_VARIABLES, "XLA_FLAGS")}
-    os.environ.update(_thread_environment(threads))
-
-    def restore() -> None:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-    return restore
-
-
-def _core_shares(jobs: int) -> list[tuple[int, ...]]:
-    """Each of `jobs` local workers' own cores: the cores this process may use, split into `jobs`
-    equal parts (none where there are fewer cores than jobs, or no affinity to set)."""
-    if not hasattr(os, "sched_getaffinity"):
-        return []
-    cores = sorted(os.sched_getaffinity(0))
-    share = len(cores) // jobs
-    return [tuple(cores[k * share:(k + 1) * share]) for k in range(jobs)] if share else []
-
-
 class _Cluster:
     """Local worker processes ("spawn", each pinned to its share of the cores) or a Dask client;
     `submit` returns a `concurrent.futures.Future`; `show` hands the runs' reports to a display."""
@@ -356,19 +296,13 @@ class _Cluster:
         from qsynth._parallel import usable_cores
 
         self.dask, self.closers, self.futures = dask, [], []
-        if dask is None:
-            context = multiprocessing.get_context("spawn")
-            self.events: Any = context.Queue()
+        if dask is None:  # (started already where `qsynth run` did so before it loaded JAX)
+            workers = _local_workers.take(jobs)
+            self.events: Any = workers.events
             self.events_for_task = None  # (each worker got the queue when it started)
-            self.threads: int | None = max(1, usable_cores() // jobs)
-            self.closers.append(_pin_threads_of_children(self.threads))
-            cores = context.Queue()
-            for share in _core_shares(jobs):
-                cores.put(share)
-            pool = concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_local_worker,
-                                                          initargs=(self.events, cores))
-            self.closers.append(lambda: pool.shutdown(wait=True, cancel_futures=True))
-            self.executor: Any = pool
+            self.threads: int | None = workers.threads
+            self.closers.append(workers.close)
+            self.executor: Any = workers.executor
             return
         try:
             from dask.distributed import Client, LocalCluster, Queue
@@ -389,7 +323,7 @@ class _Cluster:
             self.threads = max(1, usable_cores() // jobs)
             environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items()
                        if k != "MALLOC_TRIM_THRESHOLD_"}  # (trimming the heap at 64 KiB costs XLA's threads a third
-            xla = _thread_environment(self.threads).get("XLA_FLAGS")  # of their time in the kernel)
+            xla = _local_workers.thread_environment(self.threads).get("XLA_FLAGS")  # of their time in the kernel)
             if xla is not None:
                 environ["XLA_FLAGS"] = xla
             with dask.config.set({"distributed.nanny.pre-spawn-environ": environ,
