@@ -231,17 +231,24 @@ def run_sweep(config: Any, path: Path, datasets: dict[int, Any], progress: Any, 
                                         shared.get(seed), resume, pinning, cluster.events_for_task)
                 pending[future] = ("run", index, seed)
 
-        for seed in config.seeds:  # what a seed shares first: its generator and oracle, side by side
-            if any(needs_generator):
+        # What a seed shares goes first: the first seed's generator and oracle side by side (each
+        # worker compiles one), then every other seed's generator (quick once compiled, so they
+        # run on the worker that compiled it, not loaded again by the other), then their oracles.
+        first, *rest = config.seeds
+        preparation = [("generator", first), ("oracle", first), *[("generator", s) for s in rest],
+                       *[("oracle", s) for s in rest]]
+        for kind, seed in preparation:
+            if kind == "generator" and any(needs_generator):
                 future = cluster.submit(_train_generator, config, str(path), sweep, seed, datasets[seed],
-                                        plots and seed == config.seeds[0], pinning, cluster.events_for_task)
+                                        plots and seed == first, pinning, cluster.events_for_task)
                 pending[future] = ("generator", -1, seed)
-            else:
+            elif kind == "generator":
                 generator_ready.add(seed)
-            if share_oracle:
+            elif share_oracle:
                 future = cluster.submit(_share_oracle, config, str(path), sweep, seed, datasets[seed], pinning,
                                         cluster.events_for_task)
                 pending[future] = ("oracle", -1, seed)
+        for seed in config.seeds:
             submit_ready(seed)
         while pending:
             done, _ = concurrent.futures.wait(list(pending), timeout=0.25,
