@@ -3,9 +3,8 @@ of the cores, and started early enough that their start overlaps the driver's.
 
 A worker pins its BLAS libraries and XLA to its share of the threads and binds itself to its own
 cores before it loads any of them, then imports the sweep's modules, so its first task starts at
-once. `qsynth run` calls `prestart` before it imports JAX itself (about 1.7 s
-that the workers now spend importing too); the sweep then `take`s those workers, or starts its
-own. Imports no JAX.
+once. `qsynth run` calls `prestart` before it imports JAX itself (about 1.7 s, during which the
+workers import theirs); the sweep then `take`s those workers, or starts its own. Imports no JAX.
 """
 
 from __future__ import annotations
