@@ -1,7 +1,7 @@
 """No module imports a higher layer: every `import qsynth...` in the package, read from the source
 (AST, function-level imports included), against the layer order of `shared/DESIGN.md`:
 
-    cli → experiments → config → plotting → loop → session → {strategies, oracles, store}
+    cli → experiments (and _local_workers, its worker processes) → config → plotting → loop → session → {strategies, oracles, store}
         → {learners, generators, uncertainty} → {problem, data} → the ground floor
 
 (the ground floor: records, plugins, fields, history, loop_config, recommended (config tables only) and the
@@ -29,7 +29,7 @@ LAYERS: list[set[str]] = [
     {"loop", "progress"},
     {"plotting"},
     {"config"},
-    {"experiments", "catalog"},
+    {"experiments", "catalog", "_local_workers"},  # (_local_workers: a sweep's worker processes)
     {"cli", "__main__"},
 ]
 
