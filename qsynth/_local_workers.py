@@ -17,13 +17,9 @@ import os
 import queue as queues
 from typing import Any
 
-from qsynth._parallel import XLA_ONE_THREAD, usable_cores
+from qsynth._parallel import BLAS_THREAD_VARIABLES, XLA_ONE_THREAD, usable_cores
 
-__all__ = ["BLAS_THREAD_VARIABLES", "LocalWorkers", "core_shares", "prestart", "start", "take", "thread_environment"]
-
-#: The thread-count variables of the BLAS and OpenMP libraries a worker loads (SciPy's OpenBLAS
-#: runs the GP's LAPACK calls through jaxlib); what Dask's nanny sets for its workers too.
-BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+__all__ = ["LocalWorkers", "core_shares", "prestart", "start", "take", "thread_environment"]
 
 events: Any = None  # in a worker: the queue its runs report to (set when the process starts)
 
@@ -54,15 +50,17 @@ def core_shares(jobs: int) -> list[tuple[int, ...]]:
 
 
 def thread_environment(threads: int) -> dict[str, str]:
-    """The variables that give a worker process `threads` threads (those you set are kept): the
-    BLAS libraries' counts, and with one thread, XLA's single-threaded operations.
+    """The variables that give a worker process `threads` threads (those you set are kept): one
+    BLAS thread (`qsynth._parallel.one_blas_thread`), `threads` OpenMP threads, and with one
+    thread, XLA's single-threaded operations.
 
     A library reads these when it loads, so a worker sets them before it loads any. Without them
     each of N workers' OpenBLAS starts a thread per core, which spin while the other workers
     compute: the GP default job took 1.86× its serial time with `--jobs 2` on 2 cores, and 0.69×
     with them (performance.md). Its results did not change: every array of its 55 checkpoints
     equals the serial run's, as the sweep's bitwise test checks on its own config."""
-    out = {name: str(threads) for name in BLAS_THREAD_VARIABLES if os.environ.get(name) is None}
+    wanted = {**{name: "1" for name in BLAS_THREAD_VARIABLES}, "OMP_NUM_THREADS": str(threads)}
+    out = {name: value for name, value in wanted.items() if os.environ.get(name) is None}
     flags = os.environ.get("XLA_FLAGS", "")
     if threads == 1 and "xla_cpu_multi_thread_eigen" not in flags and "intra_op_parallelism_threads" not in flags:
         out["XLA_FLAGS"] = f"{flags} {XLA_ONE_THREAD}".strip()

@@ -23,14 +23,37 @@ import os
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-__all__ = ["XLA_ONE_THREAD", "member_windows", "run_all", "threads", "usable_cores", "windows"]
+__all__ = ["BLAS_THREAD_VARIABLES", "XLA_ONE_THREAD", "member_windows", "one_blas_thread", "run_all", "threads",
+           "usable_cores", "windows"]
 
 #: What a process meant to use one core adds to `XLA_FLAGS` before JAX loads: XLA's CPU backend
 #: runs each operation on the calling thread instead of over an Eigen pool of one thread per core,
 #: whose threads spin while they wait (the oracle workers and a sweep's one-core workers).
 XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
+#: The thread counts of the BLAS libraries NumPy and SciPy load. jaxlib runs the GP's LAPACK calls
+#: (its Cholesky factors and triangular solves) through SciPy's OpenBLAS.
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
 T = TypeVar("T")
+
+
+def one_blas_thread() -> bool:
+    """Give the BLAS libraries one thread each (a count you set is kept); True if that takes effect.
+
+    Call it before NumPy, SciPy or JAX load: the libraries read the counts once, when they load
+    (so with NumPy already loaded this changes nothing and returns False). qsynth's BLAS calls
+    are LAPACK on small matrices; with a thread per core, OpenBLAS's threads spin after each call
+    and take the cores from XLA's: `qsynth run` (the default job, serial, 2 cores) took 74.7 s
+    with them and 64.3 s with one (docs/performance.md), with bitwise the same results.
+    """
+    import sys
+
+    if "numpy" in sys.modules:
+        return False
+    for name in BLAS_THREAD_VARIABLES:
+        os.environ.setdefault(name, "1")
+    return True
 
 
 def threads() -> int:

@@ -218,7 +218,9 @@ def _os_error(exc: OSError, run_dir: str | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from qsynth import _interrupts
+    from qsynth import _interrupts, _parallel
+
+    _parallel.one_blas_thread()  # before NumPy loads: spinning OpenBLAS threads cost the default job 14%
 
     _interrupts.install()  # a Ctrl-C always stops the command, even one Python drops
     parser = argparse.ArgumentParser(prog="qsynth", description="Active learning and query synthesis in JAX.")

@@ -48,3 +48,35 @@ def test_elsewhere_a_cnn_trains_in_the_loop_program_not_in_unrolled_blocks(on_gp
     buf.add(np.random.default_rng(0).normal(size=(4, 8, 8, 1)), np.arange(4) % 2, 0)
     state = learner.fit(key, None, buf)
     assert jnp.all(jnp.isfinite(jax.tree.leaves(state.params["net"])[0]))
+
+
+def _blas_threads_in_fresh_process(code: str, **env: str) -> list[int]:
+    import json
+    import subprocess
+    import sys
+
+    gone = (*_parallel.BLAS_THREAD_VARIABLES, "OMP_NUM_THREADS")  # (OpenBLAS reads OpenMP's count too)
+    clean = {k: v for k, v in os.environ.items() if k not in gone}
+    probe = (code + "\nimport json, jax, jax.numpy as jnp\n"
+             "jax.jit(jnp.linalg.cholesky)(jnp.eye(4))  # jaxlib loads SciPy's OpenBLAS for its LAPACK\n"
+             "from threadpoolctl import threadpool_info\n"
+             "print(json.dumps([i['num_threads'] for i in threadpool_info() if i['internal_api'] == 'openblas']))")
+    out = subprocess.run([sys.executable, "-c", probe], env={**clean, **env}, capture_output=True, text=True,
+                         check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(_parallel.usable_cores() < 2, reason="OpenBLAS uses one thread on one core anyway")
+def test_one_blas_thread_before_numpy_loads_gives_every_openblas_one_thread():
+    """`qsynth run` gives NumPy's and SciPy's OpenBLAS one thread (their threads spun after each
+    GP Cholesky and took XLA's cores: the default job 14% slower); a count the user set is kept,
+    and once NumPy has loaded it changes nothing and says so."""
+    unset = _blas_threads_in_fresh_process("")
+    assert len(unset) >= 1 and max(unset) >= 2  # (what a process gets without it: a thread per core)
+    assert _blas_threads_in_fresh_process("from qsynth import _parallel\nassert _parallel.one_blas_thread()") \
+        == [1] * len(unset)
+    assert _blas_threads_in_fresh_process("from qsynth import cli\ncli.main(['list'])") == [1] * len(unset)
+    assert _blas_threads_in_fresh_process("from qsynth import _parallel\n_parallel.one_blas_thread()",
+                                          OPENBLAS_NUM_THREADS="2") == [2] * len(unset)
+    late = "import numpy\nfrom qsynth import _parallel\nassert not _parallel.one_blas_thread()"
+    assert _blas_threads_in_fresh_process(late) == unset

@@ -162,28 +162,29 @@ def test_killed_failing_and_dask_sweeps_all_end_bitwise_at_the_serial_runs(tmp_p
 
 
 def test_local_workers_get_their_share_of_threads(monkeypatch):
-    """Each of N local workers' BLAS libraries get cores / N threads (spinning OpenBLAS threads
-    made a GP sweep slower than serial), and a one-thread worker's XLA runs its operations on one
-    thread; a variable the user set is kept, and the driver's own environment is left as it was."""
+    """Each of N local workers' BLAS libraries get one thread and OpenMP cores / N (spinning
+    OpenBLAS threads made a GP sweep slower than serial), and a one-thread worker's XLA runs its
+    operations on one thread; a variable the user set is kept, and the driver's own environment
+    is left as it was."""
     import os
 
     from qsynth import _local_workers
-    from qsynth._parallel import XLA_ONE_THREAD
+    from qsynth._parallel import BLAS_THREAD_VARIABLES, XLA_ONE_THREAD
 
-    for name in (*_local_workers.BLAS_THREAD_VARIABLES, "XLA_FLAGS"):
+    for name in (*BLAS_THREAD_VARIABLES, "OMP_NUM_THREADS", "XLA_FLAGS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MKL_NUM_THREADS", "3")
     assert _local_workers.thread_environment(1) == {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
                                                     "XLA_FLAGS": XLA_ONE_THREAD}
-    assert _local_workers.thread_environment(2) == {"OPENBLAS_NUM_THREADS": "2", "OMP_NUM_THREADS": "2"}
+    assert _local_workers.thread_environment(2) == {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "2"}
     workers = _local_workers.start(2)
     try:
-        names = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "XLA_FLAGS")
+        names = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "XLA_FLAGS")
         seen = tuple(workers.executor.submit(os.getenv, name).result() for name in names)
     finally:
         workers.close()
     one = workers.threads == 1
-    assert seen == (str(workers.threads), "3", XLA_ONE_THREAD if one else None)
+    assert seen == ("1", str(workers.threads), "3", XLA_ONE_THREAD if one else None)
     assert not {"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "XLA_FLAGS"} & set(os.environ)
     monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=true")  # the user's own choice is kept
     assert "XLA_FLAGS" not in _local_workers.thread_environment(1)
