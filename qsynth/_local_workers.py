@@ -82,7 +82,8 @@ def _start_worker(reports: Any, cores: Any, environment: dict[str, str]) -> None
         os.sched_setaffinity(0, cores.get_nowait())
     except queues.Empty:
         pass
-    import qsynth.experiments.sweep  # noqa: F401 (the imports a first task would otherwise wait for)
+    import qsynth.experiments.runner  # noqa: F401 (JAX and the rest a first task would otherwise wait for,
+    import qsynth.experiments.sweep  # noqa: F401 loaded while the driver loads its own)
 
 
 def start(jobs: int) -> LocalWorkers:
