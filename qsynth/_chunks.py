@@ -3,6 +3,8 @@ and checks that never make a full-size temporary (a memory-mapped pool stays on 
 
 The last chunk is padded to the chunk size (by repeating its final row), so every call
 has the same shape; results for the padding are dropped. Memory stays bounded by the chunk.
+`map_in_chunks` shrinks the chunk for a small input to the next power of two (`capacity_for`):
+a teacher labelling one query computes 16 rows, not 4,096.
 """
 
 from __future__ import annotations
@@ -16,10 +18,15 @@ import numpy as np
 if TYPE_CHECKING:
     import jax
 
-__all__ = ["chunk_results", "first_nonfinite_row", "map_in_chunks", "ROWS", "unique_values"]
+__all__ = ["capacity_for", "chunk_results", "first_nonfinite_row", "map_in_chunks", "ROWS", "unique_values"]
 
 #: Rows per block of the checks (bounded memory however long the array).
 ROWS = 1 << 16
+
+
+def capacity_for(n: int, minimum: int = 64) -> int:
+    """The smallest power of two ≥ `n`, and at least `minimum` (64, 128, 256, ...)."""
+    return max(minimum, 1 << max(n - 1, 0).bit_length())
 
 
 def first_nonfinite_row(x: np.ndarray) -> int | None:
@@ -70,6 +77,9 @@ def chunk_results(fn: Callable[[np.ndarray], jax.Array], x: np.ndarray, chunk_si
 def map_in_chunks(fn: Callable[[np.ndarray], jax.Array], x: np.ndarray, chunk_size: int) -> np.ndarray:
     """`fn` applied to `x` [n, ...] chunk by chunk along axis 0; returns the concatenation as NumPy.
 
-    `fn` must map `[chunk_size, ...] -> [chunk_size, ...]` (the chunk on axis 0 of its output).
+    `fn` must map `[c, ...] -> [c, ...]` (the chunk on axis 0 of its output), where the chunk `c`
+    is `chunk_size`, or for a smaller `x` the next power of two ≥ n (at least 16): one
+    compilation per power-of-two bucket below `chunk_size`, and little padding.
     """
-    return np.concatenate([out[:k] for _, k, out in chunk_results(fn, x, chunk_size, ahead=1 << 30)], axis=0)
+    size = min(chunk_size, capacity_for(len(x), 16))
+    return np.concatenate([out[:k] for _, k, out in chunk_results(fn, x, size, ahead=1 << 30)], axis=0)

@@ -10,12 +10,9 @@ import dataclasses
 
 import numpy as np
 
+from qsynth._chunks import capacity_for
+
 __all__ = ["LabeledBuffer", "capacity_for"]
-
-
-def capacity_for(n: int, minimum: int = 64) -> int:
-    """The smallest power of two ≥ `n`, and at least `minimum` (64, 128, 256, ...)."""
-    return max(minimum, 1 << max(n - 1, 0).bit_length())
 
 
 @dataclasses.dataclass
