@@ -240,3 +240,24 @@ def test_qsynth_run_starts_its_local_workers_before_it_loads_jax(monkeypatch):
     assert _local_workers.take(3).jobs == 3 and _local_workers.take(2).jobs == 2
     assert started == [3]  # (the prestarted two were taken, not started again)
     assert not _local_workers._prestarted
+
+
+def test_a_local_dask_worker_binds_its_task_thread_to_its_own_cores(monkeypatch):
+    """On a local Dask cluster each worker binds its task thread (and so XLA's threads, which it
+    starts) to the share of the cores its name picks (Dask, 2 workers on 2 cores: 47.3 s -> 40.4 s
+    on the default job); a worker not named by an index (another cluster's) is left alone."""
+    import os
+    import types
+
+    import dask.distributed
+
+    from qsynth.experiments import sweep
+
+    bound: list[tuple[int, ...]] = []
+    monkeypatch.setattr(os, "sched_setaffinity", lambda pid, cores: bound.append((pid, tuple(cores))))
+    for name in (0, 1, "2"):
+        monkeypatch.setattr(dask.distributed, "get_worker", lambda name=name: types.SimpleNamespace(name=name))
+        sweep._bind_dask_worker(((0, 1), (2, 3)))
+    monkeypatch.setattr(dask.distributed, "get_worker", lambda: types.SimpleNamespace(name="tcp://10.0.0.7:40000"))
+    sweep._bind_dask_worker(((0, 1), (2, 3)))
+    assert bound == [(0, (0, 1)), (0, (2, 3)), (0, (0, 1))]

@@ -49,11 +49,13 @@ class SweepError(RuntimeError):
 @dataclasses.dataclass(frozen=True)
 class Pinning:
     """What a task sets in its process before it runs: threads (None: the worker's own cores),
-    the ensemble's windows, the shared compile cache."""
+    the ensemble's windows, the shared compile cache, and on a local Dask cluster each worker's
+    own cores (by the worker's name, 0 to N-1; empty: leave the cores alone)."""
 
     threads: int | None
     windows: int
     compile_cache: str
+    cores: tuple[tuple[int, ...], ...] = ()
 
 
 # -- in a worker ------------------------------------------------------------------------------
@@ -67,6 +69,8 @@ def _pin(pinning: Pinning) -> None:
     os.environ["QSYNTH_WINDOWS"] = str(pinning.windows)
     if _kept.get("pinned") == pinning:
         return
+    if pinning.cores and "pinned" not in _kept:
+        _bind_dask_worker(pinning.cores)
     import jax
 
     if not jax.config.jax_compilation_cache_dir:
@@ -77,6 +81,19 @@ def _pin(pinning: Pinning) -> None:
 
         watch_parent()
     _kept["pinned"] = pinning
+
+
+def _bind_dask_worker(cores: tuple[tuple[int, ...], ...]) -> None:
+    """Bind this thread, the local Dask worker's one task thread (and so the XLA threads it starts
+    when it first loads JAX), to the worker's own share of the cores, as a local worker binds
+    itself (`qsynth._local_workers`)."""
+    from dask.distributed import get_worker
+
+    try:
+        share = cores[int(get_worker().name) % len(cores)]
+    except (ValueError, TypeError):  # (not a worker of the sweep's own local cluster)
+        return
+    os.sched_setaffinity(0, share)
 
 
 class _Reporter:
@@ -213,7 +230,7 @@ def run_sweep(config: Any, path: Path, datasets: dict[int, Any], progress: Any, 
     needs_generator = [getattr(strategy, "needs_generator", False) for strategy in specs]
     share_oracle = config.oracle.kind in RunOracles.SHAREABLE
     cluster = _Cluster(jobs, dask)
-    pinning = Pinning(cluster.threads, _parallel.windows(), cache)
+    pinning = Pinning(cluster.threads, _parallel.windows(), cache, cluster.cores)
     results: dict[tuple[int, int], Any] = {}
     failures: dict[str, list[str]] = {}  # traceback: what failed with it
     try:
@@ -303,6 +320,7 @@ class _Cluster:
         from qsynth._parallel import usable_cores
 
         self.dask, self.closers, self.futures = dask, [], []
+        self.cores: tuple[tuple[int, ...], ...] = ()  # (a local Dask cluster's workers' own cores)
         if dask is None:  # (started already where `qsynth run` did so before it loaded JAX)
             workers = _local_workers.take(jobs)
             self.events: Any = workers.events
@@ -328,6 +346,7 @@ class _Cluster:
             import dask
 
             self.threads = max(1, usable_cores() // jobs)
+            self.cores = tuple(_local_workers.core_shares(jobs))
             environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items()
                        if k != "MALLOC_TRIM_THRESHOLD_"}  # (trimming the heap at 64 KiB costs XLA's threads a third
             xla = _local_workers.thread_environment(self.threads).get("XLA_FLAGS")  # of their time in the kernel)
