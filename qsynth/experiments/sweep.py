@@ -9,7 +9,8 @@ serial run does, under that folder's own lock, while the driver holds the run's.
 what it has loaded (a seed's problem and generator, the run's oracles) for its next task.
 
 Local workers (`qsynth._local_workers`) are each bound to their own share of the cores, their
-BLAS and XLA threads pinned to it, and `qsynth run` starts them before it loads JAX itself.
+BLAS and XLA threads pinned to it, and `qsynth run` starts them before it loads JAX itself; a
+local Dask cluster's workers bind their task thread to their share by name.
 Every task pins its process before any work: `QSYNTH_THREADS` to its share of the cores,
 `QSYNTH_WINDOWS` to the driver's (the split decides the numbers, so a worker on another
 machine computes the serial run's), and a persistent XLA compile cache the workers share (the
