@@ -23,8 +23,8 @@ import os
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-__all__ = ["BLAS_THREAD_VARIABLES", "XLA_ONE_THREAD", "member_windows", "one_blas_thread", "run_all", "threads",
-           "usable_cores", "windows"]
+__all__ = ["BLAS_THREAD_VARIABLES", "XLA_ONE_THREAD", "member_windows", "one_blas_thread", "program_environment",
+           "run_all", "threads", "usable_cores", "windows"]
 
 #: What a process meant to use one core adds to `XLA_FLAGS` before JAX loads: XLA's CPU backend
 #: runs each operation on the calling thread instead of over an Eigen pool of one thread per core,
@@ -45,15 +45,27 @@ def one_blas_thread() -> bool:
     (so with NumPy already loaded this changes nothing and returns False). qsynth's BLAS calls
     are LAPACK on small matrices; with a thread per core, OpenBLAS's threads spin after each call
     and take the cores from XLA's: `qsynth run` (the default job, serial, 2 cores) took 74.7 s
-    with them and 64.3 s with one (docs/performance.md), with bitwise the same results.
+    with them and 64.3 s with one (docs/performance.md), with bitwise the same results. A program
+    qsynth starts (an external simulator) does not inherit them (`program_environment`).
     """
     import sys
 
     if "numpy" in sys.modules:
         return False
     for name in BLAS_THREAD_VARIABLES:
-        os.environ.setdefault(name, "1")
+        if name not in os.environ:
+            os.environ[name] = "1"
+            _SET_HERE.add(name)
     return True
+
+
+_SET_HERE: set[str] = set()  # the BLAS counts `one_blas_thread` set in this process
+
+
+def program_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a program qsynth starts (an external simulator): this process's, less
+    the BLAS counts `one_blas_thread` set for qsynth's own calls, plus `extra`."""
+    return {**{k: v for k, v in os.environ.items() if k not in _SET_HERE}, **(extra or {})}
 
 
 def threads() -> int:

@@ -332,6 +332,22 @@ def test_external_program_answers_and_failures():
         ExternalProgram("python sim.py")
 
 
+def test_an_external_program_does_not_inherit_the_blas_counts_qsynth_set_for_itself(monkeypatch):
+    """`qsynth run` gives its own BLAS one thread (`one_blas_thread`); a simulator program it
+    starts gets the environment the user gave, not that, and `env` still sets what it says."""
+    from qsynth import _parallel
+
+    probe = [sys.executable, "-c", "import json, os; print(json.dumps([os.environ.get('OPENBLAS_NUM_THREADS'), "
+                                   "os.environ.get('MKL_NUM_THREADS')]))"]
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    monkeypatch.setenv("MKL_NUM_THREADS", "7")  # (the user's own)
+    monkeypatch.setattr(_parallel, "_SET_HERE", {"OPENBLAS_NUM_THREADS"})  # (as one_blas_thread leaves it)
+    assert ExternalProgram(probe)(np.zeros(1)) == [None, "7"]
+    assert ExternalProgram(probe, env={"OPENBLAS_NUM_THREADS": "4"})(np.zeros(1)) == ["4", "7"]
+    monkeypatch.setattr(_parallel, "_SET_HERE", set())
+    assert ExternalProgram(probe)(np.zeros(1)) == ["1", "7"]
+
+
 def test_oracle_modules_import_without_jax():
     code = ("import sys, qsynth.oracles, qsynth.oracles.simulators, qsynth.oracles.region; "
             "print('jax' in sys.modules)")

@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from qsynth._parallel import program_environment
 from qsynth.oracles import children
 from qsynth.oracles.calls import QueryTimeout, time_left
 
@@ -83,7 +83,7 @@ class ExternalProgram:
         try:
             proc = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, text=True, cwd=self.cwd, start_new_session=True,
-                                    env={**os.environ, **self.env} if self.env else None)
+                                    env=program_environment(self.env))
         except OSError as exc:
             raise RuntimeError(f"could not start {self.command!r}: {exc}") from None
         children.started(proc.pid)
