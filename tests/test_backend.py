@@ -51,15 +51,15 @@ def test_elsewhere_a_cnn_trains_in_the_loop_program_not_in_unrolled_blocks(on_gp
 
 
 def _blas_threads_in_fresh_process(code: str, **env: str) -> list[int]:
+    """The thread counts of the OpenBLAS libraries NumPy and SciPy load (SciPy's is the one jaxlib
+    runs its LAPACK calls through), in a fresh process that first runs `code`."""
     import json
     import subprocess
     import sys
 
     gone = (*_parallel.BLAS_THREAD_VARIABLES, "OMP_NUM_THREADS")  # (OpenBLAS reads OpenMP's count too)
     clean = {k: v for k, v in os.environ.items() if k not in gone}
-    probe = (code + "\nimport json, jax, jax.numpy as jnp\n"
-             "jax.jit(jnp.linalg.cholesky)(jnp.eye(4))  # jaxlib loads SciPy's OpenBLAS for its LAPACK\n"
-             "from threadpoolctl import threadpool_info\n"
+    probe = (code + "\nimport json, numpy, scipy.linalg\nfrom threadpoolctl import threadpool_info\n"
              "print(json.dumps([i['num_threads'] for i in threadpool_info() if i['internal_api'] == 'openblas']))")
     out = subprocess.run([sys.executable, "-c", probe], env={**clean, **env}, capture_output=True, text=True,
                          check=True)
@@ -67,7 +67,7 @@ def _blas_threads_in_fresh_process(code: str, **env: str) -> list[int]:
 
 
 @pytest.mark.skipif(_parallel.usable_cores() < 2, reason="OpenBLAS uses one thread on one core anyway")
-def test_one_blas_thread_before_numpy_loads_gives_every_openblas_one_thread():
+def test_one_blas_thread_before_numpy_loads_gives_every_openblas_one_thread(monkeypatch):
     """`qsynth run` gives NumPy's and SciPy's OpenBLAS one thread (their threads spun after each
     GP Cholesky and took XLA's cores: the default job 14% slower); a count the user set is kept,
     and once NumPy has loaded it changes nothing and says so."""
@@ -75,8 +75,14 @@ def test_one_blas_thread_before_numpy_loads_gives_every_openblas_one_thread():
     assert len(unset) >= 1 and max(unset) >= 2  # (what a process gets without it: a thread per core)
     assert _blas_threads_in_fresh_process("from qsynth import _parallel\nassert _parallel.one_blas_thread()") \
         == [1] * len(unset)
-    assert _blas_threads_in_fresh_process("from qsynth import cli\ncli.main(['list'])") == [1] * len(unset)
     assert _blas_threads_in_fresh_process("from qsynth import _parallel\n_parallel.one_blas_thread()",
                                           OPENBLAS_NUM_THREADS="2") == [2] * len(unset)
     late = "import numpy\nfrom qsynth import _parallel\nassert not _parallel.one_blas_thread()"
     assert _blas_threads_in_fresh_process(late) == unset
+    from qsynth import cli
+
+    called = []
+    monkeypatch.setattr(_parallel, "one_blas_thread", lambda: called.append(True))
+    monkeypatch.setattr(cli, "_prestart_workers", lambda args: called.append("workers"))
+    assert cli.main(["list"]) == 0
+    assert called[:2] == [True, "workers"]  # (first of all, before anything loads NumPy)
