@@ -50,6 +50,7 @@ from typing import Any
 
 import numpy as np
 
+from qsynth._chunks import map_in_chunks
 from qsynth.data.buffer import capacity_for
 
 __all__ = ["ANSWERABILITY_SPACES", "AnswerLog", "AnswerabilityModel", "COST_STRENGTHS", "CostModel", "LENGTHSCALE_FRACTIONS",
@@ -423,11 +424,6 @@ def probability_of(model: AnswerabilityModel, q: np.ndarray, chunk: int = 4096) 
 def _chunked(fn: Any, arrays: tuple[Any, ...], q: np.ndarray, chunk: int) -> np.ndarray:
     """`fn(arrays, q)` `[n]` as float64, over fixed-size chunks of `q` (one compilation per size)."""
     q = np.asarray(q, np.float32).reshape(len(q), -1)
-    out = np.empty(len(q), np.float64)
-    size = min(chunk, capacity_for(max(len(q), 1), 16))
-    for start in range(0, len(q), size):
-        part = q[start:start + size]
-        padded = np.zeros((size, q.shape[1]), np.float32)
-        padded[:len(part)] = part
-        out[start:start + len(part)] = np.asarray(fn(arrays, padded))[:len(part)]
-    return out
+    if len(q) == 0:
+        return np.empty(0, np.float64)
+    return map_in_chunks(lambda part: fn(arrays, part), q, chunk).astype(np.float64)
