@@ -21,8 +21,9 @@ from qsynth.records import Answer, Queries, Status
 from qsynth.session import SessionConfig
 from qsynth.store import SeedStore
 from qsynth.strategies import RoundContext
-from qsynth.strategies.answerability import (LENGTHSCALE_FRACTIONS, AnswerLog, answerability_for, fit_answerability,
-                                             loo_log_likelihood, probability, probability_of, weigh)
+from qsynth.strategies.answerability import (LENGTHSCALE_FRACTIONS, SUPPORT_NEIGHBOURS, AnswerLog, answerability_for,
+                                             fit_answerability, loo_log_likelihood, probability, probability_of,
+                                             query_features, support_distance, support_reference, weigh)
 from qsynth.strategies.pool import PoolSampling
 from qsynth.strategies.synthesis import InputSynthesis
 
@@ -96,14 +97,14 @@ def test_an_answer_log_adds_removes_and_round_trips_as_arrays():
     log.remove("r0001-q00")
     assert len(log) == 1 and log.refusals == 0
     assert answerability_for(log, "input", SQUARE.bounds) is None  # no refusal: weight 1
-    with pytest.raises(ValueError, match="'latent', 'input' or 'confidence'"):
+    with pytest.raises(ValueError, match="'latent', 'input' or one of"):
         answerability_for(back, "pixels")
 
 
 # ---- a session learns it ---------------------------------------------------------------------------
 def _run(strategy, answer, seed=0, budget=30, store=None, stop_after=None, config=SessionConfig(seed_size=6),
-         learner=TINY):
-    session = Session(SQUARE, learner.build((2,), 2), strategy, key=jax.random.key(seed), config=config, store=store)
+         learner=TINY, problem=SQUARE):
+    session = Session(problem, learner.build((2,), 2), strategy, key=jax.random.key(seed), config=config, store=store)
     asked = []
     while session.state.spent["queries"] < budget:
         q = session.ask()
@@ -158,12 +159,13 @@ def test_without_a_refusal_answerability_changes_nothing():
         assert np.array_equal(np.asarray(a), np.asarray(b))
 
 
-@pytest.mark.parametrize("space", ["auto", "confidence"])
+@pytest.mark.parametrize("space", ["auto", "confidence", "confidence+support"])
 def test_a_session_killed_mid_round_restores_the_model_bit_for_bit(tmp_path, space):
     strategy = dataclasses.replace(SYNTH, answerability_space=space)
-    whole, asked = _run(strategy, _band, budget=20, store=SeedStore(tmp_path / "whole", fsync=False))
-    _run(strategy, _band, budget=20, store=SeedStore(tmp_path / "cut", fsync=False), stop_after=6)
-    restored = Session.restore(SQUARE, TINY.build((2,), 2), strategy, key=jax.random.key(0),
+    problem = HALF_POOL if "support" in space else SQUARE
+    whole, asked = _run(strategy, _band, budget=20, store=SeedStore(tmp_path / "whole", fsync=False), problem=problem)
+    _run(strategy, _band, budget=20, store=SeedStore(tmp_path / "cut", fsync=False), stop_after=6, problem=problem)
+    restored = Session.restore(problem, TINY.build((2,), 2), strategy, key=jax.random.key(0),
                                store=SeedStore(tmp_path / "cut", fsync=False), config=SessionConfig(seed_size=6))
     assert restored.state.outcomes.refusals > 0 and restored.state.fitted_round < restored.round
     restored.fit()  # the fit the kill interrupted (the answers it learns from were replayed from the log)
@@ -446,3 +448,93 @@ def test_in_confidence_space_synthesis_learns_that_ambiguous_queries_go_unanswer
 def test_answerability_space_is_checked():
     with pytest.raises(ValueError, match="answerability_space must be one of"):
         InputSynthesis(answerability_space="pixels")
+
+
+# ---- the support space: a query's distance to the nearest real inputs -----------------------------
+#: The square with a pool of real inputs in its bottom half only (x1 < 0.5).
+HALF_POOL = dataclasses.replace(SQUARE, name="half-pool", pool=np.random.default_rng(7).uniform(
+    0, 1, (300, 2)).astype(np.float32) * np.array([1.0, 0.5], np.float32))
+
+
+def test_the_support_distance_against_numpy():
+    rng = np.random.default_rng(0)
+    pool = rng.normal(size=(40, 3)).astype(np.float32)
+    ref = support_reference(pool.reshape(40, 3, 1))  # any feature shape: flattened
+    d2 = ((pool[:, None, :].astype(np.float64) - pool[None, :, :]) ** 2).sum(-1)
+    np.fill_diagonal(d2, np.inf)  # the unit: each reference to the others
+    unit = np.median(np.sqrt(np.sort(d2, 1)[:, :SUPPORT_NEIGHBOURS].mean(1)))
+    assert ref.unit == pytest.approx(unit, rel=1e-9) and ref.references.shape == (40, 3)
+    x = rng.normal(size=(6, 3)).astype(np.float32) * 2
+    dq = ((x[:, None, :].astype(np.float64) - pool[None]) ** 2).sum(-1)
+    want = np.sqrt(np.sort(dq, 1)[:, :SUPPORT_NEIGHBOURS].mean(1)) / unit
+    got = np.asarray(support_distance(ref.arrays, jnp.asarray(x)))
+    assert got.shape == (6, 1)
+    np.testing.assert_allclose(got[:, 0], want, rtol=1e-4)
+    # by hand: references 0, 1, …, 9 on a line, 5 neighbours; each one's nearest five are at
+    # distances {1, 1, 2, 2, 3} inside the line (rms √(19/5)); a query at −10 is 10…14 away
+    line = np.arange(10, dtype=np.float32)[:, None]
+    r = support_reference(line)
+    assert r.unit == pytest.approx(math.sqrt(19 / 5))
+    far = float(support_distance(r.arrays, jnp.array([[-10.0]]))[0, 0])
+    assert far == pytest.approx(math.sqrt((100 + 121 + 144 + 169 + 196) / 5) / math.sqrt(19 / 5), rel=1e-5)
+    # differentiable: the gradient against central finite differences
+    f = lambda q: jnp.sum(support_distance(ref.arrays, q))  # noqa: E731
+    q0 = jnp.asarray(x[:2], jnp.float32)
+    g = np.asarray(jax.grad(f)(q0))
+    e = 1e-2
+    for i in range(2):
+        for j in range(3):
+            step = np.zeros((2, 3), np.float32)
+            step[i, j] = e
+            fd = (float(f(q0 + step)) - float(f(q0 - step))) / (2 * e)
+            assert g[i, j] == pytest.approx(fd, rel=2e-2, abs=1e-3)
+
+
+def test_a_large_pool_is_measured_against_a_fixed_draw_of_it():
+    pool = np.random.default_rng(1).normal(size=(5000, 4)).astype(np.float32)
+    a, b = support_reference(pool), support_reference(pool.copy())
+    assert a.references.shape == (2048, 4) and np.array_equal(a.references, b.references) and a.unit == b.unit
+    with pytest.raises(ValueError, match="more than 5 pool inputs"):
+        support_reference(pool[:5])
+    with pytest.raises(ValueError, match="spacing is 0"):
+        support_reference(np.zeros((20, 2), np.float32))
+
+
+def test_query_features_put_the_support_distance_first():
+    ref = support_reference(np.arange(10, dtype=np.float32)[:, None])
+    probs = jnp.array([[[0.2, 0.8], [0.6, 0.4]]])  # [members, n, C]
+    x = jnp.array([[4.5], [30.0]])
+    both = np.asarray(query_features("confidence+support", x, lambda: probs, ref.arrays))
+    np.testing.assert_allclose(both[:, 0], np.asarray(support_distance(ref.arrays, x))[:, 0])
+    np.testing.assert_allclose(both[:, 1:], [[0.8, 0.2], [0.6, 0.4]])
+    assert np.asarray(query_features("support", x, None, ref.arrays)).shape == (2, 1)  # probs never asked
+    with pytest.raises(ValueError, match="needs the support reference"):
+        query_features("support", x, lambda: probs)
+
+
+def _off_the_data(qid, x):
+    """An oracle that cannot answer queries unlike the real inputs: the pool fills x1 < 0.5, and
+    above x1 = 0.6 it refuses (the boundary x0 = 0.5 runs through both halves)."""
+    return Answer(qid, Status.ABSTAIN) if x[1] > 0.6 else Answer(qid, Status.OK, label=int(x[0] > 0.5))
+
+
+def test_in_support_space_synthesis_stops_asking_far_from_the_real_inputs():
+    """Refusals that go with the distance to the pool are learnt on that one number: after a
+    few, synthesis climbs the boundary only where real inputs are."""
+    refused = {"support": [], "off": []}
+    for arm, strategy in (("support", dataclasses.replace(SYNTH, answerability_space="support")),
+                          ("off", dataclasses.replace(SYNTH, answerability=False))):
+        for seed in range(3):
+            session, asked = _run(strategy, _off_the_data, seed=seed, problem=HALF_POOL)
+            xs = np.concatenate([q.x for q in asked[1:]])  # after the seed set
+            refused[arm].append(float(np.mean(xs[:, 1] > 0.6)))
+            if arm == "support":
+                assert asked[-1].extra["answerable"].shape == (len(asked[-1]),)
+    assert np.mean(refused["support"]) <= 0.1 < 0.2 <= np.mean(refused["off"]), refused
+
+
+def test_a_support_space_needs_a_pool():
+    strategy = dataclasses.replace(SYNTH, answerability_space="support")
+    with pytest.raises(ValueError, match="has no pool"):
+        Session(SQUARE, TINY.build((2,), 2), strategy, key=jax.random.key(0))
+    Session(SQUARE, TINY.build((2,), 2), dataclasses.replace(strategy, answerability=False), key=jax.random.key(0))

@@ -32,7 +32,12 @@ probabilities at the query, sorted from the most likely class down (`confidence_
 `[n, C]`, recomputed for every logged query with each round's learner): a refusal then says
 "queries this ambiguous to the learner go unanswered", wherever in the input or latent space
 they are — the case of a teacher or a person who cannot tell ambiguous images apart, whose
-refusals sit wherever the learner is in doubt, which is where the acquisition peaks.
+refusals sit wherever the learner is in doubt, which is where the acquisition peaks. With
+`"support"` it is modelled on one number, the query's distance to its nearest real inputs
+(`support_distance`: the root mean square distance to its `SUPPORT_NEIGHBOURS` nearest pool
+inputs, in units of the pool's own spacing, so a real input sits near 1): a synthesized image
+unlike any real one is the one an oracle cannot tell. `"confidence+support"` uses both, the
+distance first (`query_features`).
 
 References:
   Goetschalckx, Poupart & Hoey (2011). Continuous Correlated Beta Processes. IJCAI.
@@ -55,7 +60,9 @@ from qsynth.data.buffer import capacity_for
 
 __all__ = ["ANSWERABILITY_SPACES", "AnswerLog", "AnswerabilityModel", "COST_STRENGTHS", "CostModel", "LENGTHSCALE_FRACTIONS",
            "PRIOR_ANSWERED", "PRIOR_STRENGTHS", "PRIOR_UNANSWERED", "answerability_for", "confidence_features", "cost_for", "expected_cost",
-           "expected_cost_of", "fit_answerability", "fit_cost", "probability", "probability_of", "weigh"]
+           "expected_cost_of", "FEATURE_SPACES", "fit_answerability", "fit_cost", "probability", "probability_of",
+           "query_features", "SUPPORT_NEIGHBOURS", "SUPPORT_REFERENCES", "SupportReference", "support_distance",
+           "support_reference", "weigh"]
 
 
 #: The Beta prior's default pseudo-counts: what the model says where nothing was asked nearby.
@@ -258,9 +265,94 @@ def fit_answerability(points: np.ndarray, answered: np.ndarray, scale: float,
 
 
 #: Where a synthesis strategy's answerability model lives: "auto" (where the query is: the
-#: generator's latent space for latent synthesis, the input box for input synthesis) or
-#: "confidence" (the learner's sorted class probabilities at the query).
-ANSWERABILITY_SPACES = ("auto", "confidence")
+#: generator's latent space for latent synthesis, the input box for input synthesis),
+#: "confidence" (the learner's sorted class probabilities at the query), "support" (the query's
+#: distance to its nearest real inputs) or "confidence+support" (both).
+ANSWERABILITY_SPACES = ("auto", "confidence", "support", "confidence+support")
+
+#: The spaces of features computed from the query (the others place it where it is).
+FEATURE_SPACES = ("confidence", "support", "confidence+support")
+
+#: The support distance averages the squared distances to this many nearest real inputs.
+SUPPORT_NEIGHBOURS = 5
+
+#: At most this many pool inputs (a fixed draw) are the real inputs it measures distances to.
+SUPPORT_REFERENCES = 2048
+
+#: How many references measure the pool's own spacing (the distance's unit).
+_UNIT_PROBES = 256
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SupportReference:
+    """The real inputs the support distance is measured to.
+
+    Attributes:
+      references: [m, features] float32, flat pool inputs (all of them, or a fixed draw of
+        `SUPPORT_REFERENCES`).
+      unit: the median support distance of the first 256 references, each to the others: the
+        pool's own spacing, so a real input sits near 1.
+    """
+
+    references: np.ndarray
+    unit: float
+
+    @property
+    def arrays(self) -> tuple[Any, ...]:
+        """What a jitted program takes: (references, unit)."""
+        return (self.references, np.float32(self.unit))
+
+
+def support_reference(pool: np.ndarray) -> SupportReference:
+    """The reference set of pool inputs `pool: [n, *feature_shape]` (deterministic in the pool)."""
+    flat = np.asarray(pool, np.float32).reshape(len(pool), -1)
+    if len(flat) <= SUPPORT_NEIGHBOURS:
+        raise ValueError(f"answerability in support space needs more than {SUPPORT_NEIGHBOURS} pool inputs, "
+                         f"got {len(flat)}")
+    if len(flat) > SUPPORT_REFERENCES:
+        flat = flat[np.sort(np.random.default_rng(0).choice(len(flat), SUPPORT_REFERENCES, replace=False))]
+    probes = min(_UNIT_PROBES, len(flat))
+    d2 = _sq_dist(flat[:probes].astype(np.float64), flat.astype(np.float64))
+    d2[np.arange(probes), np.arange(probes)] = np.inf  # each probe without itself
+    nearest = np.sort(d2, axis=1)[:, :SUPPORT_NEIGHBOURS]
+    unit = float(np.median(np.sqrt(nearest.mean(axis=1))))
+    if not unit > 0:
+        raise ValueError("answerability in support space: the pool's inputs coincide with their neighbours "
+                         "(their spacing is 0), so a distance to them has no unit")
+    return SupportReference(np.ascontiguousarray(flat), unit)
+
+
+def support_distance(reference: tuple[Any, ...], x: Any) -> Any:
+    """The support distance `[n, 1]` (JAX; differentiable in x) of inputs `x: [n, ...]`: the root
+    mean square distance to their `SUPPORT_NEIGHBOURS` nearest references, divided by the unit
+    (`reference`: a `SupportReference`'s arrays)."""
+    import jax
+    import jax.numpy as jnp
+
+    references, unit = reference
+    x = jnp.reshape(x, (x.shape[0], -1)).astype(jnp.float32)
+    d2 = jnp.sum(x * x, axis=1)[:, None] - 2.0 * x @ references.T + jnp.sum(references * references, axis=1)[None, :]
+    nearest = -jax.lax.top_k(-jnp.maximum(d2, 0.0), SUPPORT_NEIGHBOURS)[0]
+    return (jnp.sqrt(jnp.mean(nearest, axis=1) + 1e-12) / unit)[:, None]
+
+
+def query_features(space: str, x: Any, probs: Any = None, reference: tuple[Any, ...] | None = None) -> Any:
+    """Where a query sits in a feature space (`FEATURE_SPACES`), `[n, dim]` (JAX or NumPy in,
+    JAX out): its support distance (`reference` and inputs `x: [n, ...]`) and/or its learner's
+    sorted class probabilities (`probs() -> [members, n, C]`, called only when needed), the
+    distance first."""
+    import jax.numpy as jnp
+
+    if space not in FEATURE_SPACES:
+        raise ValueError(f"answerability feature space must be one of {list(FEATURE_SPACES)}, got {space!r}")
+    parts = []
+    if "support" in space:
+        if reference is None:
+            raise ValueError(f"answerability in {space!r} space needs the support reference")
+        parts.append(support_distance(reference, x))
+    if "confidence" in space:
+        parts.append(confidence_features(probs()))
+    return jnp.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
 
 
 def confidence_features(probs: Any) -> Any:
@@ -274,9 +366,9 @@ def confidence_features(probs: Any) -> Any:
 def _in_space(log: AnswerLog, space: str, bounds: tuple[np.ndarray, np.ndarray] | None,
               encode: Any, features: Any = None) -> tuple[np.ndarray, np.ndarray, float] | None:
     """The log's rows that have a point in `space`, those points, and the space's scale (None: none)."""
-    if space == "confidence":
+    if space in FEATURE_SPACES:
         if features is None:
-            raise ValueError("answerability in confidence space needs `features` (x [n, features] -> [n, C])")
+            raise ValueError(f"answerability in {space!r} space needs `features` (x [n, features] -> [n, dim])")
         points = np.asarray(features(log.x), np.float32).reshape(len(log), -1)
         return np.ones(len(log), bool), points, math.sqrt(2.0)  # (the distance between two simplex corners)
     if space == "latent":
@@ -294,7 +386,7 @@ def _in_space(log: AnswerLog, space: str, bounds: tuple[np.ndarray, np.ndarray] 
         else:
             scale = math.sqrt(2.0 * float(np.var(log.x.astype(np.float64), axis=0).sum())) if len(log) > 1 else 0.0
         return np.ones(len(log), bool), log.x, scale
-    raise ValueError(f"answerability space must be 'latent', 'input' or 'confidence', got {space!r}")
+    raise ValueError(f"answerability space must be 'latent', 'input' or one of {list(FEATURE_SPACES)}, got {space!r}")
 
 
 def answerability_for(log: AnswerLog | None, space: str, bounds: tuple[np.ndarray, np.ndarray] | None = None,
@@ -307,10 +399,11 @@ def answerability_for(log: AnswerLog | None, space: str, bounds: tuple[np.ndarra
     pool points) are placed at their encodings when `encode` (`x [n, features] -> z [n, latent]`)
     is given, else left out. Scale: the box diagonal for inputs with `bounds`; √(2·latent) in
     latent space; else √(2 · Σ var) of the points (the typical distance between two of them).
-    In confidence space each logged query is placed at `features(x)` (`[n, C]`: the learner's
-    sorted class probabilities there, `confidence_features`), scale √2."""
-    if space not in ("latent", "input", "confidence"):
-        raise ValueError(f"answerability space must be 'latent', 'input' or 'confidence', got {space!r}")
+    In a feature space (`FEATURE_SPACES`) each logged query is placed at `features(x)` (`[n, dim]`:
+    `query_features` there, for example the learner's sorted class probabilities), scale √2 (the
+    distance between two corners of the simplex; a support distance of 1 is a real input's)."""
+    if space not in ("latent", "input", *FEATURE_SPACES):
+        raise ValueError(f"answerability space must be 'latent', 'input' or one of {list(FEATURE_SPACES)}, got {space!r}")
     if log is None or log.refusals == 0:
         return None
     found = _in_space(log, space, bounds, encode, features)

@@ -10,8 +10,9 @@ are arguments, not constants, so every round of a run reuses one compilation.
 
 Objective for start s:  acquisition(probs(generate(z_s)))  +  realism · log_prior(z_s)
 (with an answerability model, the acquisition is weighed by P(answered | z_s) first — or by
-P(answered | the learner's sorted class probabilities at z_s's point) in confidence space:
-`qsynth.strategies.answerability.weigh`)
+P(answered | features of z_s's point) in a feature space — the learner's sorted class
+probabilities, the distance to the nearest real inputs, or both:
+`qsynth.strategies.answerability.weigh`, `query_features`)
 (the generator's log prior density up to a constant — −½‖z_s‖² for the VAE's standard normal:
 it keeps z where the generator was trained). In input space `decode` is the identity and each
 step is projected back into the box [low, high]. Each start returns its best iterate (by the
@@ -56,8 +57,10 @@ class AscentSpec:
       answerable: weigh the acquisition by an answerability model (whose arrays `ascend` and
         `best_starts` then take as `answerability`).
       answer_space: where that model is evaluated (`ANSWERABILITY_SPACES`): "auto" (at z itself:
-        a latent code, or the input) or "confidence" (at the learner's sorted class probabilities
-        of the point z decodes to: `qsynth.strategies.answerability.confidence_features`).
+        a latent code, or the input) or a feature space of the point z decodes to
+        (`qsynth.strategies.answerability.query_features`: the learner's sorted class
+        probabilities, the distance to the nearest real inputs, or both; with a support
+        distance `answerability` is the pair (model arrays, `SupportReference.arrays`)).
       cost_aware: divide it by a cost model's expected cost (arrays: `cost`).
     """
 
@@ -114,15 +117,17 @@ def weighted_acquisition(spec: AscentSpec, params: Any, gen_params: Any, z: Arra
                          cost: Any = None) -> Array:
     """The acquisition `[n]` of codes `z`, weighed by P(answered | z) when `spec.answerable` and
     divided by the expected cost of asking at z when `spec.cost_aware`."""
-    from qsynth.strategies.answerability import confidence_features, expected_cost, probability, weigh
+    from qsynth.strategies.answerability import expected_cost, probability, query_features, weigh
 
     acq = acquisition(spec, params, gen_params, z)
     if spec.answerable:
-        where = z
-        if spec.answer_space == "confidence":
+        model, where = answerability, z
+        if spec.answer_space != "auto":
+            model, reference = answerability if "support" in spec.answer_space else (answerability, None)
             learner_params = params["learner"] if needs_targets(spec.measure) else params
-            where = confidence_features(spec.learner.probs(learner_params, spec.to_x(gen_params, z)))
-        acq = weigh(acq, probability(answerability, where))
+            x = spec.to_x(gen_params, z)
+            where = query_features(spec.answer_space, x, lambda: spec.learner.probs(learner_params, x), reference)
+        acq = weigh(acq, probability(model, where))
     if spec.cost_aware:
         acq = acq / expected_cost(cost, z)
     return acq
@@ -150,7 +155,8 @@ def _best_starts(spec: AscentSpec, params: Any, gen_params: Any, candidates: Arr
 def ascend(spec: AscentSpec, params: Any, gen_params: Any, z0: Array, low: Array | None = None,
            high: Array | None = None, answerability: Any = None, cost: Any = None) -> AscentResult:
     """Run the ascent from starts `z0: [starts, latent]` (box `low`/`high`: [latent] when bounded;
-    `answerability`: an `AnswerabilityModel`'s arrays when `spec.answerable`)."""
+    `answerability`: an `AnswerabilityModel`'s arrays when `spec.answerable`, paired with the
+    support reference's in a support space)."""
     if spec.answerable and answerability is None:
         raise ValueError("an answerable ascent needs the answerability model's arrays")
     if spec.cost_aware and cost is None:

@@ -44,8 +44,9 @@ import numpy as np
 from qsynth.generators.base import Encoder, Generator
 from qsynth.problem import Problem
 from qsynth.records import Queries
-from qsynth.strategies.answerability import (ANSWERABILITY_SPACES, AnswerabilityModel, CostModel, answerability_for,
-                                             confidence_features, cost_for, expected_cost_of, probability_of, weigh)
+from qsynth.strategies.answerability import (ANSWERABILITY_SPACES, FEATURE_SPACES, AnswerabilityModel, CostModel,
+                                             SupportReference, answerability_for, cost_for, expected_cost_of,
+                                             probability_of, query_features, support_reference, weigh)
 from qsynth.strategies.base import RoundContext, empty_queries, numpy_rng, query_ids
 from qsynth.strategies.measures import MeasureLike, Scorer, check_measure, measure_name, needs_targets
 
@@ -196,31 +197,52 @@ class _Ascent:
         return (f"{self._kind}-{measure_name(self.measure)}" + ("-believer" if self.batch == "believer" else "")
                 + ("+match" if self.match else ""))
 
-    def _models(self, ctx: RoundContext, space: str,
-                encode: Any = None) -> tuple[AnswerabilityModel | None, CostModel | None]:
+    def _models(self, ctx: RoundContext, space: str, encode: Any = None
+                ) -> tuple[AnswerabilityModel | None, CostModel | None, SupportReference | None]:
         """This round's answerability and cost models in `space`, each None when it is off, for a
-        matched arm, or while it has nothing to say (no refusal yet; every answer cost the same)."""
+        matched arm, or while it has nothing to say (no refusal yet; every answer cost the same),
+        and the support reference the answerability model's features need (or None)."""
         if self.match is not None:
-            return None, None
+            return None, None, None
         bounds = ctx.problem.bounds if space == "input" else None
-        model = None
-        if self.answerability and self.answerability_space == "confidence":
-            model = answerability_for(ctx.answers, "confidence", features=functools.partial(self._confidence, ctx))
+        model = reference = None
+        if self.answerability and self.answerability_space in FEATURE_SPACES:
+            if "support" in self.answerability_space and ctx.answers is not None and ctx.answers.refusals:
+                reference = support_reference(ctx.problem.pool)
+            model = answerability_for(ctx.answers, self.answerability_space,
+                                      features=functools.partial(self._features, ctx, reference))
         elif self.answerability:
             model = answerability_for(ctx.answers, space, bounds, encode)
         cost = cost_for(ctx.answers, space, bounds, encode) if self.cost_aware else None
-        return model, cost
+        return model, cost, reference
+
+    def _check_support(self, problem: Problem) -> None:
+        """A support space measures distances to the pool's inputs: refuse a problem without one."""
+        if self.answerability and "support" in self.answerability_space and problem.pool is None:
+            raise ValueError(f"strategy {self.name!r}: answerability_space = {self.answerability_space!r} measures a "
+                             f"query's distance to the pool's real inputs; problem {problem.name!r} has no pool")
+
+    def _features(self, ctx: RoundContext, reference: SupportReference | None, x: np.ndarray) -> np.ndarray:
+        """`query_features` `[n, dim]` of this strategy's feature space at flat inputs `x: [n, features]`."""
+        x = np.asarray(x, np.float32).reshape(len(x), *ctx.problem.feature_shape)
+
+        def probs() -> np.ndarray:  # [1, n, C]: the committee mean, as one member
+            return np.asarray(ctx.learner.predict_proba(ctx.params, x), np.float32)[None]
+
+        return np.asarray(query_features(self.answerability_space, x, probs,
+                                         None if reference is None else reference.arrays))
 
     @staticmethod
-    def _confidence(ctx: RoundContext, x: np.ndarray) -> np.ndarray:
-        """The learner's sorted class probabilities `[n, C]` at flat inputs `x: [n, features]`."""
-        probs = ctx.learner.predict_proba(ctx.params, np.asarray(x, np.float32).reshape(len(x), *ctx.problem.feature_shape))
-        return np.asarray(confidence_features(np.asarray(probs, np.float32)[None]))
+    def _model_arrays(model: AnswerabilityModel | None, reference: SupportReference | None) -> Any:
+        """What the ascent takes as `answerability`: the model's arrays, paired with the reference's."""
+        if model is None:
+            return None
+        return model.arrays if reference is None else (model.arrays, reference.arrays)
 
     def _queries(self, ctx: RoundContext, batch_size: int, z: np.ndarray, before: np.ndarray, after: np.ndarray,
                  x_of: Any, path_x: np.ndarray | None, match_points: Any,
                  model: AnswerabilityModel | None = None, cost: CostModel | None = None,
-                 params: Any = None) -> Queries:
+                 params: Any = None, reference: SupportReference | None = None) -> Queries:
         """Pick the batch from finished starts (by the acquisition weighed by `model`'s P(answered)
         and divided by `cost`'s expected cost, where there are those), then (optionally) match it
         to the pool."""
@@ -230,8 +252,8 @@ class _Ascent:
         extra: dict[str, Any] = {}
         if model is not None:
             where = z
-            if self.answerability_space == "confidence":
-                where = self._confidence(ctx, np.asarray(x_of(z)).reshape(len(z), -1))
+            if self.answerability_space in FEATURE_SPACES:
+                where = self._features(ctx, reference, np.asarray(x_of(z)).reshape(len(z), -1))
             p_answered = probability_of(model, where)
             ranked = weigh(after, p_answered)
         if cost is not None:
@@ -350,6 +372,7 @@ class LatentSynthesis(_Ascent):
         if (self.match or self.start_from == "pool") and problem.pool is None:
             raise ValueError(f"strategy {self.name!r} (start_from={self.start_from!r}, match={self.match!r}) needs a pool; "
                              f"problem {problem.name!r} has none")
+        self._check_support(problem)
         return None
 
     def _starts(self, key: jax.Array, ctx: RoundContext, gen: Generator) -> np.ndarray:
@@ -370,8 +393,8 @@ class LatentSynthesis(_Ascent):
         z0 = self._starts(key, ctx, gen)
         keep_path = math.prod(ctx.problem.feature_shape) <= PATH_MAX_FEATURES
         encode = gen.encode if isinstance(gen, Encoder) else None
-        model, cost = self._models(ctx, "latent", encode)
-        arrays, cost_arrays = (None if m is None else m.arrays for m in (model, cost))
+        model, cost, reference = self._models(ctx, "latent", encode)
+        arrays, cost_arrays = self._model_arrays(model, reference), None if cost is None else cost.arrays
         spec = AscentSpec(ctx.learner, gen, self.measure, self.steps, self.learning_rate,
                           realism=self.realism, keep_path=keep_path, answerable=model is not None,
                           answer_space=self.answerability_space, cost_aware=cost is not None)
@@ -398,7 +421,7 @@ class LatentSynthesis(_Ascent):
             return decode(gen, zc), pool
 
         return self._queries(ctx, batch_size, z, before, after, functools.partial(decode, gen), path_x,
-                             match_points, model, cost, params), state
+                             match_points, model, cost, params, reference), state
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -428,6 +451,7 @@ class InputSynthesis(_Ascent):
             raise ValueError(f"strategy {self.name!r} matches to a pool; problem {problem.name!r} has none")
         if needs_targets(self.measure):
             self._target_source(problem)
+        self._check_support(problem)
         return None
 
     def _distance_scale(self, ctx: RoundContext) -> float:
@@ -443,8 +467,8 @@ class InputSynthesis(_Ascent):
         rng = _rng(key)
         z0 = rng.uniform(low, high, (self.starts * self.screen, low.size)).astype(np.float32)
         keep_path = low.size <= PATH_MAX_FEATURES
-        model, cost = self._models(ctx, "input")
-        arrays, cost_arrays = (None if m is None else m.arrays for m in (model, cost))
+        model, cost, reference = self._models(ctx, "input")
+        arrays, cost_arrays = self._model_arrays(model, reference), None if cost is None else cost.arrays
         spec = AscentSpec(ctx.learner, None, self.measure, self.steps, self.learning_rate, bounded=True,
                           keep_path=keep_path, answerable=model is not None, answer_space=self.answerability_space,
                           cost_aware=cost is not None)
@@ -467,7 +491,7 @@ class InputSynthesis(_Ascent):
             return zc, ctx.problem.pool[np.flatnonzero(ctx.available)]
 
         return self._queries(ctx, batch_size, z, before, after, x_of, path_x, match_points, model, cost,
-                             params), state
+                             params, reference), state
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
