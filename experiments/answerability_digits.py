@@ -13,6 +13,9 @@ budget, seed set as there) with these arms:
 * `...-confidence`: each synthesis arm with its answerability modelled in the learner's
   confidence space (`answerability_space = "confidence"`: P(answered | the learner's sorted
   class probabilities at the query)), chosen on seeds 10–12;
+* `...-support`: the same with the query's distance to its nearest real (pool) images added
+  (`answerability_space = "confidence+support"`), chosen on seeds 10–12 (against the distance
+  alone, and 10 neighbours instead of 5);
 * `entropy`, `margin`: pool uncertainty sampling; `random`.
 
 Answerability's lengthscale and prior are chosen every round by leave-one-out likelihood; its
@@ -20,7 +23,7 @@ space (where the query is, or the learner's confidence) was chosen on seeds 10�
 (`--seeds 10 11 12`). Seeds 0–9 (the configs' own). Reports accuracy at 20/40/60/100
 labels, the share of synthesized queries that abstained, and paired differences over seeds.
 
-    python experiments/answerability_digits.py                  # all three tasks, ~50 min on 2 cores
+    python experiments/answerability_digits.py --jobs 2         # all three tasks, ~20 min on 2 cores
     python experiments/answerability_digits.py --tasks all --seeds 10 11
 
 Writes runs/answerability-digits-{task}/ and `benchmarks/results/answerability_digits.json`.
@@ -49,12 +52,15 @@ MARGIN_SYNTHESIS = {"kind": "synthesis", "measure": "smooth_margin", "starts": 2
 
 def strategies(task: str) -> list[dict]:
     confidence = {"answerability_space": "confidence"}
+    support = {"answerability_space": "confidence+support"}
     arms = [{**ENTROPY_SYNTHESIS, "label": "synthesis-entropy"},
             {**ENTROPY_SYNTHESIS, **confidence, "label": "synthesis-entropy-confidence"},
+            {**ENTROPY_SYNTHESIS, **support, "label": "synthesis-entropy-support"},
             {**ENTROPY_SYNTHESIS, "answerability": False, "label": "synthesis-entropy-off"}]
     if task == "all":
         arms += [{**MARGIN_SYNTHESIS, "label": "synthesis-smooth_margin-pool"},
                  {**MARGIN_SYNTHESIS, **confidence, "label": "synthesis-smooth_margin-pool-confidence"},
+                 {**MARGIN_SYNTHESIS, **support, "label": "synthesis-smooth_margin-pool-support"},
                  {**MARGIN_SYNTHESIS, "answerability": False, "label": "synthesis-smooth_margin-pool-off"}]
     return arms + [{"kind": "uncertainty", "measure": "entropy"}, {"kind": "uncertainty", "measure": "margin"},
                    {"kind": "random"}]
@@ -75,8 +81,9 @@ def analyse(path: Path, at: list[int]) -> dict:
         abstained = sum(h[-1]["abstained"] - h[0]["abstained"] for h in runs)
         out["abstained"][name] = abstained / max(asked, 1)
     for arm in (a for a in hist if a.startswith("synthesis") and not a.endswith("-off")):
-        base = arm.removesuffix("-confidence")
-        for other in (*((base,) if base != arm else ()), f"{base}-off", "random", "entropy", "margin"):
+        base = arm.removesuffix("-confidence").removesuffix("-support")
+        also = (base, *((f"{base}-confidence",) if arm.endswith("-support") else ())) if base != arm else ()
+        for other in (*also, f"{base}-off", "random", "entropy", "margin"):
             for n in (40, 100):
                 if other in hist and n in at:
                     out["paired"][f"{arm} - {other} @ {n}"] = paired(out["accuracy_at"][arm][n],
