@@ -25,6 +25,10 @@ labels, the share of synthesized queries that abstained, and paired differences 
 
     python experiments/answerability_digits.py --jobs 2         # all three tasks, ~20 min on 2 cores
     python experiments/answerability_digits.py --tasks all --seeds 10 11
+    python experiments/answerability_digits.py --tasks all --seeds 20 21 22 23 24 25 26 27 28 29 \
+        --arms synthesis-entropy-support synthesis-entropy-off synthesis-smooth_margin-pool-support \
+        synthesis-smooth_margin-pool-off margin random \
+        --results benchmarks/results/answerability_digits-all-seeds20-29.json   # the confirmation
 
 Writes runs/answerability-digits-{task}/ and `benchmarks/results/answerability_digits.json`.
 """
@@ -64,6 +68,11 @@ def strategies(task: str) -> list[dict]:
                  {**MARGIN_SYNTHESIS, "answerability": False, "label": "synthesis-smooth_margin-pool-off"}]
     return arms + [{"kind": "uncertainty", "measure": "entropy"}, {"kind": "uncertainty", "measure": "margin"},
                    {"kind": "random"}]
+
+
+def arm_name(strategy: dict) -> str:
+    """The name a strategy's runs are filed under (its label, or "entropy", "margin", "random")."""
+    return strategy.get("label") or strategy.get("measure") or strategy["kind"]
 
 
 def paired(a: list[float], b: list[float]) -> dict[str, float]:
@@ -108,6 +117,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tasks", nargs="+", default=["all", "3v8", "8v9"])
     ap.add_argument("--seeds", type=int, nargs="+", help="override the configs' seeds (0-9)")
+    ap.add_argument("--arms", nargs="+", help="run only these arms (names as in the table)")
     ap.add_argument("--out", default="runs")
     ap.add_argument("--jobs", type=int, default=1, help="worker processes for the sweep")
     ap.add_argument("--analyse-only", action="store_true", help="re-read finished runs, run nothing")
@@ -116,7 +126,11 @@ def main(argv: list[str] | None = None) -> None:
     report, texts = {}, []
     for task in args.tasks:
         base = load_config(ROOT / "experiments" / f"synthesis_digits_{task}.toml")
-        config = dataclasses.replace(base, name=f"answerability-digits-{task}", strategies=tuple(strategies(task)),
+        arms = [a for a in strategies(task) if args.arms is None or arm_name(a) in args.arms]
+        if not arms:
+            ap.error(f"--arms {' '.join(args.arms)}: none of these is an arm of task {task!r} "
+                     f"({', '.join(arm_name(a) for a in strategies(task))})")
+        config = dataclasses.replace(base, name=f"answerability-digits-{task}", strategies=tuple(arms),
                                      seeds=tuple(args.seeds) if args.seeds else base.seeds)
         path = Path(args.out) / config.name
         if not args.analyse_only:
