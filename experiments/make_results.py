@@ -266,8 +266,8 @@ def halfspace_table(runs: Path) -> str:
     return text + "\n"
 
 
-def answerability_digits_table() -> str:
-    r = results_file("answerability_digits")
+def answerability_digits_table(name: str = "answerability_digits", command: str | None = None) -> str:
+    r = results_file(name, command)
     script = _script("answerability_digits")
     return "\n\n".join(script.table(task, r[task], [20, 40, 60, 100] if task == "all" else [20, 40, 60])
                        for task in r) + "\n"
@@ -290,6 +290,8 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "breast_cancer": breast_cancer_table,
     "failing_region": lambda runs: _script("failing_region").table(results_file("failing_region")) + "\n",
     "answerability_digits": lambda runs: answerability_digits_table(),
+    "answerability_digits_confirm": lambda runs: answerability_digits_table(
+        "answerability_digits-all-seeds20-29", "the confirmation command in experiments/answerability_digits.py"),
     "boundaries_tuning": lambda runs: _script("boundaries").table(
         results_file("boundaries-seeds0-4", "python experiments/boundaries.py --seeds 0 1 2 3 4")) + "\n",
     "boundaries_final": lambda runs: _script("boundaries").table(
