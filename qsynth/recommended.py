@@ -34,13 +34,22 @@ synthesis), use `pool_learner()` with both synthesis arms on `boundary_informati
 `targets = "pool"`, as `qsynth/configs/default.toml` does: chosen on the default job's (two
 moons) seeds 0–9 and 100–119, confirmed on 120–129 and, with all eleven arms, on 130–139
 (`experiments/default_job.py`; docs/results.md, "The recommended GP on the default job").
+
+Synthesis on images labeled by a teacher or a person who may say "can't tell":
+`image_synthesis()`, latent synthesis between the two most likely classes from encodings of
+pool images, with answerability modelled on the learner's confidence and the query's distance
+to the nearest real images: on all ten digits (the 5-member MLP ensemble and the VAE of
+`experiments/synthesis_digits_all.toml`) it abstained on 16% of its queries against 26–27%
+without answerability, and was level with pool margin sampling at 40 labels — chosen on seeds
+10–12, run on 0–9, confirmed on 20–29 (`experiments/answerability_digits.py`; docs/results.md,
+"Answerability").
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["box_learner", "box_pool", "box_random", "box_synthesis", "pool_learner"]
+__all__ = ["box_learner", "box_pool", "box_random", "box_synthesis", "image_synthesis", "pool_learner"]
 
 
 def box_learner() -> dict[str, Any]:
@@ -71,3 +80,11 @@ def box_pool() -> dict[str, Any]:
 def box_random() -> dict[str, Any]:
     """A `[[strategies]]` entry: random sampling (uniform pool points)."""
     return {"kind": "random"}
+
+
+def image_synthesis() -> dict[str, Any]:
+    """A `[[strategies]]` entry: latent synthesis on `smooth_margin` from pool encodings (256
+    starts × 20 steps), answerability in `"confidence+support"` space (needs a generator and a
+    pool)."""
+    return {"kind": "synthesis", "measure": "smooth_margin", "starts": 256, "steps": 20, "learning_rate": 0.02,
+            "realism": 0.1, "start_from": "pool", "answerability_space": "confidence+support"}

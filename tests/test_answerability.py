@@ -538,3 +538,23 @@ def test_a_support_space_needs_a_pool():
     with pytest.raises(ValueError, match="has no pool"):
         Session(SQUARE, TINY.build((2,), 2), strategy, key=jax.random.key(0))
     Session(SQUARE, TINY.build((2,), 2), dataclasses.replace(strategy, answerability=False), key=jax.random.key(0))
+
+
+def test_the_image_recommendation_is_the_arm_that_was_measured():
+    """`recommended.image_synthesis()` is the smooth-margin support arm of
+    experiments/answerability_digits.py, whose figures the docs quote, and it parses."""
+    import importlib.util
+    from pathlib import Path
+
+    from qsynth import recommended
+
+    path = Path(__file__).resolve().parents[1] / "experiments" / "answerability_digits.py"
+    spec = importlib.util.spec_from_file_location("_answerability_digits", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    arm = next(a for a in script.strategies("all") if a.get("label") == "synthesis-smooth_margin-pool-support")
+    assert {k: v for k, v in arm.items() if k != "label"} == recommended.image_synthesis()
+    config = parse_config({"data": {"name": "digits"}, "generator": {"model": "mlp"},
+                           "oracle": {"kind": "teacher", "threshold": 0.9},
+                           "strategies": [recommended.image_synthesis()]})
+    assert config.strategies[0]["answerability_space"] == "confidence+support"
