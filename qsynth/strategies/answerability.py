@@ -55,8 +55,7 @@ from typing import Any
 
 import numpy as np
 
-from qsynth._chunks import map_in_chunks
-from qsynth.data.buffer import capacity_for
+from qsynth._chunks import capacity_for, map_in_chunks
 
 __all__ = ["ANSWERABILITY_SPACES", "AnswerLog", "AnswerabilityModel", "COST_STRENGTHS", "CostModel", "LENGTHSCALE_FRACTIONS",
            "PRIOR_ANSWERED", "PRIOR_STRENGTHS", "PRIOR_UNANSWERED", "answerability_for", "confidence_features", "cost_for", "expected_cost",
@@ -199,9 +198,14 @@ def _kernel_weights(points: Any, mask: Any, lengthscale: Any, q: Any) -> Any:
     """k(q, points) `[n, capacity]` in JAX, zero on padding rows."""
     import jax.numpy as jnp
 
-    q = q.reshape(q.shape[0], -1)
-    d2 = jnp.sum(q * q, axis=1)[:, None] - 2.0 * q @ points.T + jnp.sum(points * points, axis=1)[None, :]
-    return jnp.exp(-jnp.maximum(d2, 0.0) / (2.0 * lengthscale ** 2)) * mask[None, :]
+    return jnp.exp(-_sq_dist_jax(q.reshape(q.shape[0], -1), points) / (2.0 * lengthscale ** 2)) * mask[None, :]
+
+
+def _sq_dist_jax(a: Any, b: Any) -> Any:
+    """Squared distances `[len(a), len(b)]` of flat rows, in JAX (clipped at 0; `_sq_dist`'s twin)."""
+    import jax.numpy as jnp
+
+    return jnp.maximum(jnp.sum(a * a, axis=1)[:, None] - 2.0 * a @ b.T + jnp.sum(b * b, axis=1)[None, :], 0.0)
 
 
 def weigh(acquisition: Any, p_answered: Any) -> Any:
@@ -331,8 +335,7 @@ def support_distance(reference: tuple[Any, ...], x: Any) -> Any:
 
     references, unit = reference
     x = jnp.reshape(x, (x.shape[0], -1)).astype(jnp.float32)
-    d2 = jnp.sum(x * x, axis=1)[:, None] - 2.0 * x @ references.T + jnp.sum(references * references, axis=1)[None, :]
-    nearest = -jax.lax.top_k(-jnp.maximum(d2, 0.0), SUPPORT_NEIGHBOURS)[0]
+    nearest = -jax.lax.top_k(-_sq_dist_jax(x, references), SUPPORT_NEIGHBOURS)[0]
     return (jnp.sqrt(jnp.mean(nearest, axis=1) + 1e-12) / unit)[:, None]
 
 
