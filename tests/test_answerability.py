@@ -55,6 +55,39 @@ def test_weigh_is_expected_acquisition_per_query_asked():
     np.testing.assert_allclose(np.asarray(weigh(jnp.array([0.5, 0.2]), jnp.array([0.5, 0.0]))), [0.25, 0.0])
 
 
+def test_a_refusal_that_costs_more_discounts_unlikely_answers_more():
+    # by hand, r = 3: p · acq / (p + (1 − p)·3); at p = 0.5, acq 2 -> 1 / 2
+    assert weigh(2.0, 0.5, 3.0) == pytest.approx(0.5)
+    assert weigh(2.0, 1.0, 3.0) == pytest.approx(2.0)  # a sure answer costs one query
+    assert weigh(-1.0, 0.5, 3.0) == pytest.approx(-3.0)  # a signed one: −1.5 made 2× worse, not better
+    # the choice it changes: A (acq 0.69, p 0.6) beats B (acq 0.5, p 0.8) per query asked, not at r = 3
+    acq, p = np.array([0.69, 0.5]), np.array([0.6, 0.8])
+    assert np.argmax(weigh(acq, p)) == 0 and np.argmax(weigh(acq, p, 3.0)) == 1
+    np.testing.assert_allclose(weigh(acq, p, 3.0), [0.69 * 0.6 / 1.8, 0.5 * 0.8 / 1.4])
+    # NumPy and JAX agree; r = 1 is the expression without the cost, bit for bit
+    rng = np.random.default_rng(0)
+    a, q = rng.normal(size=50).astype(np.float32), rng.uniform(size=50).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(weigh(jnp.asarray(a), jnp.asarray(q), 2.5)), weigh(a, q, 2.5), rtol=1e-6)
+    assert np.array_equal(weigh(a, q, 1.0), a - (1.0 - q) * np.abs(a))
+    # monotone in the cost wherever an answer is in doubt
+    w = [weigh(a, q, r) for r in (1.0, 2.0, 4.0)]
+    assert np.all(w[1] <= w[0] + 1e-7) and np.all(w[2] <= w[1] + 1e-7)
+
+
+def test_refusal_cost_is_checked_and_reaches_the_strategies_from_a_config():
+    for bad in (0.5, float("inf"), float("nan"), "2", True):
+        with pytest.raises(ValueError, match="refusal_cost must be a finite number >= 1"):
+            InputSynthesis(refusal_cost=bad)
+    with pytest.raises(ValueError, match="strategy 'entropy': refusal_cost"):
+        PoolSampling(refusal_cost=0.0)
+    cfg = parse_config({"name": "t", "data": {"name": "moons"}, "oracle": {"kind": "teacher"}, "strategies": [
+        {"kind": "uncertainty", "answerability": True, "refusal_cost": 2},
+        {"kind": "input_synthesis", "refusal_cost": 3.5}]})
+    from qsynth.strategies.registry import build_strategy
+
+    assert [build_strategy(s).refusal_cost for s in cfg.strategies] == [2, 3.5]
+
+
 def test_leave_one_out_and_the_chosen_lengthscale_against_brute_force():
     rng = np.random.default_rng(0)
     pts = rng.uniform(0, 1, (25, 2))
@@ -145,6 +178,31 @@ def test_synthesis_stops_asking_where_the_oracle_cannot_answer():
             xs = np.concatenate([q.x for q in asked[1:]])  # after the seed set
             refused[on].append(float(np.mean(xs[:, 1] > 0.6)))
     assert np.mean(refused[True]) <= 0.05 < 0.2 <= np.mean(refused[False]), refused
+
+
+def test_a_costly_refusal_ranks_the_synthesized_queries_and_climbs_the_same_objective(monkeypatch):
+    """With `refusal_cost`, each query's score is its finished acquisition weighed at that cost
+    (the ranking), and the ascent climbs the same expression."""
+    import qsynth.strategies.ascent as ascent
+    from qsynth.strategies.ascent import AscentSpec, weighted_acquisition
+
+    specs, ascend = [], ascent.ascend
+    monkeypatch.setattr(ascent, "ascend", lambda spec, *a, **k: specs.append(spec) or ascend(spec, *a, **k))
+    session, asked = _run(dataclasses.replace(SYNTH, refusal_cost=4.0), _corner)
+    assert specs and all(s.answerable and s.refusal_cost == 4.0 for s in specs)
+    weighed = [q for q in asked if "answerable" in q.extra]
+    assert weighed, "the corner oracle refused nothing"
+    for q in weighed:
+        np.testing.assert_allclose(q.scores, weigh(q.extra["acquisition_after"], q.extra["answerable"], 4.0), rtol=1e-6)
+    model = answerability_for(session.state.outcomes, "input", SQUARE.bounds)
+    learner, params = session.learner, session.learner_state.params
+    z = jnp.asarray(GRID[::7])
+    spec = AscentSpec(learner, None, "entropy", 1, 0.1, answerable=True, refusal_cost=4.0)
+    plain = AscentSpec(learner, None, "entropy", 1, 0.1)
+    acq = weighted_acquisition(plain, params, None, z, None)
+    want = weigh(np.asarray(acq), np.asarray(probability(model.arrays, z)), 4.0)
+    np.testing.assert_allclose(np.asarray(weighted_acquisition(spec, params, None, z, model.arrays)), want,
+                               rtol=1e-5, atol=1e-7)
 
 
 def test_without_a_refusal_answerability_changes_nothing():
@@ -243,6 +301,9 @@ def test_pool_sampling_weighs_its_scores_when_asked():
     model = answerability_for(log, "input")
     want = weigh(raw, probability_of(model, pool[40:]))
     np.testing.assert_allclose(chosen.scores, np.sort(want)[::-1][:5], rtol=1e-6)
+    costly, _ = PoolSampling(answerability=True, refusal_cost=4.0).select(jax.random.key(0), ctx, 5, None)
+    want = weigh(raw, probability_of(model, pool[40:]), 4.0)
+    np.testing.assert_allclose(costly.scores, np.sort(want)[::-1][:5], rtol=1e-6)
     plain, _ = PoolSampling().select(jax.random.key(0), ctx, 5, None)
     np.testing.assert_allclose(plain.scores, np.sort(raw)[::-1][:5], rtol=1e-6)
 

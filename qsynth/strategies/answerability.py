@@ -58,7 +58,8 @@ import numpy as np
 from qsynth._chunks import capacity_for, map_in_chunks
 
 __all__ = ["ANSWERABILITY_SPACES", "AnswerLog", "AnswerabilityModel", "COST_STRENGTHS", "CostModel", "LENGTHSCALE_FRACTIONS",
-           "PRIOR_ANSWERED", "PRIOR_STRENGTHS", "PRIOR_UNANSWERED", "answerability_for", "confidence_features", "cost_for", "expected_cost",
+           "PRIOR_ANSWERED", "PRIOR_STRENGTHS", "PRIOR_UNANSWERED", "answerability_for", "check_refusal_cost", "confidence_features",
+           "cost_for", "expected_cost",
            "expected_cost_of", "FEATURE_SPACES", "fit_answerability", "fit_cost", "probability", "probability_of",
            "query_features", "SUPPORT_NEIGHBOURS", "SUPPORT_REFERENCES", "SupportReference", "support_distance",
            "support_reference", "weigh"]
@@ -208,11 +209,29 @@ def _sq_dist_jax(a: Any, b: Any) -> Any:
     return jnp.maximum(jnp.sum(a * a, axis=1)[:, None] - 2.0 * a @ b.T + jnp.sum(b * b, axis=1)[None, :], 0.0)
 
 
-def weigh(acquisition: Any, p_answered: Any) -> Any:
+def weigh(acquisition: Any, p_answered: Any, refusal_cost: float = 1.0) -> Any:
     """Expected acquisition per query asked: `acq − (1 − p)·|acq|` — `p · acq` for the usual
     non-negative measures, and a signed acquisition (straddle) is lowered, never raised, where
-    answers are unlikely. Works on NumPy and JAX arrays alike."""
-    return acquisition - (1.0 - p_answered) * abs(acquisition)
+    answers are unlikely. Works on NumPy and JAX arrays alike.
+
+    With `refusal_cost` r > 1 (a refusal costs r answered queries) it is per expected cost of
+    asking, c = p + (1 − p)·r: a non-negative value is divided by c and a negative one
+    multiplied by it (made worse, never better), so unlikely answers are discounted more; r = 1
+    leaves the expression as it is, bit for bit."""
+    weighed = acquisition - (1.0 - p_answered) * abs(acquisition)
+    if refusal_cost == 1.0:
+        return weighed
+    cost = p_answered + (1.0 - p_answered) * refusal_cost
+    return weighed / cost - (cost - 1.0 / cost) * (abs(weighed) - weighed) / 2.0
+
+
+def check_refusal_cost(refusal_cost: Any, owner: str) -> None:
+    """Refuse a `refusal_cost` that is not a finite number >= 1 (a refusal spends at least the
+    query it was), naming `owner` (e.g. "strategy synthesis")."""
+    if isinstance(refusal_cost, bool) or not isinstance(refusal_cost, (int, float)) \
+            or not (math.isfinite(refusal_cost) and refusal_cost >= 1.0):
+        raise ValueError(f"{owner}: refusal_cost must be a finite number >= 1 (what a refusal costs, in answered "
+                         f"queries), got {refusal_cost!r}")
 
 
 def _sq_dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -32,7 +32,7 @@ import optax
 from jax import Array
 
 from qsynth.generators.base import Generator
-from qsynth.strategies.answerability import ANSWERABILITY_SPACES
+from qsynth.strategies.answerability import ANSWERABILITY_SPACES, check_refusal_cost
 from qsynth.strategies.scoring import MeasureLike, Scorer, check_measure, needs_targets
 
 __all__ = ["AscentResult", "AscentSpec", "TRACE_COUNTS", "ascend", "acquisition", "best_starts",
@@ -62,6 +62,7 @@ class AscentSpec:
         probabilities, the distance to the nearest real inputs, or both; with a support
         distance `answerability` is the pair (model arrays, `SupportReference.arrays`)).
       cost_aware: divide it by a cost model's expected cost (arrays: `cost`).
+      refusal_cost: what a refusal costs, in answered queries (`answerability.weigh`).
     """
 
     learner: Any
@@ -75,9 +76,11 @@ class AscentSpec:
     answerable: bool = False
     answer_space: str = "auto"
     cost_aware: bool = False
+    refusal_cost: float = 1.0
 
     def __post_init__(self) -> None:
         check_measure(self.measure, differentiable=True)
+        check_refusal_cost(self.refusal_cost, "synthesis")
         if self.answer_space not in ANSWERABILITY_SPACES:
             raise ValueError(f"answer_space must be one of {list(ANSWERABILITY_SPACES)}, got {self.answer_space!r}")
         if self.steps < 0:
@@ -127,7 +130,7 @@ def weighted_acquisition(spec: AscentSpec, params: Any, gen_params: Any, z: Arra
             learner_params = params["learner"] if needs_targets(spec.measure) else params
             x = spec.to_x(gen_params, z)
             where = query_features(spec.answer_space, x, lambda: spec.learner.probs(learner_params, x), reference)
-        acq = weigh(acq, probability(model, where))
+        acq = weigh(acq, probability(model, where), spec.refusal_cost)
     if spec.cost_aware:
         acq = acq / expected_cost(cost, z)
     return acq

@@ -69,7 +69,7 @@ def believed_params(learner: Believer, params: Any, x: np.ndarray, valid: np.nda
 
 def believer_batch(learner: Learner, params: Any, points: np.ndarray, scores: np.ndarray, k: int,
                    measure: Any, strategy: str, p_answered: np.ndarray | None = None,
-                   expected_cost: np.ndarray | None = None) -> np.ndarray:
+                   expected_cost: np.ndarray | None = None, refusal_cost: float = 1.0) -> np.ndarray:
     """Up to `k` candidate indices, chosen one at a time, each after believing the ones before.
 
     Args:
@@ -79,7 +79,8 @@ def believer_batch(learner: Learner, params: Any, points: np.ndarray, scores: np
         `params` (NaN counts as worst), as the strategy ranked them.
       measure: the strategy's measure; under a belief each candidate is rescored with it, weighed
         by `p_answered` `[n]` (P(answered), `answerability.weigh`) and divided by
-        `expected_cost` `[n]` where those are given, as `scores` were.
+        `expected_cost` `[n]` where those are given, as `scores` were (a refusal costing
+        `refusal_cost` answered queries).
     Returns:
       `[min(k, n)]` distinct indices, in the order chosen (the first is `scores`' best).
     """
@@ -92,7 +93,7 @@ def believer_batch(learner: Learner, params: Any, points: np.ndarray, scores: np
 
     def rescore(believed: Any) -> np.ndarray:
         s = score_points(learner, scorer, believed, points)
-        s = s if p_answered is None else weigh(s, p_answered)
+        s = s if p_answered is None else weigh(s, p_answered, refusal_cost)
         return s if expected_cost is None else s / expected_cost
 
     n = len(scores)

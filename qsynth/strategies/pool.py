@@ -22,7 +22,7 @@ import numpy as np
 
 from qsynth.problem import Problem
 from qsynth.records import Queries
-from qsynth.strategies.answerability import AnswerabilityModel, answerability_for, probability_of, weigh
+from qsynth.strategies.answerability import AnswerabilityModel, answerability_for, probability_of, weigh, check_refusal_cost
 from qsynth.strategies.base import RoundContext, empty_queries, numpy_rng, query_ids
 from qsynth.strategies.batch import candidate_blocks, kcenter_batch, streamed_top_k, top_k
 from qsynth.strategies.measures import MeasureLike, Scorer, measure_name
@@ -96,17 +96,20 @@ class PoolSampling:
       answerability: weigh each score by P(answered | x), learned in input space from every
         answer of the run (`qsynth.strategies.answerability`), once the oracle has refused a
         query. Off by default: a pool's points are real samples.
+      refusal_cost: what a refusal costs, in answered queries (`answerability.weigh`; default 1).
       label: the name in tables; defaults to the measure (plus "-kcenter").
     """
 
     measure: MeasureLike = "entropy"
     batch: str = "topk"
     answerability: bool = False
+    refusal_cost: float = 1.0
     label: str | None = None
     scenario: str = dataclasses.field(default="pool", init=False)
 
     def __post_init__(self) -> None:
         Scorer(self.measure)  # validates the measure name
+        check_refusal_cost(self.refusal_cost, f"strategy {self.name!r}")
         if self.batch not in BATCH_RULES:
             raise ValueError(f"strategy batch must be one of {list(BATCH_RULES)}, got {self.batch!r}")
 
@@ -134,7 +137,7 @@ class PoolSampling:
         score_points(ctx.learner, Scorer(self.measure), params, pool, rows=cand, out=scores)  # chunk by chunk
         model = self._answerability(ctx)
         if model is not None:
-            scores[cand] = weigh(scores[cand], probability_of(model, pool[cand]))
+            scores[cand] = weigh(scores[cand], probability_of(model, pool[cand]), self.refusal_cost)
         if self.batch == "topk" or batch_size == 1:
             chosen = top_k(scores, cand, batch_size)
         elif self.batch == "kcenter":
@@ -152,7 +155,7 @@ class PoolSampling:
         points = np.asarray(ctx.problem.pool[cand])
         p_answered = None if model is None else probability_of(model, points)
         return cand[believer_batch(ctx.learner, params, points, scores, batch_size, self.measure, self.name,
-                                   p_answered)]
+                                   p_answered, refusal_cost=self.refusal_cost)]
 
     def _scoring_params(self, key: jax.Array, ctx: RoundContext) -> Any:
         """The learner's params, with `TARGETS` pool points drawn for a target-aware measure."""
@@ -178,7 +181,7 @@ class PoolSampling:
 
         def scored(rows: np.ndarray) -> np.ndarray:
             s = score_points(ctx.learner, scorer, params, pool, chunk_size=size, rows=rows)
-            return s if model is None else weigh(s, probability_of(model, pool[rows]))
+            return s if model is None else weigh(s, probability_of(model, pool[rows]), self.refusal_cost)
 
         blocks = ((rows, scored(rows)) for rows in candidate_blocks(ctx.available, STREAM_ABOVE))
         chosen, scores = streamed_top_k(blocks, batch_size)

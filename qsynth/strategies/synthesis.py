@@ -46,7 +46,8 @@ from qsynth.problem import Problem
 from qsynth.records import Queries
 from qsynth.strategies.answerability import (ANSWERABILITY_SPACES, FEATURE_SPACES, AnswerabilityModel, CostModel,
                                              SupportReference, answerability_for, cost_for, expected_cost_of,
-                                             probability_of, query_features, support_reference, weigh)
+                                             probability_of, query_features, support_reference, weigh,
+                                             check_refusal_cost)
 from qsynth.strategies.base import RoundContext, empty_queries, numpy_rng, query_ids
 from qsynth.strategies.measures import MeasureLike, Scorer, check_measure, measure_name, needs_targets
 
@@ -146,6 +147,7 @@ class _Ascent:
     answerability: bool = True
     answerability_space: str = "auto"
     cost_aware: bool = False
+    refusal_cost: float = 1.0
     label: str | None = None
     scenario: str = dataclasses.field(default="synthesis", init=False)
 
@@ -173,6 +175,7 @@ class _Ascent:
         if self.answerability_space not in ANSWERABILITY_SPACES:
             raise ValueError(f"strategy {self._kind}: answerability_space must be one of {list(ANSWERABILITY_SPACES)}, "
                              f"got {self.answerability_space!r}")
+        check_refusal_cost(self.refusal_cost, f"strategy {self._kind}")
         if self.screen < 1:
             raise ValueError(f"strategy {self._kind}: screen must be >= 1, got {self.screen}")
         if self.starts < 1 or self.steps < 0:
@@ -255,7 +258,7 @@ class _Ascent:
             if self.answerability_space in FEATURE_SPACES:
                 where = self._features(ctx, reference, np.asarray(x_of(z)).reshape(len(z), -1))
             p_answered = probability_of(model, where)
-            ranked = weigh(after, p_answered)
+            ranked = weigh(after, p_answered, self.refusal_cost)
         if cost is not None:
             expected = expected_cost_of(cost, z)
             ranked = ranked / expected
@@ -264,7 +267,7 @@ class _Ascent:
 
             chosen = believer_batch(ctx.learner, ctx.params if params is None else params, x_of(z), ranked,
                                     batch_size, self.measure, self.name, p_answered if model is not None else None,
-                                    expected if cost is not None else None)
+                                    expected if cost is not None else None, self.refusal_cost)
         else:
             chosen = diverse_top(ranked, z, batch_size, self._distance_scale(ctx) * self.min_distance)
         extra.update({"acquisition_before": before[chosen], "acquisition_after": after[chosen],
@@ -347,6 +350,9 @@ class LatentSynthesis(_Ascent):
         "boundary_information", 256 uniformly for "epig"); more cost more per step and estimate
         the information better (8-D: docs/results.md).
       answerability: weigh the acquisition by P(answered | z) once the oracle has refused a query.
+      refusal_cost: what a refusal costs, in answered queries (default 1: information per query
+        asked); above 1 the weighed acquisition is also divided by the expected cost of asking,
+        p + (1 − p)·refusal_cost, trading information for fewer refusals (`answerability.weigh`).
       cost_aware: also divide it by the expected cost of asking at z, learned from the answers'
         costs (once they differ): information per unit of cost.
       generator: the trained VAE (the runner fits it once per run and seed).
@@ -397,7 +403,8 @@ class LatentSynthesis(_Ascent):
         arrays, cost_arrays = self._model_arrays(model, reference), None if cost is None else cost.arrays
         spec = AscentSpec(ctx.learner, gen, self.measure, self.steps, self.learning_rate,
                           realism=self.realism, keep_path=keep_path, answerable=model is not None,
-                          answer_space=self.answerability_space, cost_aware=cost is not None)
+                          answer_space=self.answerability_space, cost_aware=cost is not None,
+                          refusal_cost=self.refusal_cost)
         target_key = jax.random.fold_in(key, 1)  # (the starts' draws stay those of a run without targets)
 
         def prior_decodes(n: int) -> np.ndarray:
@@ -471,7 +478,7 @@ class InputSynthesis(_Ascent):
         arrays, cost_arrays = self._model_arrays(model, reference), None if cost is None else cost.arrays
         spec = AscentSpec(ctx.learner, None, self.measure, self.steps, self.learning_rate, bounded=True,
                           keep_path=keep_path, answerable=model is not None, answer_space=self.answerability_space,
-                          cost_aware=cost is not None)
+                          cost_aware=cost is not None, refusal_cost=self.refusal_cost)
 
         def uniform(n: int) -> np.ndarray:  # where predictions matter: uniform in the box, fresh each round
             return rng.uniform(low, high, (n, low.size)).astype(np.float32).reshape(n, *ctx.problem.feature_shape)
