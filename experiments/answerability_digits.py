@@ -16,6 +16,9 @@ budget, seed set as there) with these arms:
 * `...-support`: the same with the query's distance to its nearest real (pool) images added
   (`answerability_space = "confidence+support"`), chosen on seeds 10–12 (against the distance
   alone, and 10 neighbours instead of 5);
+* `synthesis-entropy-support-costly`: the max-entropy support arm with a refusal that costs
+  `REFUSAL_COST` answered queries (`refusal_cost`: the weighed acquisition per expected cost
+  of asking), chosen on seeds 10–17 against 2 (and 1, the `-support` arm);
 * `entropy`, `margin`: pool uncertainty sampling; `random`.
 
 Answerability's lengthscale and prior are chosen every round by leave-one-out likelihood; its
@@ -50,6 +53,8 @@ from qsynth.experiments.summary import accuracy_at
 ROOT = Path(__file__).resolve().parents[1]
 ENTROPY_SYNTHESIS = {"kind": "synthesis", "measure": "entropy", "starts": 256, "steps": 50, "learning_rate": 0.05,
                      "realism": 0.1, "screen": 4}
+#: What a refusal costs, in answered queries, in the `-costly` arm (chosen on seeds 10-17 from 2 and 3).
+REFUSAL_COST = 3.0
 MARGIN_SYNTHESIS = {"kind": "synthesis", "measure": "smooth_margin", "starts": 256, "steps": 20,
                     "learning_rate": 0.02, "realism": 0.1, "start_from": "pool"}
 
@@ -60,6 +65,7 @@ def strategies(task: str) -> list[dict]:
     arms = [{**ENTROPY_SYNTHESIS, "label": "synthesis-entropy"},
             {**ENTROPY_SYNTHESIS, **confidence, "label": "synthesis-entropy-confidence"},
             {**ENTROPY_SYNTHESIS, **support, "label": "synthesis-entropy-support"},
+            {**ENTROPY_SYNTHESIS, **support, "refusal_cost": REFUSAL_COST, "label": "synthesis-entropy-support-costly"},
             {**ENTROPY_SYNTHESIS, "answerability": False, "label": "synthesis-entropy-off"}]
     if task == "all":
         arms += [{**MARGIN_SYNTHESIS, "label": "synthesis-smooth_margin-pool"},
@@ -90,8 +96,9 @@ def analyse(path: Path, at: list[int]) -> dict:
         abstained = sum(h[-1]["abstained"] - h[0]["abstained"] for h in runs)
         out["abstained"][name] = abstained / max(asked, 1)
     for arm in (a for a in hist if a.startswith("synthesis") and not a.endswith("-off")):
-        base = arm.removesuffix("-confidence").removesuffix("-support")
-        also = (base, *((f"{base}-confidence",) if arm.endswith("-support") else ())) if base != arm else ()
+        base = arm.removesuffix("-costly").removesuffix("-confidence").removesuffix("-support")
+        also = (base, *((f"{base}-confidence",) if "-support" in arm else ()),
+                *((f"{base}-support",) if arm.endswith("-costly") else ())) if base != arm else ()
         for other in (*also, f"{base}-off", "random", "entropy", "margin"):
             for n in (40, 100):
                 if other in hist and n in at:
