@@ -32,6 +32,12 @@ labels, the share of synthesized queries that abstained, and paired differences 
         --arms synthesis-entropy-support synthesis-entropy-off synthesis-smooth_margin-pool-support \
         synthesis-smooth_margin-pool-off margin random \
         --results benchmarks/results/answerability_digits-all-seeds20-29.json   # the confirmation
+    python experiments/answerability_digits.py --tasks all --arms synthesis-entropy-support-costly \
+        synthesis-entropy-support margin entropy random \
+        --results benchmarks/results/answerability_digits-costly-seeds0-9.json   # refusal_cost, seeds 0-9
+    python experiments/answerability_digits.py --tasks all --seeds 20 21 22 23 24 25 26 27 28 29 \
+        --arms synthesis-entropy-support-costly synthesis-entropy-support margin random \
+        --results benchmarks/results/answerability_digits-costly-seeds20-29.json   # and on 20-29
 
 Writes runs/answerability-digits-{task}/ and `benchmarks/results/answerability_digits.json`.
 """

@@ -292,6 +292,10 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "answerability_digits": lambda runs: answerability_digits_table(),
     "answerability_digits_confirm": lambda runs: answerability_digits_table(
         "answerability_digits-all-seeds20-29", "the confirmation command in experiments/answerability_digits.py"),
+    "answerability_digits_costly": lambda runs: answerability_digits_table(
+        "answerability_digits-costly-seeds0-9", "the refusal_cost command in experiments/answerability_digits.py"),
+    "answerability_digits_costly_confirm": lambda runs: answerability_digits_table(
+        "answerability_digits-costly-seeds20-29", "the refusal_cost command in experiments/answerability_digits.py"),
     "boundaries_tuning": lambda runs: _script("boundaries").table(
         results_file("boundaries-seeds0-4", "python experiments/boundaries.py --seeds 0 1 2 3 4")) + "\n",
     "boundaries_final": lambda runs: _script("boundaries").table(
