@@ -16,9 +16,10 @@ budget, seed set as there) with these arms:
 * `...-support`: the same with the query's distance to its nearest real (pool) images added
   (`answerability_space = "confidence+support"`), chosen on seeds 10–12 (against the distance
   alone, and 10 neighbours instead of 5);
-* `synthesis-entropy-support-costly`: the max-entropy support arm with a refusal that costs
-  `REFUSAL_COST` answered queries (`refusal_cost`: the weighed acquisition per expected cost
-  of asking), chosen on seeds 10–17 against 2 (and 1, the `-support` arm);
+* on all ten classes also `synthesis-entropy-support-costly`: the max-entropy support arm
+  with a refusal that costs `REFUSAL_COST` answered queries (`refusal_cost`: the weighed
+  acquisition per expected cost of asking), chosen on seeds 10–17 against 2 (and 1, the
+  `-support` arm);
 * `entropy`, `margin`: pool uncertainty sampling; `random`.
 
 Answerability's lengthscale and prior are chosen every round by leave-one-out likelihood; its
@@ -71,9 +72,10 @@ def strategies(task: str) -> list[dict]:
     arms = [{**ENTROPY_SYNTHESIS, "label": "synthesis-entropy"},
             {**ENTROPY_SYNTHESIS, **confidence, "label": "synthesis-entropy-confidence"},
             {**ENTROPY_SYNTHESIS, **support, "label": "synthesis-entropy-support"},
-            {**ENTROPY_SYNTHESIS, **support, "refusal_cost": REFUSAL_COST, "label": "synthesis-entropy-support-costly"},
             {**ENTROPY_SYNTHESIS, "answerability": False, "label": "synthesis-entropy-off"}]
     if task == "all":
+        arms.insert(3, {**ENTROPY_SYNTHESIS, **support, "refusal_cost": REFUSAL_COST,
+                        "label": "synthesis-entropy-support-costly"})
         arms += [{**MARGIN_SYNTHESIS, "label": "synthesis-smooth_margin-pool"},
                  {**MARGIN_SYNTHESIS, **confidence, "label": "synthesis-smooth_margin-pool-confidence"},
                  {**MARGIN_SYNTHESIS, **support, "label": "synthesis-smooth_margin-pool-support"},
