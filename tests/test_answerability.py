@@ -23,7 +23,8 @@ from qsynth.store import SeedStore
 from qsynth.strategies import RoundContext
 from qsynth.strategies.answerability import (LENGTHSCALE_FRACTIONS, SUPPORT_NEIGHBOURS, AnswerLog, answerability_for,
                                              fit_answerability, loo_log_likelihood, probability, probability_of,
-                                             query_features, support_distance, support_reference, weigh)
+                                             per_cost, query_features, support_distance, support_reference,
+                                             weigh)
 from qsynth.strategies.pool import PoolSampling
 from qsynth.strategies.synthesis import InputSynthesis
 
@@ -72,6 +73,40 @@ def test_a_refusal_that_costs_more_discounts_unlikely_answers_more():
     # monotone in the cost wherever an answer is in doubt
     w = [weigh(a, q, r) for r in (1.0, 2.0, 4.0)]
     assert np.all(w[1] <= w[0] + 1e-7) and np.all(w[2] <= w[1] + 1e-7)
+
+
+def test_per_cost_never_ranks_a_costlier_query_higher():
+    assert per_cost(0.4, 2.0) == pytest.approx(0.2) and per_cost(0.4, 0.5) == pytest.approx(0.8)
+    assert per_cost(-0.4, 2.0) == pytest.approx(-0.8) and per_cost(-0.4, 0.5) == pytest.approx(-0.2)
+    rng = np.random.default_rng(1)
+    v, c = rng.normal(size=64), rng.uniform(0.1, 10.0, 64)
+    assert np.array_equal(per_cost(np.abs(v), c), np.abs(v) / c)  # a non-negative value: bit for bit a division
+    assert np.all(per_cost(v, 2 * c) <= per_cost(v, c))  # costlier is never better, whatever the sign
+    np.testing.assert_allclose(np.asarray(per_cost(jnp.asarray(v, jnp.float32), jnp.asarray(c, jnp.float32))),
+                               per_cost(v, c), rtol=1e-5, atol=1e-7)
+
+
+def _signed(probs):
+    """A signed measure `[n]` of member probabilities `[members, n, 2]` (as straddle is)."""
+    return probs.mean(0)[:, 1] - 0.5
+
+
+def test_the_cost_aware_ascent_climbs_a_signed_acquisition_per_cost():
+    from qsynth.strategies.answerability import expected_cost, fit_cost
+    from qsynth.strategies.ascent import AscentSpec, acquisition, weighted_acquisition
+
+    learner = TINY.build((2,), 2)
+    params = learner.init(jax.random.key(0)).params
+    rng = np.random.default_rng(0)
+    pts = rng.uniform(0, 1, (12, 2))
+    cost = fit_cost(pts, np.where(pts[:, 0] < 0.5, 10.0, 1.0), math.sqrt(2))
+    z = jnp.asarray(GRID[::5])
+    acq = np.asarray(acquisition(AscentSpec(learner, None, _signed, 1, 0.1), params, None, z))
+    assert (acq < 0).any() and (acq > 0).any()
+    got = weighted_acquisition(AscentSpec(learner, None, _signed, 1, 0.1, cost_aware=True), params, None, z, None,
+                               cost.arrays)
+    want = per_cost(acq, np.asarray(expected_cost(cost.arrays, z)))
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-7)
 
 
 def test_refusal_cost_is_checked_and_reaches_the_strategies_from_a_config():

@@ -59,7 +59,7 @@ from qsynth._chunks import capacity_for, map_in_chunks
 
 __all__ = ["ANSWERABILITY_SPACES", "AnswerLog", "AnswerabilityModel", "COST_STRENGTHS", "CostModel", "LENGTHSCALE_FRACTIONS",
            "PRIOR_ANSWERED", "PRIOR_STRENGTHS", "PRIOR_UNANSWERED", "answerability_for", "check_refusal_cost", "confidence_features",
-           "cost_for", "expected_cost",
+           "cost_for", "expected_cost", "per_cost",
            "expected_cost_of", "FEATURE_SPACES", "fit_answerability", "fit_cost", "probability", "probability_of",
            "query_features", "SUPPORT_NEIGHBOURS", "SUPPORT_REFERENCES", "SupportReference", "support_distance",
            "support_reference", "weigh"]
@@ -221,8 +221,14 @@ def weigh(acquisition: Any, p_answered: Any, refusal_cost: float = 1.0) -> Any:
     weighed = acquisition - (1.0 - p_answered) * abs(acquisition)
     if refusal_cost == 1.0:
         return weighed
-    cost = p_answered + (1.0 - p_answered) * refusal_cost
-    return weighed / cost - (cost - 1.0 / cost) * (abs(weighed) - weighed) / 2.0
+    return per_cost(weighed, p_answered + (1.0 - p_answered) * refusal_cost)
+
+
+def per_cost(value: Any, cost: Any) -> Any:
+    """An acquisition `value` per unit of a positive `cost`: a non-negative value divided by it,
+    a negative one (a signed measure such as straddle) multiplied by it, so a costlier query is
+    never ranked above a cheaper one of the same value. Works on NumPy and JAX arrays alike."""
+    return value / cost - (cost - 1.0 / cost) * (abs(value) - value) / 2.0
 
 
 def check_refusal_cost(refusal_cost: Any, owner: str) -> None:

@@ -119,8 +119,8 @@ def acquisition(spec: AscentSpec, params: Any, gen_params: Any, z: Array) -> Arr
 def weighted_acquisition(spec: AscentSpec, params: Any, gen_params: Any, z: Array, answerability: Any,
                          cost: Any = None) -> Array:
     """The acquisition `[n]` of codes `z`, weighed by P(answered | z) when `spec.answerable` and
-    divided by the expected cost of asking at z when `spec.cost_aware`."""
-    from qsynth.strategies.answerability import expected_cost, probability, query_features, weigh
+    per expected cost of asking at z when `spec.cost_aware` (`answerability.per_cost`)."""
+    from qsynth.strategies.answerability import expected_cost, per_cost, probability, query_features, weigh
 
     acq = acquisition(spec, params, gen_params, z)
     if spec.answerable:
@@ -132,7 +132,7 @@ def weighted_acquisition(spec: AscentSpec, params: Any, gen_params: Any, z: Arra
             where = query_features(spec.answer_space, x, lambda: spec.learner.probs(learner_params, x), reference)
         acq = weigh(acq, probability(model, where), spec.refusal_cost)
     if spec.cost_aware:
-        acq = acq / expected_cost(cost, z)
+        acq = per_cost(acq, expected_cost(cost, z))
     return acq
 
 

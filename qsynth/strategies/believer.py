@@ -84,7 +84,7 @@ def believer_batch(learner: Learner, params: Any, points: np.ndarray, scores: np
     Returns:
       `[min(k, n)]` distinct indices, in the order chosen (the first is `scores`' best).
     """
-    from qsynth.strategies.answerability import weigh
+    from qsynth.strategies.answerability import per_cost, weigh
     from qsynth.strategies.measures import Scorer
     from qsynth.strategies.scoring import score_points
 
@@ -94,7 +94,7 @@ def believer_batch(learner: Learner, params: Any, points: np.ndarray, scores: np
     def rescore(believed: Any) -> np.ndarray:
         s = score_points(learner, scorer, believed, points)
         s = s if p_answered is None else weigh(s, p_answered, refusal_cost)
-        return s if expected_cost is None else s / expected_cost
+        return s if expected_cost is None else per_cost(s, expected_cost)
 
     n = len(scores)
     k = min(int(k), n)

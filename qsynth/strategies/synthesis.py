@@ -47,7 +47,7 @@ from qsynth.records import Queries
 from qsynth.strategies.answerability import (ANSWERABILITY_SPACES, FEATURE_SPACES, AnswerabilityModel, CostModel,
                                              SupportReference, answerability_for, cost_for, expected_cost_of,
                                              probability_of, query_features, support_reference, weigh,
-                                             check_refusal_cost)
+                                             check_refusal_cost, per_cost)
 from qsynth.strategies.base import RoundContext, empty_queries, numpy_rng, query_ids
 from qsynth.strategies.measures import MeasureLike, Scorer, check_measure, measure_name, needs_targets
 
@@ -261,7 +261,7 @@ class _Ascent:
             ranked = weigh(after, p_answered, self.refusal_cost)
         if cost is not None:
             expected = expected_cost_of(cost, z)
-            ranked = ranked / expected
+            ranked = per_cost(ranked, expected)
         if self.batch == "believer" and batch_size > 1:
             from qsynth.strategies.believer import believer_batch
 
