@@ -96,6 +96,29 @@ def test_the_believer_batch_takes_the_best_then_the_best_given_a_believed_answer
     assert chosen[1] == int(np.argmax(reference))
 
 
+def test_the_believer_rescores_per_query_asked_and_per_cost_as_the_strategy_ranked():
+    """With P(answered), a refusal cost and an expected cost, each believed rescoring is weighed
+    as the first ranking was: `per_cost(weigh(straddle, p, r), cost)` (straddle is signed)."""
+    from qsynth.strategies.answerability import per_cost, weigh
+
+    learner, params, x, _ = _fitted(target="value", success=(0.8, math.inf))
+    rng = np.random.default_rng(6)
+    candidates = rng.uniform(0, 1, (300, 2)).astype(np.float32)
+    p, cost = rng.uniform(0.05, 1.0, 300), rng.uniform(0.5, 4.0, 300)
+    raw = score_points(learner, Scorer("straddle"), params, candidates)
+    scores = per_cost(weigh(raw, p, 3.0), cost)
+    chosen = believer_batch(learner, params, candidates, scores, 2, "straddle", "test", p, cost, refusal_cost=3.0)
+    assert chosen[0] == int(np.argmax(scores))
+    mean = np.asarray(learner.latent(params, jnp.asarray(candidates))[0])
+    var = _posterior_variance(np.concatenate([x, candidates[chosen[:1]]]), candidates, float(params["signal"]),
+                              learner.config.noise)
+    reference = per_cost(weigh(1.96 * np.sqrt(np.maximum(var, 0.0)) - np.abs(mean - 0.8), p, 3.0), cost)
+    reference[chosen[0]] = -np.inf
+    assert chosen[1] == int(np.argmax(reference))
+    without = believer_batch(learner, params, candidates, scores, 2, "straddle", "test", p, cost)
+    assert without[1] != chosen[1]  # (on these candidates the refusal cost changes the second choice)
+
+
 def test_believed_target_weights_are_the_new_doubts_when_every_target_is_kept():
     learner, params, _, _ = _fitted()
     rng = np.random.default_rng(4)
