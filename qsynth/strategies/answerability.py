@@ -59,8 +59,8 @@ from qsynth._chunks import capacity_for, map_in_chunks
 
 __all__ = ["ANSWERABILITY_SPACES", "AnswerLog", "AnswerabilityModel", "COST_STRENGTHS", "CostModel", "LENGTHSCALE_FRACTIONS",
            "PRIOR_ANSWERED", "PRIOR_STRENGTHS", "PRIOR_UNANSWERED", "answerability_for", "check_refusal_cost", "confidence_features",
-           "cost_for", "expected_cost", "per_cost",
-           "expected_cost_of", "FEATURE_SPACES", "fit_answerability", "fit_cost", "probability", "probability_of",
+           "cost_for", "expected_cost",
+           "expected_cost_of", "FEATURE_SPACES", "fit_answerability", "fit_cost", "per_cost", "probability", "probability_of",
            "query_features", "SUPPORT_NEIGHBOURS", "SUPPORT_REFERENCES", "SupportReference", "support_distance",
            "support_reference", "weigh"]
 

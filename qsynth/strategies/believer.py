@@ -78,9 +78,9 @@ def believer_batch(learner: Learner, params: Any, points: np.ndarray, scores: np
       points: `[n, *feature_shape]` the candidates' inputs. scores: `[n]` their scores under
         `params` (NaN counts as worst), as the strategy ranked them.
       measure: the strategy's measure; under a belief each candidate is rescored with it, weighed
-        by `p_answered` `[n]` (P(answered), `answerability.weigh`) and divided by
-        `expected_cost` `[n]` where those are given, as `scores` were (a refusal costing
-        `refusal_cost` answered queries).
+        by `p_answered` `[n]` (P(answered), `answerability.weigh`, a refusal costing
+        `refusal_cost` answered queries) and per `expected_cost` `[n]` (`answerability.per_cost`)
+        where those are given, as `scores` were.
     Returns:
       `[min(k, n)]` distinct indices, in the order chosen (the first is `scores`' best).
     """

@@ -22,7 +22,8 @@ import numpy as np
 
 from qsynth.problem import Problem
 from qsynth.records import Queries
-from qsynth.strategies.answerability import AnswerabilityModel, answerability_for, probability_of, weigh, check_refusal_cost
+from qsynth.strategies.answerability import (AnswerabilityModel, answerability_for, check_refusal_cost, probability_of,
+                                             weigh)
 from qsynth.strategies.base import RoundContext, empty_queries, numpy_rng, query_ids
 from qsynth.strategies.batch import candidate_blocks, kcenter_batch, streamed_top_k, top_k
 from qsynth.strategies.measures import MeasureLike, Scorer, measure_name

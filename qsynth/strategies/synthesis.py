@@ -45,9 +45,9 @@ from qsynth.generators.base import Encoder, Generator
 from qsynth.problem import Problem
 from qsynth.records import Queries
 from qsynth.strategies.answerability import (ANSWERABILITY_SPACES, FEATURE_SPACES, AnswerabilityModel, CostModel,
-                                             SupportReference, answerability_for, cost_for, expected_cost_of,
-                                             probability_of, query_features, support_reference, weigh,
-                                             check_refusal_cost, per_cost)
+                                             SupportReference, answerability_for, check_refusal_cost, cost_for,
+                                             expected_cost_of, per_cost, probability_of, query_features,
+                                             support_reference, weigh)
 from qsynth.strategies.base import RoundContext, empty_queries, numpy_rng, query_ids
 from qsynth.strategies.measures import MeasureLike, Scorer, check_measure, measure_name, needs_targets
 
