@@ -105,8 +105,11 @@ def analyse(path: Path, at: list[int]) -> dict:
         out["abstained"][name] = abstained / max(asked, 1)
     for arm in (a for a in hist if a.startswith("synthesis") and not a.endswith("-off")):
         base = arm.removesuffix("-costly").removesuffix("-confidence").removesuffix("-support")
-        also = (base, *((f"{base}-confidence",) if "-support" in arm else ()),
-                *((f"{base}-support",) if arm.endswith("-costly") else ())) if base != arm else ()
+        also = [base] if base != arm else []  # the same arm in latent space, then its other variants
+        if "-support" in arm:
+            also.append(f"{base}-confidence")
+        if arm.endswith("-costly"):
+            also.append(f"{base}-support")
         for other in (*also, f"{base}-off", "random", "entropy", "margin"):
             for n in (40, 100):
                 if other in hist and n in at:

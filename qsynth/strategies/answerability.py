@@ -62,7 +62,7 @@ __all__ = ["ANSWERABILITY_SPACES", "AnswerLog", "AnswerabilityModel", "COST_STRE
            "cost_for", "expected_cost",
            "expected_cost_of", "FEATURE_SPACES", "fit_answerability", "fit_cost", "per_cost", "probability", "probability_of",
            "query_features", "SUPPORT_NEIGHBOURS", "SUPPORT_REFERENCES", "SupportReference", "support_distance",
-           "support_reference", "weigh"]
+           "SUPPORT_SPACES", "support_reference", "weigh"]
 
 
 #: The Beta prior's default pseudo-counts: what the model says where nothing was asked nearby.
@@ -302,6 +302,9 @@ ANSWERABILITY_SPACES = ("auto", "confidence", "support", "confidence+support")
 #: The spaces of features computed from the query (the others place it where it is).
 FEATURE_SPACES = ("confidence", "support", "confidence+support")
 
+#: The feature spaces with the query's support distance (they need a pool to measure it to).
+SUPPORT_SPACES = ("support", "confidence+support")
+
 #: The support distance averages the squared distances to this many nearest real inputs.
 SUPPORT_NEIGHBOURS = 5
 
@@ -334,12 +337,12 @@ class SupportReference:
 
 def support_reference(pool: np.ndarray) -> SupportReference:
     """The reference set of pool inputs `pool: [n, *feature_shape]` (deterministic in the pool)."""
-    flat = np.asarray(pool, np.float32).reshape(len(pool), -1)
-    if len(flat) <= SUPPORT_NEIGHBOURS:
+    if len(pool) <= SUPPORT_NEIGHBOURS:
         raise ValueError(f"answerability in support space needs more than {SUPPORT_NEIGHBOURS} pool inputs, "
-                         f"got {len(flat)}")
-    if len(flat) > SUPPORT_REFERENCES:
-        flat = flat[np.sort(np.random.default_rng(0).choice(len(flat), SUPPORT_REFERENCES, replace=False))]
+                         f"got {len(pool)}")
+    if len(pool) > SUPPORT_REFERENCES:  # (only the drawn rows are read: a memory-mapped pool stays on disk)
+        pool = pool[np.sort(np.random.default_rng(0).choice(len(pool), SUPPORT_REFERENCES, replace=False))]
+    flat = np.asarray(pool, np.float32).reshape(len(pool), -1)
     probes = min(_UNIT_PROBES, len(flat))
     d2 = _sq_dist(flat[:probes].astype(np.float64), flat.astype(np.float64))
     d2[np.arange(probes), np.arange(probes)] = np.inf  # each probe without itself
@@ -374,11 +377,11 @@ def query_features(space: str, x: Any, probs: Any = None, reference: tuple[Any, 
     if space not in FEATURE_SPACES:
         raise ValueError(f"answerability feature space must be one of {list(FEATURE_SPACES)}, got {space!r}")
     parts = []
-    if "support" in space:
+    if space in SUPPORT_SPACES:
         if reference is None:
             raise ValueError(f"answerability in {space!r} space needs the support reference")
         parts.append(support_distance(reference, x))
-    if "confidence" in space:
+    if space != "support":
         parts.append(confidence_features(probs()))
     return jnp.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
 

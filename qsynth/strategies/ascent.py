@@ -120,13 +120,14 @@ def weighted_acquisition(spec: AscentSpec, params: Any, gen_params: Any, z: Arra
                          cost: Any = None) -> Array:
     """The acquisition `[n]` of codes `z`, weighed by P(answered | z) when `spec.answerable` and
     per expected cost of asking at z when `spec.cost_aware` (`answerability.per_cost`)."""
-    from qsynth.strategies.answerability import expected_cost, per_cost, probability, query_features, weigh
+    from qsynth.strategies.answerability import (SUPPORT_SPACES, expected_cost, per_cost, probability, query_features,
+                                                 weigh)
 
     acq = acquisition(spec, params, gen_params, z)
     if spec.answerable:
         model, where = answerability, z
         if spec.answer_space != "auto":
-            model, reference = answerability if "support" in spec.answer_space else (answerability, None)
+            model, reference = answerability if spec.answer_space in SUPPORT_SPACES else (answerability, None)
             learner_params = params["learner"] if needs_targets(spec.measure) else params
             x = spec.to_x(gen_params, z)
             where = query_features(spec.answer_space, x, lambda: spec.learner.probs(learner_params, x), reference)

@@ -44,9 +44,9 @@ import numpy as np
 from qsynth.generators.base import Encoder, Generator
 from qsynth.problem import Problem
 from qsynth.records import Queries
-from qsynth.strategies.answerability import (ANSWERABILITY_SPACES, FEATURE_SPACES, AnswerabilityModel, CostModel,
-                                             SupportReference, answerability_for, check_refusal_cost, cost_for,
-                                             expected_cost_of, per_cost, probability_of, query_features,
+from qsynth.strategies.answerability import (ANSWERABILITY_SPACES, FEATURE_SPACES, SUPPORT_SPACES, AnswerabilityModel,
+                                             CostModel, SupportReference, answerability_for, check_refusal_cost,
+                                             cost_for, expected_cost_of, per_cost, probability_of, query_features,
                                              support_reference, weigh)
 from qsynth.strategies.base import RoundContext, empty_queries, numpy_rng, query_ids
 from qsynth.strategies.measures import MeasureLike, Scorer, check_measure, measure_name, needs_targets
@@ -210,7 +210,7 @@ class _Ascent:
         bounds = ctx.problem.bounds if space == "input" else None
         model = reference = None
         if self.answerability and self.answerability_space in FEATURE_SPACES:
-            if "support" in self.answerability_space and ctx.answers is not None and ctx.answers.refusals:
+            if self.answerability_space in SUPPORT_SPACES and ctx.answers is not None and ctx.answers.refusals:
                 reference = support_reference(ctx.problem.pool)
             model = answerability_for(ctx.answers, self.answerability_space,
                                       features=functools.partial(self._features, ctx, reference))
@@ -221,7 +221,7 @@ class _Ascent:
 
     def _check_support(self, problem: Problem) -> None:
         """A support space measures distances to the pool's inputs: refuse a problem without one."""
-        if self.answerability and "support" in self.answerability_space and problem.pool is None:
+        if self.answerability and self.answerability_space in SUPPORT_SPACES and problem.pool is None:
             raise ValueError(f"strategy {self.name!r}: answerability_space = {self.answerability_space!r} measures a "
                              f"query's distance to the pool's real inputs; problem {problem.name!r} has no pool")
 
