@@ -62,16 +62,28 @@ ENTROPY_SYNTHESIS = {"kind": "synthesis", "measure": "entropy", "starts": 256, "
                      "realism": 0.1, "screen": 4}
 #: What a refusal costs, in answered queries, in the `-costly` arm (chosen on seeds 10-17 from 2 and 3).
 REFUSAL_COST = 3.0
+#: The `-fallback` arm's `fallback_window`: the pool fallback weighs synthesized queries and pool
+#: images by an answerability model of the newest this-many outcomes (chosen on seeds 10-19 of
+#: the pairs against 20 and the whole log).
+WINDOW = 10
 MARGIN_SYNTHESIS = {"kind": "synthesis", "measure": "smooth_margin", "starts": 256, "steps": 20,
                     "learning_rate": 0.02, "realism": 0.1, "start_from": "pool"}
 
 
-def strategies(task: str) -> list[dict]:
+def fallback_label(window: int | None) -> str:
+    """The `-fallback` arm's name for an answerability window (None: the whole log)."""
+    return "synthesis-entropy-support-fallback" + ("-all" if window is None else f"-w{window}")
+
+
+def strategies(task: str, windows: tuple[int | None, ...] = (WINDOW,)) -> list[dict]:
+    """The task's arms; `windows`: the answerability windows of its pool-fallback arms."""
     confidence = {"answerability_space": "confidence"}
     support = {"answerability_space": "confidence+support"}
     arms = [{**ENTROPY_SYNTHESIS, "label": "synthesis-entropy"},
             {**ENTROPY_SYNTHESIS, **confidence, "label": "synthesis-entropy-confidence"},
             {**ENTROPY_SYNTHESIS, **support, "label": "synthesis-entropy-support"},
+            *({**ENTROPY_SYNTHESIS, **support, "pool_fallback": True, "label": fallback_label(w),
+               **({} if w is None else {"fallback_window": w})} for w in windows),
             {**ENTROPY_SYNTHESIS, "answerability": False, "label": "synthesis-entropy-off"}]
     if task == "all":
         arms.insert(3, {**ENTROPY_SYNTHESIS, **support, "refusal_cost": REFUSAL_COST,
@@ -95,20 +107,45 @@ def paired(a: list[float], b: list[float]) -> dict[str, float]:
             "ahead": int((d > 0).sum()), "ties": int((d == 0).sum()), "seeds": len(d)}
 
 
+def pool_points_asked(arm_path: Path) -> tuple[int, int, int]:
+    """Over an arm's seeds, after the seed set: (queries asked, of them real pool points, pool
+    points that abstained), from the label logs (a pool point's query record has a `pool_index`)."""
+    asked = pooled = refused = 0
+    for labels in sorted(arm_path.glob("seed-*/labels.jsonl")):
+        pool_ids, status = set(), {}
+        for line in labels.read_text().splitlines():
+            rec = json.loads(line)
+            if rec.get("round", 0) == 0:
+                continue
+            if rec["kind"] == "query":
+                asked += 1
+                if "pool_index" in rec:
+                    pool_ids.add(rec["query_id"])
+            elif rec["kind"] == "answer":
+                status[rec["query_id"]] = rec["status"]
+        pooled += len(pool_ids)
+        refused += sum(status.get(q) == "abstain" for q in pool_ids)
+    return asked, pooled, refused
+
+
 def analyse(path: Path, at: list[int]) -> dict:
     hist = load_histories(path)
-    out: dict = {"accuracy_at": {}, "abstained": {}, "paired": {}}
+    out: dict = {"accuracy_at": {}, "abstained": {}, "pool_share": {}, "synthesized_abstained": {}, "paired": {}}
     for name, runs in hist.items():
         out["accuracy_at"][name] = {n: [accuracy_at(h, n) for h in runs] for n in at}
         asked = sum(h[-1]["queries"] - h[0]["queries"] for h in runs)  # after the seed set
         abstained = sum(h[-1]["abstained"] - h[0]["abstained"] for h in runs)
         out["abstained"][name] = abstained / max(asked, 1)
+        if "-fallback" in name:  # how many queries were real pool images, and the synthesized ones' refusals
+            logged, pooled, refused = pool_points_asked(path / name)
+            out["pool_share"][name] = pooled / max(logged, 1)
+            out["synthesized_abstained"][name] = (abstained - refused) / max(logged - pooled, 1)
     for arm in (a for a in hist if a.startswith("synthesis") and not a.endswith("-off")):
-        base = arm.removesuffix("-costly").removesuffix("-confidence").removesuffix("-support")
+        base = arm.split("-fallback")[0].removesuffix("-costly").removesuffix("-confidence").removesuffix("-support")
         also = [base] if base != arm else []  # the same arm in latent space, then its other variants
         if "-support" in arm:
             also.append(f"{base}-confidence")
-        if arm.endswith("-costly"):
+        if arm.endswith("-costly") or "-fallback" in arm:
             also.append(f"{base}-support")
         for other in (*also, f"{base}-off", "random", "entropy", "margin"):
             for n in (40, 100):
@@ -124,6 +161,9 @@ def table(task: str, res: dict, at: list[int]) -> str:
     for name, by_n in res["accuracy_at"].items():
         cells = [f"{np.nanmean(v):.3f} ± {np.nanstd(v):.3f}" for v in by_n.values()]
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {100 * res['abstained'][name]:.1f}% |")
+    for name, share in res.get("pool_share", {}).items():
+        lines.append(f"\n{name}: {100 * share:.1f}% of its queries were real pool images; "
+                     f"{100 * res['synthesized_abstained'][name]:.1f}% of its synthesized ones abstained")
     lines.append("")
     for pair, p in res["paired"].items():
         lines.append(f"- {pair}: {p['mean']:+.3f} ± {p['se']:.3f} (s.e.), ahead on {p['ahead']}/{p['seeds']} "
@@ -136,6 +176,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--tasks", nargs="+", default=["all", "3v8", "8v9"])
     ap.add_argument("--seeds", type=int, nargs="+", help="override the configs' seeds (0-9)")
     ap.add_argument("--arms", nargs="+", help="run only these arms (names as in the table)")
+    ap.add_argument("--windows", nargs="+", default=[str(WINDOW)],
+                    help="answerability windows of the -fallback arms ('all': the whole log)")
     ap.add_argument("--out", default="runs")
     ap.add_argument("--jobs", type=int, default=1, help="worker processes for the sweep")
     ap.add_argument("--analyse-only", action="store_true", help="re-read finished runs, run nothing")
@@ -144,10 +186,11 @@ def main(argv: list[str] | None = None) -> None:
     report, texts = {}, []
     for task in args.tasks:
         base = load_config(ROOT / "experiments" / f"synthesis_digits_{task}.toml")
-        arms = [a for a in strategies(task) if args.arms is None or arm_name(a) in args.arms]
+        windows = tuple(None if w == "all" else int(w) for w in args.windows)
+        arms = [a for a in strategies(task, windows) if args.arms is None or arm_name(a) in args.arms]
         if not arms:
             ap.error(f"--arms {' '.join(args.arms)}: none of these is an arm of task {task!r} "
-                     f"({', '.join(arm_name(a) for a in strategies(task))})")
+                     f"({', '.join(arm_name(a) for a in strategies(task, windows))})")
         config = dataclasses.replace(base, name=f"answerability-digits-{task}", strategies=tuple(arms),
                                      seeds=tuple(args.seeds) if args.seeds else base.seeds)
         path = Path(args.out) / config.name

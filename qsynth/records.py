@@ -32,7 +32,9 @@ class Queries:
       query_id: [n] unique string ids within a run (``"r0003-q01"``).
       x: [n, *feature_shape] float32 query points.
       scores: [n] the acquisition value of each query (NaN where none applies).
-      pool_index: [n] int index into the problem's pool or stream, or None for synthesized queries.
+      pool_index: [n] int index into the problem's pool or stream, or None for synthesized queries;
+        in a batch of both (a synthesis strategy's `pool_fallback`), −1 marks a synthesized one
+        (a batch with no pool row keeps None).
       z: [n, latent] latent codes for generator-based queries, or None.
       extra: per-batch metadata (for example ``{"acquisition_before": [n]}``), JSON-serializable
         or NumPy arrays with a leading axis n.
@@ -61,7 +63,10 @@ class Queries:
             idx = np.asarray(self.pool_index, dtype=np.int64)
             if idx.shape != (n,):
                 raise ValueError(f"Queries.pool_index has shape {idx.shape}; expected ({n},)")
-            object.__setattr__(self, "pool_index", idx)
+            if np.any(idx < -1):
+                raise ValueError(f"Queries.pool_index has {int(idx.min())}; an index is >= 0, or -1 for a "
+                                 "synthesized query in a batch with pool points")
+            object.__setattr__(self, "pool_index", idx if n == 0 or np.any(idx >= 0) else None)
         if self.z is not None:
             z = np.asarray(self.z)
             if z.shape[0] != n:
@@ -70,6 +75,13 @@ class Queries:
 
     def __len__(self) -> int:
         return len(self.query_id)
+
+    @property
+    def pool_rows(self) -> np.ndarray:
+        """[k] the pool (or stream) indices of the batch's pool points (none: empty)."""
+        if self.pool_index is None:
+            return np.zeros(0, np.int64)
+        return self.pool_index[self.pool_index >= 0]
 
     def take(self, rows: np.ndarray | list[int]) -> Queries:
         """The sub-batch at `rows` (same fields, same order as `rows`)."""
@@ -92,7 +104,7 @@ class Queries:
             "x": np.asarray(self.x[i], dtype=np.float64).tolist(),
             "score": _finite_or_none(float(self.scores[i])),
         }
-        if self.pool_index is not None:
+        if self.pool_index is not None and self.pool_index[i] >= 0:
             out["pool_index"] = int(self.pool_index[i])
         if self.z is not None:
             out["z"] = np.asarray(self.z[i], dtype=np.float64).tolist()
@@ -209,7 +221,7 @@ class AskedQuery:
                  for k, v in query.extra.items() if isinstance(v, np.ndarray) and v.shape[:1] == (1,)}
         return cls(query.query_id[0], int(round_index), np.asarray(query.x[0]),
                    score if math.isfinite(score) else None, answer,
-                   None if query.pool_index is None else int(query.pool_index[0]),
+                   None if query.pool_index is None or query.pool_index[0] < 0 else int(query.pool_index[0]),
                    None if query.z is None else np.asarray(query.z[0]), extra)
 
     def as_queries(self) -> Queries:

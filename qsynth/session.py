@@ -215,8 +215,8 @@ class Session:
         self._log_queries(r, queries)
         for i, qid in enumerate(queries.query_id):
             self.state.pending[qid] = (r, queries.take([i]))
-        if self.state.available is not None and queries.pool_index is not None:
-            self.state.available[queries.pool_index] = False
+        if self.state.available is not None:
+            self.state.available[queries.pool_rows] = False
         finite = queries.scores[np.isfinite(queries.scores)]
         self.state.acquisition = float(finite.max()) if finite.size and r > 0 else float("nan")
         return queries
@@ -538,5 +538,6 @@ def concat_queries(rows: list[Queries]) -> Queries:
         parts = [getattr(q, field) for q in rows]
         return None if any(p is None for p in parts) else np.concatenate(parts)
 
+    pool_index = np.asarray([-1 if q.pool_index is None else q.pool_index[0] for q in rows], np.int64)
     return Queries(tuple(q.query_id[0] for q in rows), np.concatenate([q.x for q in rows]),
-                   np.concatenate([q.scores for q in rows]), pool_index=cat("pool_index"), z=cat("z"))
+                   np.concatenate([q.scores for q in rows]), pool_index=pool_index, z=cat("z"))

@@ -29,7 +29,7 @@ class DatasetOracle:
     def label(self, queries: Queries) -> list[Answer]:
         answers = []
         for i, qid in enumerate(queries.query_id):
-            if queries.pool_index is None:
+            if queries.pool_index is None or queries.pool_index[i] == -1:
                 answers.append(Answer(qid, Status.FAILED, cost=self.cost,
                                       error=f"query {qid}: DatasetOracle answers only pool or stream queries "
                                             "(this one has no pool_index)"))

@@ -58,8 +58,8 @@ import numpy as np
 from qsynth._chunks import capacity_for, map_in_chunks
 
 __all__ = ["ANSWERABILITY_SPACES", "AnswerLog", "AnswerabilityModel", "COST_STRENGTHS", "CostModel", "LENGTHSCALE_FRACTIONS",
-           "PRIOR_ANSWERED", "PRIOR_STRENGTHS", "PRIOR_UNANSWERED", "answerability_for", "check_refusal_cost", "confidence_features",
-           "cost_for", "expected_cost",
+           "MIN_WINDOW", "PRIOR_ANSWERED", "PRIOR_STRENGTHS", "PRIOR_UNANSWERED", "answerability_for", "check_refusal_cost",
+           "check_window", "confidence_features", "cost_for", "expected_cost",
            "expected_cost_of", "FEATURE_SPACES", "fit_answerability", "fit_cost", "per_cost", "probability", "probability_of",
            "query_features", "SUPPORT_NEIGHBOURS", "SUPPORT_REFERENCES", "SupportReference", "support_distance",
            "SUPPORT_SPACES", "support_reference", "weigh"]
@@ -79,6 +79,10 @@ PRIOR_STRENGTHS = (0.1, 0.3, 1.0)
 
 #: Leave-one-out probabilities are clipped to [LOO_CLIP, 1 − LOO_CLIP] (one surprise is not −∞).
 LOO_CLIP = 0.01
+
+#: The smallest `answerability_window`: fewer outcomes leave the leave-one-out choice of ℓ and
+#: the prior nothing to choose by.
+MIN_WINDOW = 4
 
 #: At most this many of the newest outcomes choose ℓ (the n² leave-one-out stays cheap).
 LOO_MAX = 2048
@@ -139,6 +143,11 @@ class AnswerLog:
         keep[rows[-1]] = False
         self.query_id = [q for q, k in zip(self.query_id, keep) if k]
         self.x, self.z, self.answered, self.cost = self.x[keep], self.z[keep], self.answered[keep], self.cost[keep]
+
+    def newest(self, count: int | None) -> AnswerLog:
+        """The log of its newest `count` outcomes (all of them for None; a copy either way)."""
+        rows = slice(0 if count is None else max(len(self) - int(count), 0), None)
+        return AnswerLog(self.query_id[rows], self.x[rows], self.z[rows], self.answered[rows], self.cost[rows])
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The log as checkpoint arrays (`answerability_*`)."""
@@ -238,6 +247,15 @@ def check_refusal_cost(refusal_cost: Any, owner: str) -> None:
             or not (math.isfinite(refusal_cost) and refusal_cost >= 1.0):
         raise ValueError(f"{owner}: refusal_cost must be a finite number >= 1 (what a refusal costs, in answered "
                          f"queries), got {refusal_cost!r}")
+
+
+def check_window(window: Any, owner: str, field: str = "fallback_window") -> None:
+    """Refuse a window (`field`) that is not None or an integer of at least `MIN_WINDOW`."""
+    if window is None:
+        return
+    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < MIN_WINDOW:
+        raise ValueError(f"{owner}: {field} must be an integer >= {MIN_WINDOW} (the newest outcomes the "
+                         f"answerability model learns from) or absent (all of them), got {window!r}")
 
 
 def _sq_dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -421,10 +439,15 @@ def _in_space(log: AnswerLog, space: str, bounds: tuple[np.ndarray, np.ndarray] 
 
 
 def answerability_for(log: AnswerLog | None, space: str, bounds: tuple[np.ndarray, np.ndarray] | None = None,
-                      encode: Any = None, features: Any = None) -> AnswerabilityModel | None:
+                      encode: Any = None, features: Any = None, window: int | None = None) -> AnswerabilityModel | None:
     """The model a strategy weighs with this round, in `space` ("latent", "input" or
     "confidence"), or None while every modelled answer was an answer (weight 1: the run is
     exactly what it would be without answerability).
+
+    With `window`, only the newest `window` outcomes are modelled (`check_window`): where the
+    oracle's refusals change over a run — a teacher who cannot tell the learner's late, finer
+    doubts apart — a model of the recent ones predicts the next refusal better than one of the
+    whole run (a synthesis strategy's `fallback_window`); None while none of them was a refusal.
 
     In latent space the rows with codes are used as they are, and the others (the seed set,
     pool points) are placed at their encodings when `encode` (`x [n, features] -> z [n, latent]`)
@@ -435,6 +458,8 @@ def answerability_for(log: AnswerLog | None, space: str, bounds: tuple[np.ndarra
     distance between two corners of the simplex; a support distance of 1 is a real input's)."""
     if space not in ("latent", "input", *FEATURE_SPACES):
         raise ValueError(f"answerability space must be 'latent', 'input' or one of {list(FEATURE_SPACES)}, got {space!r}")
+    if log is not None and window is not None:
+        log = log.newest(window)
     if log is None or log.refusals == 0:
         return None
     found = _in_space(log, space, bounds, encode, features)

@@ -46,8 +46,8 @@ from qsynth.problem import Problem
 from qsynth.records import Queries
 from qsynth.strategies.answerability import (ANSWERABILITY_SPACES, FEATURE_SPACES, SUPPORT_SPACES, AnswerabilityModel,
                                              CostModel, SupportReference, answerability_for, check_refusal_cost,
-                                             cost_for, expected_cost_of, per_cost, probability_of, query_features,
-                                             support_reference, weigh)
+                                             check_window, cost_for, expected_cost_of, per_cost, probability_of,
+                                             query_features, support_reference, weigh)
 from qsynth.strategies.base import RoundContext, empty_queries, numpy_rng, query_ids
 from qsynth.strategies.measures import MeasureLike, Scorer, check_measure, measure_name, needs_targets
 
@@ -106,10 +106,11 @@ def _check_generator(name: str, generator: Generator | None, problem: Problem) -
     return generator
 
 
-def _encoder(name: str, generator: Generator) -> Encoder:
+def _encoder(name: str, generator: Generator,
+             why: str = "starting from pool points or matching in latent space") -> Encoder:
     if not isinstance(generator, Encoder):
-        raise ValueError(f"strategy {name!r}: starting from pool points or matching in latent space needs a generator "
-                         f"that encodes (an Encoder); {type(generator).__name__} does not")
+        raise ValueError(f"strategy {name!r}: {why} needs a generator that encodes (an Encoder); "
+                         f"{type(generator).__name__} does not")
     return generator
 
 
@@ -148,6 +149,8 @@ class _Ascent:
     answerability_space: str = "auto"
     cost_aware: bool = False
     refusal_cost: float = 1.0
+    pool_fallback: bool = False
+    fallback_window: int | None = None
     label: str | None = None
     scenario: str = dataclasses.field(default="synthesis", init=False)
 
@@ -176,6 +179,13 @@ class _Ascent:
             raise ValueError(f"strategy {self._kind}: answerability_space must be one of {list(ANSWERABILITY_SPACES)}, "
                              f"got {self.answerability_space!r}")
         check_refusal_cost(self.refusal_cost, f"strategy {self._kind}")
+        check_window(self.fallback_window, f"strategy {self._kind}")
+        if self.fallback_window is not None and not self.pool_fallback:
+            raise ValueError(f"strategy {self._kind}: fallback_window sets how the pool fallback judges; "
+                             "it needs pool_fallback = true")
+        if self.pool_fallback and self.match is not None:
+            raise ValueError(f"strategy {self._kind}: pool_fallback asks a real pool point where it beats the "
+                             f"synthesized query; with match = {self.match!r} every query is a pool point already")
         if self.screen < 1:
             raise ValueError(f"strategy {self._kind}: screen must be >= 1, got {self.screen}")
         if self.starts < 1 or self.steps < 0:
@@ -220,10 +230,14 @@ class _Ascent:
         return model, cost, reference
 
     def _check_support(self, problem: Problem) -> None:
-        """A support space measures distances to the pool's inputs: refuse a problem without one."""
+        """A support space measures distances to the pool's inputs, and a pool fallback asks pool
+        points: refuse a problem without a pool."""
         if self.answerability and self.answerability_space in SUPPORT_SPACES and problem.pool is None:
             raise ValueError(f"strategy {self.name!r}: answerability_space = {self.answerability_space!r} measures a "
                              f"query's distance to the pool's real inputs; problem {problem.name!r} has no pool")
+        if self.pool_fallback and problem.pool is None:
+            raise ValueError(f"strategy {self.name!r}: pool_fallback asks a real pool point where it beats the "
+                             f"synthesized query; problem {problem.name!r} has no pool")
 
     def _features(self, ctx: RoundContext, reference: SupportReference | None, x: np.ndarray) -> np.ndarray:
         """`query_features` `[n, dim]` of this strategy's feature space at flat inputs `x: [n, features]`."""
@@ -245,10 +259,11 @@ class _Ascent:
     def _queries(self, ctx: RoundContext, batch_size: int, z: np.ndarray, before: np.ndarray, after: np.ndarray,
                  x_of: Any, path_x: np.ndarray | None, match_points: Any,
                  model: AnswerabilityModel | None = None, cost: CostModel | None = None,
-                 params: Any = None, reference: SupportReference | None = None) -> Queries:
+                 params: Any = None, reference: SupportReference | None = None, encode: Any = None) -> Queries:
         """Pick the batch from finished starts (by the acquisition weighed by `model`'s P(answered)
         and divided by `cost`'s expected cost, where there are those), then (optionally) match it
-        to the pool."""
+        to the pool, or let the best pool points take the places of weaker synthesized queries
+        (`pool_fallback`; `encode`: z of pool inputs, for latent synthesis)."""
         from qsynth.strategies.scoring import score_points
 
         ranked = after
@@ -280,8 +295,12 @@ class _Ascent:
             extra["path"] = path_x[:, chosen].transpose(1, 0, 2)
         if self.match is None:
             latent = z[chosen] if getattr(self, "needs_generator", False) else None  # input space has no codes
-            return Queries(query_ids(ctx.round_index, len(chosen)), x_of(z[chosen]), ranked[chosen],
-                           z=latent, extra=extra)
+            queries = Queries(query_ids(ctx.round_index, len(chosen)), x_of(z[chosen]), ranked[chosen],
+                              z=latent, extra=extra)
+            if self.pool_fallback:
+                queries = self._with_pool_fallback(ctx, queries, batch_size, model, cost, reference,
+                                                   ctx.params if params is None else params, encode)
+            return queries
         if ctx.problem.pool is None or ctx.available is None:
             raise ValueError(f"strategy {self.name!r} matches to a pool, but problem {ctx.problem.name!r} has none")
         if not ctx.available.any():
@@ -293,6 +312,81 @@ class _Ascent:
         extra = {k: v[:len(idx)] for k, v in extra.items()}
         extra["synthesized_x"] = np.asarray(x_of(z[chosen][:len(idx)])).reshape(len(idx), -1)
         return Queries(query_ids(ctx.round_index, len(idx)), pool_x, scores, pool_index=idx, extra=extra)
+
+    def _with_pool_fallback(self, ctx: RoundContext, synthesized: Queries, batch_size: int,
+                            model: AnswerabilityModel | None, cost: CostModel | None,
+                            reference: SupportReference | None, params: Any, encode: Any) -> Queries:
+        """The best `batch_size` of the synthesized queries and the unqueried pool points, best
+        first, by one weighed acquisition: the measure (a synthesized query's after its ascent, a
+        pool point's at the learner), weighed by P(answered) — `model`'s, or with
+        `fallback_window` a model of the newest outcomes only (`_judge`) — and per expected cost
+        where there is a cost model; `synthesized` itself when no pool point makes the batch.
+        Pool rows carry their `pool_index` (−1 on synthesized rows), their encoding as `z` in
+        latent synthesis, and no ascent (0 steps, the acquisition before = after)."""
+        from qsynth.strategies.scoring import score_points
+
+        if ctx.available is None or not ctx.available.any():
+            return synthesized
+        judge = model if self.fallback_window is None or model is None else self._judge(ctx, reference, encode)
+        rows = np.flatnonzero(ctx.available)
+        x = np.asarray(ctx.problem.pool[rows], np.float32)
+        flat = x.reshape(len(x), -1)
+        codes = None if encode is None else np.asarray(encode(x), np.float32).reshape(len(x), -1)
+        synth_flat = np.asarray(synthesized.x, np.float32).reshape(len(synthesized), -1)
+
+        def place(inputs: np.ndarray, latent: np.ndarray | None) -> np.ndarray:
+            """Where the latent or input models put points: their codes, else their inputs."""
+            return inputs if latent is None else latent
+
+        def answerable(which: AnswerabilityModel, inputs: np.ndarray, latent: np.ndarray | None) -> np.ndarray:
+            at = self._features(ctx, reference, inputs) if self.answerability_space in FEATURE_SPACES else None
+            return probability_of(which, place(inputs, latent) if at is None else at)
+
+        def weighed(acquisition: np.ndarray, inputs: np.ndarray, latent: np.ndarray | None) -> np.ndarray:
+            if judge is not None:
+                acquisition = weigh(acquisition, answerable(judge, inputs, latent), self.refusal_cost)
+            if cost is not None:
+                acquisition = per_cost(acquisition, expected_cost_of(cost, place(inputs, latent)))
+            return np.where(np.isfinite(acquisition), acquisition, -np.inf)
+
+        raw = np.asarray(score_points(ctx.learner, Scorer(self.measure), params, x), np.float64)
+        pool_scores = weighed(raw, flat, codes)
+        best = np.lexsort((np.arange(len(rows)), -pool_scores))[:batch_size]
+        n = len(synthesized)
+        synth_scores = (synthesized.scores if judge is model else
+                        weighed(np.asarray(synthesized.extra["acquisition_after"], np.float64), synth_flat,
+                                synthesized.z))
+        scores = np.concatenate([np.where(np.isfinite(synth_scores), synth_scores, -np.inf), pool_scores[best]])
+        order = np.lexsort((np.arange(len(scores)), -scores))[:batch_size]  # (a tie goes to the synthesized query)
+        if np.all(order < n):
+            return synthesized
+        best_codes = None if codes is None else codes[best]
+        pool_extra: dict[str, np.ndarray] = {"acquisition_before": raw[best], "acquisition_after": raw[best],
+                                             "ascent_steps": np.zeros(len(best), np.int64)}
+        if model is not None:  # (as on synthesized rows: the strategy's own model)
+            pool_extra["answerable"] = answerable(model, flat[best], best_codes)
+        if cost is not None:
+            pool_extra["expected_cost"] = expected_cost_of(cost, place(flat[best], best_codes))
+        if "path" in synthesized.extra:  # a pool point's path: where it stands, every step
+            steps = synthesized.extra["path"].shape[1]
+            pool_extra["path"] = np.repeat(flat[best][:, None, :], steps, axis=1)
+        if set(pool_extra) != set(synthesized.extra):
+            raise AssertionError(f"pool fallback: extras {sorted(pool_extra)} against {sorted(synthesized.extra)}")
+        extra = {k: np.concatenate([np.asarray(v), pool_extra[k]])[order] for k, v in synthesized.extra.items()}
+        both_z = None if synthesized.z is None else np.concatenate([synthesized.z, best_codes])[order]
+        return Queries(query_ids(ctx.round_index, len(order)), np.concatenate([synthesized.x, x[best]])[order],
+                       scores[order], pool_index=np.concatenate([np.full(n, -1, np.int64), rows[best]])[order],
+                       z=both_z, extra=extra)
+
+    def _judge(self, ctx: RoundContext, reference: SupportReference | None, encode: Any) -> AnswerabilityModel | None:
+        """The answerability model of the newest `fallback_window` outcomes (None: no refusal
+        among them), in the space the strategy's own model lives in."""
+        if self.answerability_space in FEATURE_SPACES:
+            return answerability_for(ctx.answers, self.answerability_space, window=self.fallback_window,
+                                     features=functools.partial(self._features, ctx, reference))
+        space = "latent" if encode is not None else "input"
+        return answerability_for(ctx.answers, space, ctx.problem.bounds if space == "input" else None, encode,
+                                 window=self.fallback_window)
 
     def _distance_scale(self, ctx: RoundContext) -> float:
         return 1.0
@@ -350,6 +444,13 @@ class LatentSynthesis(_Ascent):
         "boundary_information", 256 uniformly for "epig"); more cost more per step and estimate
         the information better (8-D: docs/results.md).
       answerability: weigh the acquisition by P(answered | z) once the oracle has refused a query.
+      pool_fallback: also score the unqueried pool points by the same weighed acquisition, and
+        ask the best of them in place of any synthesized query they beat (a real image the
+        oracle can answer, where every synthesized one is likely refused); needs a pool and a
+        generator that encodes.
+      fallback_window: the pool fallback weighs both by a model of the newest this-many
+        outcomes (None: the ascent's own model), so it compares at the refusal rate of late
+        queries, which rises as the learner's doubts narrow to what the oracle cannot tell either.
       refusal_cost: what a refusal costs, in answered queries (default 1: information per query
         asked); above 1 the weighed acquisition is also divided by the expected cost of asking,
         p + (1 − p)·refusal_cost, trading information for fewer refusals (`answerability.weigh`).
@@ -379,6 +480,8 @@ class LatentSynthesis(_Ascent):
             raise ValueError(f"strategy {self.name!r} (start_from={self.start_from!r}, match={self.match!r}) needs a pool; "
                              f"problem {problem.name!r} has none")
         self._check_support(problem)
+        if self.pool_fallback:
+            _encoder(self.name, self.generator, "pool_fallback (a pool point's code places it in latent space)")
         return None
 
     def _starts(self, key: jax.Array, ctx: RoundContext, gen: Generator) -> np.ndarray:
@@ -428,7 +531,7 @@ class LatentSynthesis(_Ascent):
             return decode(gen, zc), pool
 
         return self._queries(ctx, batch_size, z, before, after, functools.partial(decode, gen), path_x,
-                             match_points, model, cost, params, reference), state
+                             match_points, model, cost, params, reference, encode), state
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -443,6 +546,8 @@ class InputSynthesis(_Ascent):
     (the default: uniform in the box) or `"pool"` (pool points, where the task's inputs live)
     — of which the ascent keeps `kept_targets` (by default 64 drawn in proportion to their doubt
     for boundary information, 256 uniformly for EPIG): `qsynth.strategies.scoring.with_targets`.
+    `pool_fallback` and `fallback_window` are as for latent synthesis (a pool point is placed at
+    its input).
     """
 
     _kind = "input_synthesis"
