@@ -66,24 +66,29 @@ REFUSAL_COST = 3.0
 #: images by an answerability model of the newest this-many outcomes (chosen on seeds 10-19 of
 #: the pairs against 20 and the whole log).
 WINDOW = 10
+#: ... and its refusal cost.
+FALLBACK_REFUSAL_COST = 1.0
 MARGIN_SYNTHESIS = {"kind": "synthesis", "measure": "smooth_margin", "starts": 256, "steps": 20,
                     "learning_rate": 0.02, "realism": 0.1, "start_from": "pool"}
 
 
-def fallback_label(window: int | None) -> str:
-    """The `-fallback` arm's name for an answerability window (None: the whole log)."""
-    return "synthesis-entropy-support-fallback" + ("-all" if window is None else f"-w{window}")
+def fallback_label(window: int | None, refusal_cost: float = 1.0) -> str:
+    """The `-fallback` arm's name for a fallback window (None: the whole log) and refusal cost."""
+    return ("synthesis-entropy-support-fallback" + ("-all" if window is None else f"-w{window}")
+            + ("" if refusal_cost == 1.0 else f"-r{refusal_cost:g}"))
 
 
-def strategies(task: str, windows: tuple[int | None, ...] = (WINDOW,)) -> list[dict]:
-    """The task's arms; `windows`: the answerability windows of its pool-fallback arms."""
+def strategies(task: str, windows: tuple[int | None, ...] = (WINDOW,),
+               fallback_costs: tuple[float, ...] = (FALLBACK_REFUSAL_COST,)) -> list[dict]:
+    """The task's arms; `windows` and `fallback_costs`: the fallback windows and refusal costs of
+    its pool-fallback arms (one arm for each pair)."""
     confidence = {"answerability_space": "confidence"}
     support = {"answerability_space": "confidence+support"}
     arms = [{**ENTROPY_SYNTHESIS, "label": "synthesis-entropy"},
             {**ENTROPY_SYNTHESIS, **confidence, "label": "synthesis-entropy-confidence"},
             {**ENTROPY_SYNTHESIS, **support, "label": "synthesis-entropy-support"},
-            *({**ENTROPY_SYNTHESIS, **support, "pool_fallback": True, "label": fallback_label(w),
-               **({} if w is None else {"fallback_window": w})} for w in windows),
+            *({**ENTROPY_SYNTHESIS, **support, "pool_fallback": True, "refusal_cost": r, "label": fallback_label(w, r),
+               **({} if w is None else {"fallback_window": w})} for w in windows for r in fallback_costs),
             {**ENTROPY_SYNTHESIS, "answerability": False, "label": "synthesis-entropy-off"}]
     if task == "all":
         arms.insert(3, {**ENTROPY_SYNTHESIS, **support, "refusal_cost": REFUSAL_COST,
@@ -177,7 +182,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seeds", type=int, nargs="+", help="override the configs' seeds (0-9)")
     ap.add_argument("--arms", nargs="+", help="run only these arms (names as in the table)")
     ap.add_argument("--windows", nargs="+", default=[str(WINDOW)],
-                    help="answerability windows of the -fallback arms ('all': the whole log)")
+                    help="fallback windows of the -fallback arms ('all': the whole log)")
+    ap.add_argument("--fallback-costs", nargs="+", type=float, default=[FALLBACK_REFUSAL_COST],
+                    help="refusal costs of the -fallback arms")
     ap.add_argument("--out", default="runs")
     ap.add_argument("--jobs", type=int, default=1, help="worker processes for the sweep")
     ap.add_argument("--analyse-only", action="store_true", help="re-read finished runs, run nothing")
@@ -187,10 +194,11 @@ def main(argv: list[str] | None = None) -> None:
     for task in args.tasks:
         base = load_config(ROOT / "experiments" / f"synthesis_digits_{task}.toml")
         windows = tuple(None if w == "all" else int(w) for w in args.windows)
-        arms = [a for a in strategies(task, windows) if args.arms is None or arm_name(a) in args.arms]
+        every = strategies(task, windows, tuple(args.fallback_costs))
+        arms = [a for a in every if args.arms is None or arm_name(a) in args.arms]
         if not arms:
             ap.error(f"--arms {' '.join(args.arms)}: none of these is an arm of task {task!r} "
-                     f"({', '.join(arm_name(a) for a in strategies(task, windows))})")
+                     f"({', '.join(arm_name(a) for a in every)})")
         config = dataclasses.replace(base, name=f"answerability-digits-{task}", strategies=tuple(arms),
                                      seeds=tuple(args.seeds) if args.seeds else base.seeds)
         path = Path(args.out) / config.name
