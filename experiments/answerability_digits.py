@@ -63,11 +63,11 @@ ENTROPY_SYNTHESIS = {"kind": "synthesis", "measure": "entropy", "starts": 256, "
 #: What a refusal costs, in answered queries, in the `-costly` arm (chosen on seeds 10-17 from 2 and 3).
 REFUSAL_COST = 3.0
 #: The `-fallback` arm's `fallback_window`: the pool fallback weighs synthesized queries and pool
-#: images by an answerability model of the newest this-many outcomes (chosen on seeds 10-19 of
-#: the pairs against 20 and the whole log).
-WINDOW = 10
-#: ... and its refusal cost.
-FALLBACK_REFUSAL_COST = 1.0
+#: images by an answerability model of the newest this-many outcomes, and its refusal cost
+#: (chosen on seeds 10-19 of the pairs from windows of 6, 10, 20 and the whole log and costs of
+#: 1, 3, 8 and 20: docs/results.md).
+WINDOW = 6
+FALLBACK_REFUSAL_COST = 8.0
 MARGIN_SYNTHESIS = {"kind": "synthesis", "measure": "smooth_margin", "starts": 256, "steps": 20,
                     "learning_rate": 0.02, "realism": 0.1, "start_from": "pool"}
 
