@@ -20,6 +20,12 @@ budget, seed set as there) with these arms:
   with a refusal that costs `REFUSAL_COST` answered queries (`refusal_cost`: the weighed
   acquisition per expected cost of asking), chosen on seeds 10–17 against 2 (and 1, the
   `-support` arm);
+* `synthesis-entropy-support-fallback-w{K}[-r{R}]`: the max-entropy support arm with a pool
+  fallback (`pool_fallback`): each round the unqueried pool images compete with the
+  synthesized query, both weighed by an answerability model of the newest K outcomes
+  (`fallback_window`; `-all`: the whole log) at refusal cost R; `WINDOW` and
+  `FALLBACK_REFUSAL_COST` were chosen on seeds 10-19 of the pairs (`--windows`,
+  `--fallback-costs` run others);
 * `entropy`, `margin`: pool uncertainty sampling; `random`.
 
 Answerability's lengthscale and prior are chosen every round by leave-one-out likelihood; its
@@ -39,6 +45,18 @@ labels, the share of synthesized queries that abstained, and paired differences 
     python experiments/answerability_digits.py --tasks all --seeds 20 21 22 23 24 25 26 27 28 29 \
         --arms synthesis-entropy-support-costly synthesis-entropy-support margin random \
         --results benchmarks/results/answerability_digits-costly-seeds20-29.json   # and on 20-29
+    python experiments/answerability_digits.py --tasks 3v8 8v9 --seeds 10 11 12 13 14 15 16 17 18 19 \
+        --windows all 20 10 --fallback-costs 1 --arms synthesis-entropy-support-fallback-all \
+        synthesis-entropy-support-fallback-w20 synthesis-entropy-support-fallback-w10 random   # fallback tuning
+    python experiments/answerability_digits.py --tasks 3v8 8v9 --seeds 10 11 12 13 14 15 16 17 18 19 \
+        --windows 10 6 --fallback-costs 1 3 8 20 --arms synthesis-entropy-support-fallback-w10-r3 \
+        synthesis-entropy-support-fallback-w6 synthesis-entropy-support-fallback-w6-r3 \
+        synthesis-entropy-support-fallback-w10-r8 synthesis-entropy-support-fallback-w10-r20 \
+        synthesis-entropy-support-fallback-w6-r8 synthesis-entropy-support   # ... the rest of it (the
+        # two runs' JSONs, merged task by task: answerability_digits-fallback-tuning-seeds10-19.json)
+    python experiments/answerability_digits.py --tasks 3v8 8v9 --arms synthesis-entropy-support-fallback-w6-r8 \
+        synthesis-entropy-support synthesis-entropy-off entropy margin random \
+        --results benchmarks/results/answerability_digits-fallback-pairs-seeds0-9.json   # pool fallback, seeds 0-9
 
 Writes runs/answerability-digits-{task}/ and `benchmarks/results/answerability_digits.json`.
 """

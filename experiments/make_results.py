@@ -273,6 +273,30 @@ def answerability_digits_table(name: str = "answerability_digits", command: str 
                        for task in r) + "\n"
 
 
+def answerability_fallback_tuning_table(runs: Path) -> str:
+    """The pool-fallback tuning on the pairs (seeds 10-19): per arm, the share abstained, the share
+    of queries that were real pool images, and accuracy at 40 labels with its paired gain over
+    random, on 3 vs 8 and 8 vs 9."""
+    r = results_file("answerability_digits-fallback-tuning-seeds10-19", "the fallback tuning commands in "
+                     "experiments/answerability_digits.py")
+    script = _script("answerability_digits")
+    tasks = ("3v8", "8v9")
+    header = ["arm"] + [f"{what}, {t}" for what in ("abstained", "pool images", "acc @ 40 (vs random)") for t in tasks]
+    rows = []
+    for arm in r[tasks[0]]["accuracy_at"]:
+        if arm == "random":
+            continue
+        cells = [arm.removeprefix("synthesis-entropy-")]
+        cells += [f"{100 * r[t]['abstained'][arm]:.1f}%" for t in tasks]
+        cells += [f"{100 * r[t]['pool_share'][arm]:.1f}%" if arm in r[t]["pool_share"] else "—" for t in tasks]
+        for t in tasks:
+            acc = r[t]["accuracy_at"]
+            gain = script.paired(acc[arm]["40"], acc["random"]["40"])
+            cells.append(f"{statistics.fmean(acc[arm]['40']):.3f} ({gain['mean']:+.3f} ± {gain['se']:.3f})")
+        rows.append(cells)
+    return markdown(header, rows)
+
+
 TABLES: dict[str, Callable[[Path], str]] = {
     "halfspace": halfspace_table,
     "cartpole_synthesis": lambda runs: simulator_run_table("cartpole_synthesis", ("0.95", "0.98"), runs),
@@ -296,6 +320,9 @@ TABLES: dict[str, Callable[[Path], str]] = {
         "answerability_digits-costly-seeds0-9", "the refusal_cost command in experiments/answerability_digits.py"),
     "answerability_digits_costly_confirm": lambda runs: answerability_digits_table(
         "answerability_digits-costly-seeds20-29", "the refusal_cost command in experiments/answerability_digits.py"),
+    "answerability_digits_fallback_tuning": answerability_fallback_tuning_table,
+    "answerability_digits_fallback": lambda runs: answerability_digits_table(
+        "answerability_digits-fallback-pairs-seeds0-9", "the pool-fallback command in experiments/answerability_digits.py"),
     "boundaries_tuning": lambda runs: _script("boundaries").table(
         results_file("boundaries-seeds0-4", "python experiments/boundaries.py --seeds 0 1 2 3 4")) + "\n",
     "boundaries_final": lambda runs: _script("boundaries").table(
