@@ -80,8 +80,9 @@ PRIOR_STRENGTHS = (0.1, 0.3, 1.0)
 #: Leave-one-out probabilities are clipped to [LOO_CLIP, 1 − LOO_CLIP] (one surprise is not −∞).
 LOO_CLIP = 0.01
 
-#: The smallest `answerability_window`: fewer outcomes leave the leave-one-out choice of ℓ and
-#: the prior nothing to choose by.
+#: The smallest window of newest outcomes (`answerability_for`'s `window`, a synthesis
+#: strategy's `fallback_window`): fewer leave the leave-one-out choice of ℓ and the prior
+#: nothing to choose by.
 MIN_WINDOW = 4
 
 #: At most this many of the newest outcomes choose ℓ (the n² leave-one-out stays cheap).

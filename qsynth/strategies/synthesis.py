@@ -320,8 +320,8 @@ class _Ascent:
         first, by one weighed acquisition: the measure (a synthesized query's after its ascent, a
         pool point's at the learner), weighed by P(answered) — `model`'s, or with
         `fallback_window` a model of the newest outcomes only (`_judge`) — and per expected cost
-        where there is a cost model; `synthesized` itself when no pool point makes the batch.
-        Pool rows carry their `pool_index` (−1 on synthesized rows), their encoding as `z` in
+        where there is a cost model (the batch's `scores`); `synthesized` itself when no pool
+        point makes the batch. Pool rows carry their `pool_index` (−1 on synthesized rows), their encoding as `z` in
         latent synthesis, and no ascent (0 steps, the acquisition before = after)."""
         from qsynth.strategies.scoring import score_points
 
@@ -384,7 +384,7 @@ class _Ascent:
         if self.answerability_space in FEATURE_SPACES:
             return answerability_for(ctx.answers, self.answerability_space, window=self.fallback_window,
                                      features=functools.partial(self._features, ctx, reference))
-        space = "latent" if encode is not None else "input"
+        space = "latent" if getattr(self, "needs_generator", False) else "input"
         return answerability_for(ctx.answers, space, ctx.problem.bounds if space == "input" else None, encode,
                                  window=self.fallback_window)
 
