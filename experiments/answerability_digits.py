@@ -52,11 +52,18 @@ labels, the share of synthesized queries that abstained, and paired differences 
         --windows 10 6 --fallback-costs 1 3 8 20 --arms synthesis-entropy-support-fallback-w10-r3 \
         synthesis-entropy-support-fallback-w6 synthesis-entropy-support-fallback-w6-r3 \
         synthesis-entropy-support-fallback-w10-r8 synthesis-entropy-support-fallback-w10-r20 \
-        synthesis-entropy-support-fallback-w6-r8 synthesis-entropy-support   # ... the rest of it (the
-        # two runs' JSONs, merged task by task: answerability_digits-fallback-tuning-seeds10-19.json)
-    python experiments/answerability_digits.py --tasks 3v8 8v9 --arms synthesis-entropy-support-fallback-w6-r8 \
+        synthesis-entropy-support-fallback-w6-r8 synthesis-entropy-support   # ... the first round's rest
+    python experiments/answerability_digits.py --tasks 3v8 8v9 --seeds 10 11 12 13 14 15 16 17 18 19 \
+        --windows 6 4 --fallback-costs 20 8 --arms synthesis-entropy-support-fallback-w6-r20 \
+        synthesis-entropy-support-fallback-w4-r8 synthesis-entropy-support-fallback-w4-r20   # the second round
+        # (the runs' arm folders analysed together: answerability_digits-fallback-tuning-seeds10-19.json)
+    python experiments/answerability_digits.py --tasks 3v8 8v9 --windows 6 --fallback-costs 8 20 \
+        --arms synthesis-entropy-support-fallback-w6-r8 synthesis-entropy-support-fallback-w6-r20 \
         synthesis-entropy-support synthesis-entropy-off entropy margin random \
         --results benchmarks/results/answerability_digits-fallback-pairs-seeds0-9.json   # pool fallback, seeds 0-9
+    python experiments/answerability_digits.py --tasks 3v8 8v9 --seeds 20 21 22 23 24 25 26 27 28 29 \
+        --arms synthesis-entropy-support-fallback-w6-r20 synthesis-entropy-support synthesis-entropy-off margin \
+        random --results benchmarks/results/answerability_digits-fallback-pairs-seeds20-29.json   # and on 20-29
 
 Writes runs/answerability-digits-{task}/ and `benchmarks/results/answerability_digits.json`.
 """
@@ -82,10 +89,10 @@ ENTROPY_SYNTHESIS = {"kind": "synthesis", "measure": "entropy", "starts": 256, "
 REFUSAL_COST = 3.0
 #: The `-fallback` arm's `fallback_window`: the pool fallback weighs synthesized queries and pool
 #: images by an answerability model of the newest this-many outcomes, and its refusal cost
-#: (chosen on seeds 10-19 of the pairs from windows of 6, 10, 20 and the whole log and costs of
-#: 1, 3, 8 and 20: docs/results.md).
+#: (chosen on seeds 10-19 of the pairs from windows of 4, 6, 10, 20 and the whole log and costs
+#: of 1, 3, 8 and 20, in two rounds: docs/results.md).
 WINDOW = 6
-FALLBACK_REFUSAL_COST = 8.0
+FALLBACK_REFUSAL_COST = 20.0
 MARGIN_SYNTHESIS = {"kind": "synthesis", "measure": "smooth_margin", "starts": 256, "steps": 20,
                     "learning_rate": 0.02, "realism": 0.1, "start_from": "pool"}
 
