@@ -323,6 +323,8 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "answerability_digits_fallback_tuning": answerability_fallback_tuning_table,
     "answerability_digits_fallback": lambda runs: answerability_digits_table(
         "answerability_digits-fallback-pairs-seeds0-9", "the pool-fallback command in experiments/answerability_digits.py"),
+    "answerability_digits_fallback_confirm": lambda runs: answerability_digits_table(
+        "answerability_digits-fallback-pairs-seeds20-29", "the pool-fallback command in experiments/answerability_digits.py"),
     "boundaries_tuning": lambda runs: _script("boundaries").table(
         results_file("boundaries-seeds0-4", "python experiments/boundaries.py --seeds 0 1 2 3 4")) + "\n",
     "boundaries_final": lambda runs: _script("boundaries").table(
