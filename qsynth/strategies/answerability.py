@@ -250,12 +250,12 @@ def check_refusal_cost(refusal_cost: Any, owner: str) -> None:
                          f"queries), got {refusal_cost!r}")
 
 
-def check_window(window: Any, owner: str, field: str = "fallback_window") -> None:
-    """Refuse a window (`field`) that is not None or an integer of at least `MIN_WINDOW`."""
+def check_window(window: Any, owner: str) -> None:
+    """Refuse a `fallback_window` that is not None or an integer of at least `MIN_WINDOW`."""
     if window is None:
         return
     if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < MIN_WINDOW:
-        raise ValueError(f"{owner}: {field} must be an integer >= {MIN_WINDOW} (the newest outcomes the "
+        raise ValueError(f"{owner}: fallback_window must be an integer >= {MIN_WINDOW} (the newest outcomes the "
                          f"answerability model learns from) or absent (all of them), got {window!r}")
 
 

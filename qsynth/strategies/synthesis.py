@@ -217,17 +217,24 @@ class _Ascent:
         and the support reference the answerability model's features need (or None)."""
         if self.match is not None:
             return None, None, None
-        bounds = ctx.problem.bounds if space == "input" else None
         model = reference = None
-        if self.answerability and self.answerability_space in FEATURE_SPACES:
+        if self.answerability:
             if self.answerability_space in SUPPORT_SPACES and ctx.answers is not None and ctx.answers.refusals:
                 reference = support_reference(ctx.problem.pool)
-            model = answerability_for(ctx.answers, self.answerability_space,
-                                      features=functools.partial(self._features, ctx, reference))
-        elif self.answerability:
-            model = answerability_for(ctx.answers, space, bounds, encode)
+            model = self._answerability_model(ctx, space, encode, reference)
+        bounds = ctx.problem.bounds if space == "input" else None
         cost = cost_for(ctx.answers, space, bounds, encode) if self.cost_aware else None
         return model, cost, reference
+
+    def _answerability_model(self, ctx: RoundContext, space: str, encode: Any, reference: SupportReference | None,
+                             window: int | None = None) -> AnswerabilityModel | None:
+        """The answerability model of the run's outcomes (the newest `window` of them), in the
+        strategy's feature space, else in `space` ("latent" or "input")."""
+        if self.answerability_space in FEATURE_SPACES:
+            return answerability_for(ctx.answers, self.answerability_space, window=window,
+                                     features=functools.partial(self._features, ctx, reference))
+        return answerability_for(ctx.answers, space, ctx.problem.bounds if space == "input" else None, encode,
+                                 window=window)
 
     def _check_support(self, problem: Problem) -> None:
         """A support space measures distances to the pool's inputs, and a pool fallback asks pool
@@ -319,74 +326,66 @@ class _Ascent:
         """The best `batch_size` of the synthesized queries and the unqueried pool points, best
         first, by one weighed acquisition: the measure (a synthesized query's after its ascent, a
         pool point's at the learner), weighed by P(answered) — `model`'s, or with
-        `fallback_window` a model of the newest outcomes only (`_judge`) — and per expected cost
-        where there is a cost model (the batch's `scores`); `synthesized` itself when no pool
-        point makes the batch. Pool rows carry their `pool_index` (−1 on synthesized rows), their encoding as `z` in
-        latent synthesis, and no ascent (0 steps, the acquisition before = after)."""
+        `fallback_window` a model of the newest outcomes only — and per expected cost where
+        there is a cost model (the batch's `scores`); `synthesized` itself when no pool point
+        makes the batch. Pool rows carry their `pool_index` (−1 on synthesized rows), their
+        encoding as `z` in latent synthesis, and no ascent (0 steps, the acquisition before =
+        after)."""
         from qsynth.strategies.scoring import score_points
 
         if ctx.available is None or not ctx.available.any():
             return synthesized
-        judge = model if self.fallback_window is None or model is None else self._judge(ctx, reference, encode)
+        judge = model
+        if model is not None and self.fallback_window is not None:
+            space = "latent" if getattr(self, "needs_generator", False) else "input"
+            judge = self._answerability_model(ctx, space, encode, reference, self.fallback_window)
         rows = np.flatnonzero(ctx.available)
         x = np.asarray(ctx.problem.pool[rows], np.float32)
         flat = x.reshape(len(x), -1)
         codes = None if encode is None else np.asarray(encode(x), np.float32).reshape(len(x), -1)
+        where = flat if codes is None else codes  # where the latent or input models place a pool point
         synth_flat = np.asarray(synthesized.x, np.float32).reshape(len(synthesized), -1)
+        synth_where = synth_flat if synthesized.z is None else np.asarray(synthesized.z, np.float32)
 
-        def place(inputs: np.ndarray, latent: np.ndarray | None) -> np.ndarray:
-            """Where the latent or input models put points: their codes, else their inputs."""
-            return inputs if latent is None else latent
+        def answerable(which: AnswerabilityModel, inputs: np.ndarray, at: np.ndarray) -> np.ndarray:
+            if self.answerability_space in FEATURE_SPACES:
+                at = self._features(ctx, reference, inputs)
+            return probability_of(which, at)
 
-        def answerable(which: AnswerabilityModel, inputs: np.ndarray, latent: np.ndarray | None) -> np.ndarray:
-            at = self._features(ctx, reference, inputs) if self.answerability_space in FEATURE_SPACES else None
-            return probability_of(which, place(inputs, latent) if at is None else at)
-
-        def weighed(acquisition: np.ndarray, inputs: np.ndarray, latent: np.ndarray | None) -> np.ndarray:
+        def weighed(acquisition: np.ndarray, inputs: np.ndarray, at: np.ndarray) -> np.ndarray:
             if judge is not None:
-                acquisition = weigh(acquisition, answerable(judge, inputs, latent), self.refusal_cost)
+                acquisition = weigh(acquisition, answerable(judge, inputs, at), self.refusal_cost)
             if cost is not None:
-                acquisition = per_cost(acquisition, expected_cost_of(cost, place(inputs, latent)))
+                acquisition = per_cost(acquisition, expected_cost_of(cost, at))
             return np.where(np.isfinite(acquisition), acquisition, -np.inf)
 
         raw = np.asarray(score_points(ctx.learner, Scorer(self.measure), params, x), np.float64)
-        pool_scores = weighed(raw, flat, codes)
+        pool_scores = weighed(raw, flat, where)
         best = np.lexsort((np.arange(len(rows)), -pool_scores))[:batch_size]
         n = len(synthesized)
         synth_scores = (synthesized.scores if judge is model else
                         weighed(np.asarray(synthesized.extra["acquisition_after"], np.float64), synth_flat,
-                                synthesized.z))
+                                synth_where))
         scores = np.concatenate([np.where(np.isfinite(synth_scores), synth_scores, -np.inf), pool_scores[best]])
         order = np.lexsort((np.arange(len(scores)), -scores))[:batch_size]  # (a tie goes to the synthesized query)
         if np.all(order < n):
             return synthesized
-        best_codes = None if codes is None else codes[best]
         pool_extra: dict[str, np.ndarray] = {"acquisition_before": raw[best], "acquisition_after": raw[best],
                                              "ascent_steps": np.zeros(len(best), np.int64)}
         if model is not None:  # (as on synthesized rows: the strategy's own model)
-            pool_extra["answerable"] = answerable(model, flat[best], best_codes)
+            pool_extra["answerable"] = answerable(model, flat[best], where[best])
         if cost is not None:
-            pool_extra["expected_cost"] = expected_cost_of(cost, place(flat[best], best_codes))
+            pool_extra["expected_cost"] = expected_cost_of(cost, where[best])
         if "path" in synthesized.extra:  # a pool point's path: where it stands, every step
             steps = synthesized.extra["path"].shape[1]
             pool_extra["path"] = np.repeat(flat[best][:, None, :], steps, axis=1)
         if set(pool_extra) != set(synthesized.extra):
             raise AssertionError(f"pool fallback: extras {sorted(pool_extra)} against {sorted(synthesized.extra)}")
         extra = {k: np.concatenate([np.asarray(v), pool_extra[k]])[order] for k, v in synthesized.extra.items()}
-        both_z = None if synthesized.z is None else np.concatenate([synthesized.z, best_codes])[order]
+        both_z = None if synthesized.z is None else np.concatenate([synthesized.z, codes[best]])[order]
         return Queries(query_ids(ctx.round_index, len(order)), np.concatenate([synthesized.x, x[best]])[order],
                        scores[order], pool_index=np.concatenate([np.full(n, -1, np.int64), rows[best]])[order],
                        z=both_z, extra=extra)
-
-    def _judge(self, ctx: RoundContext, reference: SupportReference | None, encode: Any) -> AnswerabilityModel | None:
-        """The answerability model of the newest `fallback_window` outcomes (None: no refusal
-        among them), in the space the strategy's own model lives in."""
-        if self.answerability_space in FEATURE_SPACES:
-            return answerability_for(ctx.answers, self.answerability_space, window=self.fallback_window,
-                                     features=functools.partial(self._features, ctx, reference))
-        space = "latent" if getattr(self, "needs_generator", False) else "input"
-        return answerability_for(ctx.answers, space, ctx.problem.bounds if space == "input" else None, encode,
-                                 window=self.fallback_window)
 
     def _distance_scale(self, ctx: RoundContext) -> float:
         return 1.0
