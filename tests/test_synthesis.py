@@ -188,3 +188,17 @@ def test_synthesis_without_a_fitting_generator_or_bounds_says_so(context, vae):
         LatentSynthesis(generator=vae).init(digits_like)
     with pytest.raises(ValueError, match="needs input bounds"):
         build_strategy({"kind": "input_synthesis"}).init(digits_like)
+
+
+def test_latent_synthesis_rescores_its_starts_on_fresh_targets(context, vae, key):
+    """`rescore` in latent space (EPIG with the ensemble, targets decoded from prior draws: the
+    tiny pool's 120 points would be every target of both estimates): the batch is every start,
+    best first by the fresh estimate, which the query's score is."""
+    spec = {"kind": "synthesis", "measure": "epig", "targets": "prior", "starts": 16, "steps": 3, "min_distance": 0.0}
+    judged, _ = _with(build_strategy(spec | {"rescore": True}), vae).select(key, context, 16, None)
+    plain, _ = _with(build_strategy(spec), vae).select(key, context, 16, None)
+    j = judged.extra["acquisition_judged"]
+    assert np.all(np.diff(j) <= 0) and np.all(j >= 0)
+    np.testing.assert_allclose(judged.scores, j)
+    np.testing.assert_array_equal(np.sort(judged.z, axis=0), np.sort(plain.z, axis=0))  # the same climbs
+    assert not np.allclose(j, judged.extra["acquisition_after"], rtol=1e-3)  # not the ascent's own 256 targets

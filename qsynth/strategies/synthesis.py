@@ -46,8 +46,9 @@ from qsynth.problem import Problem
 from qsynth.records import Queries
 from qsynth.strategies.answerability import (ANSWERABILITY_SPACES, FEATURE_SPACES, SUPPORT_SPACES, AnswerabilityModel,
                                              CostModel, SupportReference, answerability_for, check_refusal_cost,
-                                             check_window, cost_for, expected_cost_of, per_cost, probability_of,
-                                             query_features, support_reference, weigh)
+                                             check_target, check_window, cost_for, expected_cost_of,
+                                             held_refusal_cost, per_cost, probability_of, query_features,
+                                             support_reference, weigh)
 from qsynth.strategies.base import RoundContext, empty_queries, numpy_rng, query_ids
 from qsynth.strategies.measures import MeasureLike, Scorer, check_measure, measure_name, needs_targets
 
@@ -145,12 +146,14 @@ class _Ascent:
     targets: str | None = None
     kept_targets: int | None = None
     screen: int = 1
+    rescore: bool = False
     answerability: bool = True
     answerability_space: str = "auto"
     cost_aware: bool = False
     refusal_cost: float = 1.0
     pool_fallback: bool = False
     fallback_window: int | None = None
+    fallback_target: float | None = None
     label: str | None = None
     scenario: str = dataclasses.field(default="synthesis", init=False)
 
@@ -175,11 +178,18 @@ class _Ascent:
             if not (isinstance(self.kept_targets, int) and 1 <= self.kept_targets <= TARGET_CANDIDATES):
                 raise ValueError(f"strategy {self._kind}: kept_targets must be an integer from 1 to "
                                  f"{TARGET_CANDIDATES} (the candidates drawn each round), got {self.kept_targets!r}")
+        if self.rescore and not needs_targets(self.measure):
+            raise ValueError(f"strategy {self._kind}: rescore judges the finished starts on fresh targets, for a target "
+                             f"measure ('boundary_information', 'epig'); measure {measure_name(self.measure)!r} has none")
         if self.answerability_space not in ANSWERABILITY_SPACES:
             raise ValueError(f"strategy {self._kind}: answerability_space must be one of {list(ANSWERABILITY_SPACES)}, "
                              f"got {self.answerability_space!r}")
         check_refusal_cost(self.refusal_cost, f"strategy {self._kind}")
         check_window(self.fallback_window, f"strategy {self._kind}")
+        check_target(self.fallback_target, f"strategy {self._kind}")
+        if self.fallback_target is not None and not self.pool_fallback:
+            raise ValueError(f"strategy {self._kind}: fallback_target holds the refused share through the pool "
+                             "fallback; it needs pool_fallback = true")
         if self.fallback_window is not None and not self.pool_fallback:
             raise ValueError(f"strategy {self._kind}: fallback_window sets how the pool fallback judges; "
                              "it needs pool_fallback = true")
@@ -266,14 +276,16 @@ class _Ascent:
     def _queries(self, ctx: RoundContext, batch_size: int, z: np.ndarray, before: np.ndarray, after: np.ndarray,
                  x_of: Any, path_x: np.ndarray | None, match_points: Any,
                  model: AnswerabilityModel | None = None, cost: CostModel | None = None,
-                 params: Any = None, reference: SupportReference | None = None, encode: Any = None) -> Queries:
-        """Pick the batch from finished starts (by the acquisition weighed by `model`'s P(answered)
+                 params: Any = None, reference: SupportReference | None = None, encode: Any = None,
+                 judged: np.ndarray | None = None) -> Queries:
+        """Pick the batch from finished starts (by the acquisition — `judged`, the `rescore` estimate,
+        where there is one, else `after` — weighed by `model`'s P(answered)
         and divided by `cost`'s expected cost, where there are those), then (optionally) match it
         to the pool, or let the best pool points take the places of weaker synthesized queries
         (`pool_fallback`; `encode`: z of pool inputs, for latent synthesis)."""
         from qsynth.strategies.scoring import score_points
 
-        ranked = after
+        ranked = after if judged is None else judged
         extra: dict[str, Any] = {}
         if model is not None:
             where = z
@@ -294,6 +306,8 @@ class _Ascent:
             chosen = diverse_top(ranked, z, batch_size, self._distance_scale(ctx) * self.min_distance)
         extra.update({"acquisition_before": before[chosen], "acquisition_after": after[chosen],
                       "ascent_steps": np.full(len(chosen), self.steps, np.int64)})
+        if judged is not None:
+            extra["acquisition_judged"] = judged[chosen]
         if model is not None:
             extra["answerable"] = p_answered[chosen]
         if cost is not None:
@@ -352,9 +366,12 @@ class _Ascent:
                 at = self._features(ctx, reference, inputs)
             return probability_of(which, at)
 
+        refusal_cost = self.refusal_cost if self.fallback_target is None or ctx.answers is None else \
+            held_refusal_cost(ctx.answers.answered, self.refusal_cost, self.fallback_target)
+
         def weighed(acquisition: np.ndarray, inputs: np.ndarray, at: np.ndarray) -> np.ndarray:
             if judge is not None:
-                acquisition = weigh(acquisition, answerable(judge, inputs, at), self.refusal_cost)
+                acquisition = weigh(acquisition, answerable(judge, inputs, at), refusal_cost)
             if cost is not None:
                 acquisition = per_cost(acquisition, expected_cost_of(cost, at))
             return np.where(np.isfinite(acquisition), acquisition, -np.inf)
@@ -363,7 +380,7 @@ class _Ascent:
         pool_scores = weighed(raw, flat, where)
         best = np.lexsort((np.arange(len(rows)), -pool_scores))[:batch_size]
         n = len(synthesized)
-        synth_scores = (synthesized.scores if judge is model else
+        synth_scores = (synthesized.scores if judge is model and refusal_cost == self.refusal_cost else
                         weighed(np.asarray(synthesized.extra["acquisition_after"], np.float64), synth_flat,
                                 synth_where))
         scores = np.concatenate([np.where(np.isfinite(synth_scores), synth_scores, -np.inf), pool_scores[best]])
@@ -400,11 +417,13 @@ class _Ascent:
             source = self._target_sources[-1]
         return source
 
-    def _target_params(self, ctx: RoundContext, rng: np.random.Generator, candidates: Any) -> Any:
+    def _target_params(self, ctx: RoundContext, rng: np.random.Generator, candidates: Any,
+                       keep_all: bool = False) -> Any:
         """The params the ascent climbs with: the learner's, and for a target measure this round's
         targets, `TARGET_CANDIDATES` of them from the pool (uniformly) or from `candidates(n)`
         (uniform in the box, or decoded prior draws), prepared by `with_targets` (which keeps
-        `KEPT_TARGETS` drawn by doubt for `boundary_information`, `TARGETS` for `epig`)."""
+        `KEPT_TARGETS` drawn by doubt for `boundary_information`, `TARGETS` for `epig`, or with
+        `keep_all` every candidate, each weighed by its doubt)."""
         from qsynth.strategies.scoring import BOUNDARY_INFORMATION, KEPT_TARGETS, TARGET_CANDIDATES, TARGETS, with_targets
 
         if not needs_targets(self.measure):
@@ -415,8 +434,21 @@ class _Ascent:
             x = np.asarray(pool[rows], np.float32)
         else:
             x = candidates(TARGET_CANDIDATES)
-        keep = self.kept_targets or (KEPT_TARGETS if self.measure == BOUNDARY_INFORMATION else TARGETS)
+        keep = None if keep_all else self.kept_targets or (KEPT_TARGETS if self.measure == BOUNDARY_INFORMATION
+                                                          else TARGETS)
         return with_targets(ctx.learner, ctx.params, x, keep=keep, rng=rng, measure=str(self.measure))
+
+    def _judged(self, ctx: RoundContext, rng: np.random.Generator, candidates: Any, x: np.ndarray) -> np.ndarray | None:
+        """With `rescore`, the measure `[n]` at the finished starts' inputs `x: [n, *feature_shape]`
+        over `TARGET_CANDIDATES` fresh targets, every one kept (weighed by its doubt): an estimate
+        independent of the few targets the ascent climbed on, so the pick is not biased toward
+        them (the best of many climbs on one Monte-Carlo estimate overrates itself). Else None."""
+        from qsynth.strategies.scoring import score_points
+
+        if not self.rescore:
+            return None
+        fresh = self._target_params(ctx, rng, candidates, keep_all=True)
+        return score_points(ctx.learner, Scorer(self.measure), fresh, np.asarray(x, np.float32))
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -429,6 +461,9 @@ class LatentSynthesis(_Ascent):
       realism: weight of the generator's log prior density (−½‖z‖² for the VAE's standard normal).
       start_from: "prior" (standard-normal draws) or "pool" (posterior means of unqueried pool points).
       screen: draw `starts · screen` candidate starts and climb from the `starts` most uncertain.
+      rescore: (a target measure) pick among the finished starts by the measure over
+        `TARGET_CANDIDATES` fresh targets, every one kept, instead of the ascent's own estimate on
+        the few it kept: the best of many climbs on one Monte-Carlo estimate overrates itself.
       min_distance: least latent distance between two queries of a batch (`batch = "distance"`).
       batch: "distance" (the default) or "believer": each query of a batch chosen from the
         finished starts after believing answers at the ones before (a learner that can believe,
@@ -450,6 +485,10 @@ class LatentSynthesis(_Ascent):
       fallback_window: the pool fallback weighs both by a model of the newest this-many
         outcomes (None: the ascent's own model), so it compares at the refusal rate of late
         queries, which rises as the learner's doubts narrow to what the oracle cannot tell either.
+      fallback_target: hold the run's share of refused queries near this (0 < target < 1): the
+        pool fallback's judge prices a refusal at `refusal_cost` + λ, λ rising while the run's
+        refusals exceed the target share and falling back to 0 below it
+        (`answerability.held_refusal_cost`); None: the judge prices it at `refusal_cost`.
       refusal_cost: what a refusal costs, in answered queries (default 1: information per query
         asked); above 1 the weighed acquisition is also divided by the expected cost of asking,
         p + (1 − p)·refusal_cost, trading information for fewer refusals (`answerability.weigh`).
@@ -529,8 +568,13 @@ class LatentSynthesis(_Ascent):
                 return zc, _encoder(self.name, gen).encode(pool)
             return decode(gen, zc), pool
 
+        def fresh_decodes(n: int) -> np.ndarray:  # (the rescore's targets: other prior draws than the ascent's)
+            return np.asarray(decode(gen, np.asarray(gen.sample_prior(jax.random.fold_in(target_key, 2), n))),
+                              np.float32)
+
+        judged = self._judged(ctx, _rng(jax.random.fold_in(key, 2)), fresh_decodes, decode(gen, z))
         return self._queries(ctx, batch_size, z, before, after, functools.partial(decode, gen), path_x,
-                             match_points, model, cost, params, reference, encode), state
+                             match_points, model, cost, params, reference, encode, judged), state
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -545,7 +589,7 @@ class InputSynthesis(_Ascent):
     (the default: uniform in the box) or `"pool"` (pool points, where the task's inputs live)
     — of which the ascent keeps `kept_targets` (by default 64 drawn in proportion to their doubt
     for boundary information, 256 uniformly for EPIG): `qsynth.strategies.scoring.with_targets`.
-    `pool_fallback` and `fallback_window` are as for latent synthesis (a pool point is placed at
+    `pool_fallback`, `fallback_window` and `fallback_target` are as for latent synthesis (a pool point is placed at
     its input).
     """
 
@@ -601,8 +645,9 @@ class InputSynthesis(_Ascent):
         def match_points(zc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             return zc, ctx.problem.pool[np.flatnonzero(ctx.available)]
 
+        judged = self._judged(ctx, rng, uniform, x_of(z))
         return self._queries(ctx, batch_size, z, before, after, x_of, path_x, match_points, model, cost,
-                             params, reference), state
+                             params, reference, judged=judged), state
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
