@@ -60,6 +60,7 @@ LEARNERS = {
     "gp_loo": recommended.box_learner(),
     "gp_loo_shortest": recommended.pool_learner(),
     "gp_loo_ard": recommended.box_learner() | {"ard_steps": 50},
+    "gp_loo_balanced": recommended.box_learner() | {"lengthscale_by": "loo_balanced"},
 }
 STRATEGIES = {
     "input_synthesis": {"kind": "input_synthesis", "measure": "entropy", "starts": 256, "steps": 50,
@@ -68,13 +69,14 @@ STRATEGIES = {
     "random": {"kind": "random"},
     "input_synthesis_bi": recommended.box_synthesis(),
     "input_synthesis_bi_screen8": recommended.box_synthesis() | {"screen": 8},
+    "input_synthesis_bi_rescore": recommended.box_synthesis() | {"rescore": True},
     "pool_bi": recommended.box_pool(),
     "input_synthesis_straddle": {"kind": "input_synthesis", "measure": "straddle", "starts": 256, "steps": 50,
                                  "learning_rate": 0.05, "min_distance": 0.02},
     "pool_straddle": {"kind": "uncertainty", "measure": "straddle"},
 }
 #: Strategies that need a latent Gaussian posterior (the GP).
-GP_ONLY = ("input_synthesis_bi", "input_synthesis_bi_screen8", "pool_bi", "input_synthesis_straddle", "pool_straddle")
+GP_ONLY = ("input_synthesis_bi", "input_synthesis_bi_screen8", "input_synthesis_bi_rescore", "pool_bi", "input_synthesis_straddle", "pool_straddle")
 PEERS = ("svc", "adaptive")
 #: Every arm: "<strategy>-<learner>", and the peers.
 ARMS = tuple(f"{s}-{learner}" for learner in LEARNERS for s in STRATEGIES

@@ -270,6 +270,42 @@ def test_lengthscale_by_loo_picks_the_brute_force_leave_one_out_choice():
         GPConfig(target="value", success=(0.0, 1.0), lengthscale_by="loo")
 
 
+def _loo_log_probits(x, t, ell, r):
+    """Each label's log Φ(tᵢ μ₋ᵢ/σ₋ᵢ) `[n]`, refitting without it, in float64."""
+    s2 = t @ np.linalg.solve(_matern52(x, x, ell) + r * np.eye(len(x)), t) / len(x)  # the fit's signal
+    out = np.empty(len(x))
+    for i in range(len(x)):
+        keep = np.arange(len(x)) != i
+        k = _matern52(x[keep], x[keep], ell) + r * np.eye(keep.sum())
+        ks = _matern52(x[i:i + 1], x[keep], ell)[0]
+        mean = ks @ np.linalg.solve(k, t[keep])
+        var = s2 * (1.0 + r - ks @ np.linalg.solve(k, ks))
+        out[i] = math.log(max(0.5 * math.erfc(-t[i] * mean / math.sqrt(var) / math.sqrt(2)), 1e-300))
+    return out
+
+
+def test_lengthscale_by_loo_balanced_weighs_each_class_alike():
+    """lengthscale_by = "loo_balanced": the same leave-one-out probits, each class's summed with
+    weight n / (2 n_class), so a rare class counts as much as the common one (brute force)."""
+    rng = np.random.default_rng(11)
+    x = rng.uniform(0, 1, (30, 2))
+    y = ((x[:, 0] - 0.7) ** 2 + (x[:, 1] - 0.6) ** 2 < 0.04).astype(np.int32)  # a small disc: 4 of 30
+    grid = (0.03, 0.06, 0.12, 0.25, 0.5, 1.0)
+    buf = LabeledBuffer.empty((2,))
+    buf.add(x.astype(np.float32), y, 0)
+    t = 2.0 * y - 1.0
+    counts = np.bincount(y, minlength=2)
+    weight = len(y) / (2.0 * counts[y])
+    chosen = {by: float(GPConfig(lengthscale_grid=grid, lengthscale_by=by).build((2,)).fit(
+        jax.random.key(0), None, buf).params["lengthscale"]) for by in ("loo", "loo_balanced")}
+    r = GPConfig().noise + 1e-6
+    logs = {ell: _loo_log_probits(x, t, ell, r) for ell in grid}
+    assert counts[1] == 4
+    assert chosen["loo"] == pytest.approx(max(grid, key=lambda ell: logs[ell].sum()), rel=1e-6)
+    assert chosen["loo_balanced"] == pytest.approx(max(grid, key=lambda ell: (weight * logs[ell]).sum()), rel=1e-6)
+    assert chosen["loo_balanced"] != pytest.approx(chosen["loo"])  # (here the weighing changes the choice)
+
+
 def test_ard_lengthscales_find_the_dimension_that_matters_and_never_score_worse():
     """ard_steps: one lengthscale per input dimension. On labels that depend on x₀ only, the
     other dimensions' lengthscales grow past x₀'s, the log marginal likelihood (float64, NumPy,

@@ -82,8 +82,9 @@ class LearnerConfig:
         simulator's own interval.
       kernel: "matern52", "rbf" or "nngp" (an infinitely wide ReLU network's covariance).
       lengthscale: fixed, or absent to pick by marginal likelihood (not for "nngp").
-      lengthscale_by: "likelihood" (the marginal likelihood) or "loo" (the leave-one-out probit
-        likelihood of the labels; two classes, target "label").
+      lengthscale_by: "likelihood" (the marginal likelihood), "loo" (the leave-one-out probit
+        likelihood of the labels; two classes, target "label") or "loo_balanced" (the same,
+        each class weighed alike).
       lengthscale_peak: "highest" (the criterion's global maximum over the grid) or "shortest"
         (the top of its first hill from the short end).
       ard_steps: 0, or Adam steps refining one lengthscale per input dimension (ARD) on that

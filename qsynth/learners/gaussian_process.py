@@ -103,7 +103,7 @@ class GaussianProcessLearner:
     def __post_init__(self) -> None:
         if self.num_classes < 2:
             raise ValueError(f"learner.model 'gp' needs at least two classes, the problem has {self.num_classes}")
-        if self.num_classes > 2 and self.config.lengthscale_by == "loo":
+        if self.num_classes > 2 and self.config.lengthscale_by.startswith("loo"):
             raise ValueError(f"learner.lengthscale_by = 'loo' (the probit likelihood of held-out labels) is for two "
                              f"classes; the problem has {self.num_classes}: use lengthscale_by = 'likelihood'")
         if self.num_classes > 2 and self.config.target != "label":
@@ -371,11 +371,17 @@ def _fit(learner: GaussianProcessLearner, x: Array, t: Array, mask: Array, grid:
         alpha = cho_solve((chol, True), tc)
         signal = jnp.where(n > 0, jnp.sum(tc * alpha) / jnp.maximum(n * outputs, 1.0), 1.0)
         signal = jnp.maximum(signal, 1e-12)
-        if cfg.lengthscale_by == "loo":  # leave-one-out probit likelihood of the labels (R&W §6.5, eq. 5.12)
+        if cfg.lengthscale_by.startswith("loo"):  # leave-one-out probit likelihood of the labels (R&W §6.5, eq. 5.12)
             inverse_diagonal = jnp.sum(_inverse_factor(chol) ** 2, axis=0)  # diag (R + rI)⁻¹
             loo_mean = tc[:, 0] - alpha[:, 0] / inverse_diagonal
             loo_std = jnp.sqrt(signal / inverse_diagonal)
-            loglik = jnp.sum(mask * jax.scipy.stats.norm.logcdf(jnp.sign(tc[:, 0]) * loo_mean / loo_std))
+            weight = mask
+            if cfg.lengthscale_by == "loo_balanced":  # each class counts as much as the other
+                positive = (tc[:, 0] > 0) & (mask > 0)
+                n_pos = jnp.sum(jnp.where(positive, mask, 0.0))
+                weight = mask * jnp.where(positive, n / jnp.maximum(2.0 * n_pos, 1.0),
+                                          n / jnp.maximum(2.0 * (n - n_pos), 1.0))
+            loglik = jnp.sum(weight * jax.scipy.stats.norm.logcdf(jnp.sign(tc[:, 0]) * loo_mean / loo_std))
         else:
             # profile log marginal likelihood, the outputs independent given the kernel (constants
             # dropped): −n·C/2 log s² − C/2 log|R + rI|

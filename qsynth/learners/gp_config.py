@@ -35,7 +35,11 @@ class GPConfig:
         targets) or "loo" (two classes, target "label": the leave-one-out probit likelihood
         Σᵢ log Φ(yᵢ μ₋ᵢ / σ₋ᵢ) of the labels, exact from the same factor — R&W §6.5's criterion
         for least-squares classification, which asks of a lengthscale that it classify held-out
-        labels, not that it explain ±1 as a smooth function).
+        labels, not that it explain ±1 as a smooth function), or "loo_balanced" (the same with
+        each class's terms weighed by n / (2 n_class), so a rare class — a success region of a
+        few percent of the box — counts as much as the common one: on the projectile's thin
+        band the plain sum is ruled by the many far negatives, which a long lengthscale
+        predicts well while it smears the band).
       lengthscale_peak: which maximum of that criterion over the grid: "highest" (the global
         one) or "shortest" (the top of the first hill from the short end). Where the labels
         crowd along the boundary (synthesis queries) the LOO curve can rise again at long
@@ -79,11 +83,12 @@ class GPConfig:
             raise ValueError(f"learner.lengthscale must be a finite positive number (or absent), got {self.lengthscale}")
         if self.kernel == "nngp" and self.lengthscale is not None:
             raise ValueError("learner.lengthscale: the 'nngp' kernel has no lengthscale (leave it out)")
-        if self.lengthscale_by not in ("likelihood", "loo"):
-            raise ValueError(f"learner.lengthscale_by must be 'likelihood' or 'loo', got {self.lengthscale_by!r}")
+        if self.lengthscale_by not in ("likelihood", "loo", "loo_balanced"):
+            raise ValueError(f"learner.lengthscale_by must be 'likelihood', 'loo' or 'loo_balanced', "
+                             f"got {self.lengthscale_by!r}")
         if self.lengthscale_peak not in ("highest", "shortest"):
             raise ValueError(f"learner.lengthscale_peak must be 'highest' or 'shortest', got {self.lengthscale_peak!r}")
-        if self.lengthscale_by == "loo" and self.target != "label":
+        if self.lengthscale_by.startswith("loo") and self.target != "label":
             raise ValueError("learner.lengthscale_by = 'loo' scores held-out labels: it needs target = 'label'")
         if not (isinstance(self.ard_steps, int) and 0 <= self.ard_steps <= 1000):
             raise ValueError(f"learner.ard_steps must be an integer from 0 to 1000, got {self.ard_steps!r}")
