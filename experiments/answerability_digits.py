@@ -97,28 +97,23 @@ MARGIN_SYNTHESIS = {"kind": "synthesis", "measure": "smooth_margin", "starts": 2
                     "learning_rate": 0.02, "realism": 0.1, "start_from": "pool"}
 
 
-def fallback_label(window: int | None, refusal_cost: float = 1.0, target: float | None = None) -> str:
-    """The `-fallback` arm's name for a fallback window (None: the whole log), refusal cost and
-    target refused share (None: none)."""
+def fallback_label(window: int | None, refusal_cost: float = 1.0) -> str:
+    """The `-fallback` arm's name for a fallback window (None: the whole log) and refusal cost."""
     return ("synthesis-entropy-support-fallback" + ("-all" if window is None else f"-w{window}")
-            + ("" if refusal_cost == 1.0 else f"-r{refusal_cost:g}") + ("" if target is None else f"-t{target:g}"))
+            + ("" if refusal_cost == 1.0 else f"-r{refusal_cost:g}"))
 
 
 def strategies(task: str, windows: tuple[int | None, ...] = (WINDOW,),
-               fallback_costs: tuple[float, ...] = (FALLBACK_REFUSAL_COST,),
-               targets: tuple[float | None, ...] = (None,)) -> list[dict]:
-    """The task's arms; `windows`, `fallback_costs` and `targets`: the fallback windows, refusal
-    costs and target refused shares (`fallback_target`; None: none) of its pool-fallback arms (one
-    arm for each combination)."""
+               fallback_costs: tuple[float, ...] = (FALLBACK_REFUSAL_COST,)) -> list[dict]:
+    """The task's arms; `windows` and `fallback_costs`: the fallback windows and refusal costs of
+    its pool-fallback arms (one arm for each pair)."""
     confidence = {"answerability_space": "confidence"}
     support = {"answerability_space": "confidence+support"}
     arms = [{**ENTROPY_SYNTHESIS, "label": "synthesis-entropy"},
             {**ENTROPY_SYNTHESIS, **confidence, "label": "synthesis-entropy-confidence"},
             {**ENTROPY_SYNTHESIS, **support, "label": "synthesis-entropy-support"},
-            *({**ENTROPY_SYNTHESIS, **support, "pool_fallback": True, "refusal_cost": r,
-               "label": fallback_label(w, r, t), **({} if w is None else {"fallback_window": w}),
-               **({} if t is None else {"fallback_target": t})}
-              for w in windows for r in fallback_costs for t in targets),
+            *({**ENTROPY_SYNTHESIS, **support, "pool_fallback": True, "refusal_cost": r, "label": fallback_label(w, r),
+               **({} if w is None else {"fallback_window": w})} for w in windows for r in fallback_costs),
             {**ENTROPY_SYNTHESIS, "answerability": False, "label": "synthesis-entropy-off"}]
     if task == "all":
         arms.insert(3, {**ENTROPY_SYNTHESIS, **support, "refusal_cost": REFUSAL_COST,
@@ -215,8 +210,6 @@ def main(argv: list[str] | None = None) -> None:
                     help="fallback windows of the -fallback arms ('all': the whole log)")
     ap.add_argument("--fallback-costs", nargs="+", type=float, default=[FALLBACK_REFUSAL_COST],
                     help="refusal costs of the -fallback arms")
-    ap.add_argument("--fallback-targets", nargs="+", default=["none"],
-                    help="target refused shares of the -fallback arms (fallback_target; 'none': without)")
     ap.add_argument("--out", default="runs")
     ap.add_argument("--jobs", type=int, default=1, help="worker processes for the sweep")
     ap.add_argument("--analyse-only", action="store_true", help="re-read finished runs, run nothing")
@@ -226,8 +219,7 @@ def main(argv: list[str] | None = None) -> None:
     for task in args.tasks:
         base = load_config(ROOT / "experiments" / f"synthesis_digits_{task}.toml")
         windows = tuple(None if w == "all" else int(w) for w in args.windows)
-        targets = tuple(None if t == "none" else float(t) for t in args.fallback_targets)
-        every = strategies(task, windows, tuple(args.fallback_costs), targets)
+        every = strategies(task, windows, tuple(args.fallback_costs))
         arms = [a for a in every if args.arms is None or arm_name(a) in args.arms]
         if not arms:
             ap.error(f"--arms {' '.join(args.arms)}: none of these is an arm of task {task!r} "

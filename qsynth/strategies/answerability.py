@@ -44,8 +44,6 @@ References:
   Trieste's failure_ego tutorial (Picheny et al. 2023): a classifier of failed evaluations that
     weights the acquisition (for Bayesian optimization).
   Zhu & Bento (2017), Generative Adversarial Active Learning: unanswerable synthesized queries.
-  Mahdavi, Jin & Yang (2012). Trading Regret for Efficiency: Online Convex Optimization with
-    Long Term Constraints. JMLR. (the dual step of `held_refusal_cost`)
 """
 
 from __future__ import annotations
@@ -61,8 +59,8 @@ from qsynth._chunks import capacity_for, map_in_chunks
 
 __all__ = ["ANSWERABILITY_SPACES", "AnswerLog", "AnswerabilityModel", "COST_STRENGTHS", "CostModel", "LENGTHSCALE_FRACTIONS",
            "MIN_WINDOW", "PRIOR_ANSWERED", "PRIOR_STRENGTHS", "PRIOR_UNANSWERED", "answerability_for", "check_refusal_cost",
-           "check_target", "check_window", "confidence_features", "cost_for", "expected_cost",
-           "expected_cost_of", "FEATURE_SPACES", "TARGET_STEP", "fit_answerability", "held_refusal_cost", "fit_cost", "per_cost", "probability", "probability_of",
+           "check_window", "confidence_features", "cost_for", "expected_cost",
+           "expected_cost_of", "FEATURE_SPACES", "fit_answerability", "fit_cost", "per_cost", "probability", "probability_of",
            "query_features", "SUPPORT_NEIGHBOURS", "SUPPORT_REFERENCES", "SupportReference", "support_distance",
            "SUPPORT_SPACES", "support_reference", "weigh"]
 
@@ -86,10 +84,6 @@ LOO_CLIP = 0.01
 #: strategy's `fallback_window`): fewer leave the leave-one-out choice of ℓ and the prior
 #: nothing to choose by.
 MIN_WINDOW = 4
-
-#: `held_refusal_cost`'s dual step: how much a refusal's price rises per refusal above the target
-#: share (and falls per answer below it).
-TARGET_STEP = 8.0
 
 #: At most this many of the newest outcomes choose ℓ (the n² leave-one-out stays cheap).
 LOO_MAX = 2048
@@ -263,29 +257,6 @@ def check_window(window: Any, owner: str) -> None:
     if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < MIN_WINDOW:
         raise ValueError(f"{owner}: fallback_window must be an integer >= {MIN_WINDOW} (the newest outcomes the "
                          f"answerability model learns from) or absent (all of them), got {window!r}")
-
-
-def check_target(target: Any, owner: str) -> None:
-    """Refuse a `fallback_target` that is not None or a number strictly between 0 and 1."""
-    if target is None:
-        return
-    if isinstance(target, bool) or not isinstance(target, (int, float)) or not 0.0 < target < 1.0:
-        raise ValueError(f"{owner}: fallback_target must be a number between 0 and 1 (the share of queries the run "
-                         f"may see refused), or absent, got {target!r}")
-
-
-def held_refusal_cost(answered: np.ndarray, base: float, target: float, step: float = TARGET_STEP) -> float:
-    """The refusal cost that holds a run's refused share near `target`: `base` + λ, where λ is
-    the dual variable of the constraint "refused share ≤ target", updated after each outcome
-    of `answered: [n]` (bool, oldest first) by a projected step,
-    λ ← max(0, λ + step · (refused − target)). While refusals run above the target share, a
-    refusal's price rises and the pool fallback's judge turns to real inputs; below it, it
-    falls back to `base` (Mahdavi, Jin & Yang 2012). A function of the log alone, so a resumed
-    run prices refusals as the run it continues did."""
-    lam = 0.0
-    for ok in np.asarray(answered, bool):
-        lam = max(0.0, lam + step * ((0.0 if ok else 1.0) - target))
-    return float(base) + lam
 
 
 def _sq_dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:

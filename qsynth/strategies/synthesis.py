@@ -46,9 +46,8 @@ from qsynth.problem import Problem
 from qsynth.records import Queries
 from qsynth.strategies.answerability import (ANSWERABILITY_SPACES, FEATURE_SPACES, SUPPORT_SPACES, AnswerabilityModel,
                                              CostModel, SupportReference, answerability_for, check_refusal_cost,
-                                             check_target, check_window, cost_for, expected_cost_of,
-                                             held_refusal_cost, per_cost, probability_of, query_features,
-                                             support_reference, weigh)
+                                             check_window, cost_for, expected_cost_of, per_cost, probability_of,
+                                             query_features, support_reference, weigh)
 from qsynth.strategies.base import RoundContext, empty_queries, numpy_rng, query_ids
 from qsynth.strategies.measures import MeasureLike, Scorer, check_measure, measure_name, needs_targets
 
@@ -153,7 +152,6 @@ class _Ascent:
     refusal_cost: float = 1.0
     pool_fallback: bool = False
     fallback_window: int | None = None
-    fallback_target: float | None = None
     label: str | None = None
     scenario: str = dataclasses.field(default="synthesis", init=False)
 
@@ -186,10 +184,6 @@ class _Ascent:
                              f"got {self.answerability_space!r}")
         check_refusal_cost(self.refusal_cost, f"strategy {self._kind}")
         check_window(self.fallback_window, f"strategy {self._kind}")
-        check_target(self.fallback_target, f"strategy {self._kind}")
-        if self.fallback_target is not None and not self.pool_fallback:
-            raise ValueError(f"strategy {self._kind}: fallback_target holds the refused share through the pool "
-                             "fallback; it needs pool_fallback = true")
         if self.fallback_window is not None and not self.pool_fallback:
             raise ValueError(f"strategy {self._kind}: fallback_window sets how the pool fallback judges; "
                              "it needs pool_fallback = true")
@@ -366,12 +360,9 @@ class _Ascent:
                 at = self._features(ctx, reference, inputs)
             return probability_of(which, at)
 
-        refusal_cost = self.refusal_cost if self.fallback_target is None or ctx.answers is None else \
-            held_refusal_cost(ctx.answers.answered, self.refusal_cost, self.fallback_target)
-
         def weighed(acquisition: np.ndarray, inputs: np.ndarray, at: np.ndarray) -> np.ndarray:
             if judge is not None:
-                acquisition = weigh(acquisition, answerable(judge, inputs, at), refusal_cost)
+                acquisition = weigh(acquisition, answerable(judge, inputs, at), self.refusal_cost)
             if cost is not None:
                 acquisition = per_cost(acquisition, expected_cost_of(cost, at))
             return np.where(np.isfinite(acquisition), acquisition, -np.inf)
@@ -380,7 +371,7 @@ class _Ascent:
         pool_scores = weighed(raw, flat, where)
         best = np.lexsort((np.arange(len(rows)), -pool_scores))[:batch_size]
         n = len(synthesized)
-        synth_scores = (synthesized.scores if judge is model and refusal_cost == self.refusal_cost else
+        synth_scores = (synthesized.scores if judge is model else
                         weighed(np.asarray(synthesized.extra["acquisition_after"], np.float64), synth_flat,
                                 synth_where))
         scores = np.concatenate([np.where(np.isfinite(synth_scores), synth_scores, -np.inf), pool_scores[best]])
@@ -485,10 +476,6 @@ class LatentSynthesis(_Ascent):
       fallback_window: the pool fallback weighs both by a model of the newest this-many
         outcomes (None: the ascent's own model), so it compares at the refusal rate of late
         queries, which rises as the learner's doubts narrow to what the oracle cannot tell either.
-      fallback_target: hold the run's share of refused queries near this (0 < target < 1): the
-        pool fallback's judge prices a refusal at `refusal_cost` + λ, λ rising while the run's
-        refusals exceed the target share and falling back to 0 below it
-        (`answerability.held_refusal_cost`); None: the judge prices it at `refusal_cost`.
       refusal_cost: what a refusal costs, in answered queries (default 1: information per query
         asked); above 1 the weighed acquisition is also divided by the expected cost of asking,
         p + (1 − p)·refusal_cost, trading information for fewer refusals (`answerability.weigh`).
@@ -589,7 +576,7 @@ class InputSynthesis(_Ascent):
     (the default: uniform in the box) or `"pool"` (pool points, where the task's inputs live)
     — of which the ascent keeps `kept_targets` (by default 64 drawn in proportion to their doubt
     for boundary information, 256 uniformly for EPIG): `qsynth.strategies.scoring.with_targets`.
-    `pool_fallback`, `fallback_window` and `fallback_target` are as for latent synthesis (a pool point is placed at
+    `pool_fallback` and `fallback_window` are as for latent synthesis (a pool point is placed at
     its input).
     """
 
