@@ -1,5 +1,6 @@
 """Batches that spread (issue 14): how a batch of queries per round is chosen, on the boundary
-suite's problems, with the recommended box learner (`qsynth.recommended.box_learner`, the GP).
+suite's problems, with the box learner recommended when these runs were made (2026-12-02: the
+GP with the plain leave-one-out lengthscale, the suite's `gp_loo`).
 
 Every arm asks `--batch` queries per round (8 by default) up to each problem's budget, from the
 suite's 4-call stratified seed set and 2,000-point pool, and every call counts. Arms:
@@ -33,13 +34,15 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from boundaries import ROOT, evaluation_reference, run_arm, run_config  # noqa: E402
+from boundaries import ROOT, SYNTHESIS_BI, evaluation_reference, run_arm, run_config  # noqa: E402
 
 from qsynth import recommended  # noqa: E402
 
+#: (The synthesis arms are the recommended box synthesis of when these runs were made, 2026-12-02:
+#: `SYNTHESIS_BI`, without the `rescore` that `recommended.box_synthesis()` has since 2026-12-07.)
 ARMS = {
-    "synthesis-distance": recommended.box_synthesis(),
-    "synthesis-believer": recommended.box_synthesis() | {"batch": "believer"},
+    "synthesis-distance": SYNTHESIS_BI,
+    "synthesis-believer": SYNTHESIS_BI | {"batch": "believer"},
     "pool-topk": recommended.box_pool() | {"batch": "topk"},
     "pool-kcenter": recommended.box_pool() | {"batch": "kcenter"},
     "pool-believer": recommended.box_pool(),

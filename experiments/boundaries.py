@@ -10,13 +10,17 @@ from), and counts every call:
   `experiments/*_synthesis.toml`), `mlp_prior` (the same with randomized prior functions,
   `prior_scale` 3), `gp` (the exact GP on the ±1 labels, Matérn-5/2, lengthscale by marginal
   likelihood), `gp_loo` (the same, lengthscale by the leave-one-out probit likelihood),
-  `gp_loo_shortest` (the same at the top of the LOO curve's first hill, `lengthscale_peak`);
+  `gp_loo_shortest` (the same at the top of the LOO curve's first hill, `lengthscale_peak`),
+  `gp_loo_balanced` (the LOO probits weighed per class, `lengthscale_by = "loo_balanced"`: the
+  recommended box learner since 2026-12-07);
 * strategies: `input_synthesis` (entropy ascent in the box: 256 starts × 50 steps), `entropy`
   (pool uncertainty sampling), `random` (uniform candidates); with the GP also
   `input_synthesis_bi` and `pool_bi`, the same two climbing / ranking `boundary_information`
   (information about the classes of target inputs still in doubt: 64 of 1,024 uniform points
   drawn by doubt for synthesis, 256 pool points for pool sampling; `input_synthesis_bi_screen8`
-  climbs from the best 256 of 2,048 uniform starts), and
+  climbs from the best 256 of 2,048 uniform starts; `input_synthesis_bi_rescore` picks among
+  its finished starts by the measure over 1,024 fresh targets, `rescore`: the recommended box
+  synthesis since 2026-12-07), and
   `input_synthesis_straddle` and `pool_straddle` (the straddle rule, 1.96σ − |μ|);
 * `svc`: uniform random points (a seeded generator) and an RBF SVC refitted at each budget with
   C, γ ∈ 10^−2 … 10^3 (6 × 6) chosen by 5-fold stratified cross-validation (fewer folds when the
@@ -51,25 +55,30 @@ from qsynth import recommended
 
 ROOT = Path(__file__).resolve().parents[1]
 
+#: The box learner and synthesis recommended from 2026-12-01 to 2026-12-07 (the archived rows'
+#: `gp_loo` and `input_synthesis_bi`): the plain leave-one-out sum, and no rescore.
+GP_LOO = {"model": "gp", "kernel": "matern52", "lengthscale_by": "loo"}
+SYNTHESIS_BI = {"kind": "input_synthesis", "measure": "boundary_information", "starts": 256, "steps": 50,
+                "learning_rate": 0.05, "min_distance": 0.02}
 LEARNERS = {
     "mlp": {"model": "mlp", "hidden": [64, 64], "members": 5, "learning_rate": 0.01, "weight_decay": 0.0001,
             "steps": 400, "warm_steps": 60},
     "mlp_prior": {"model": "mlp", "hidden": [64, 64], "members": 5, "learning_rate": 0.01, "weight_decay": 0.0001,
                   "steps": 400, "warm_steps": 60, "prior_scale": 3.0},
     "gp": {"model": "gp", "kernel": "matern52"},
-    "gp_loo": recommended.box_learner(),
+    "gp_loo": GP_LOO,
     "gp_loo_shortest": recommended.pool_learner(),
-    "gp_loo_ard": recommended.box_learner() | {"ard_steps": 50},
-    "gp_loo_balanced": recommended.box_learner() | {"lengthscale_by": "loo_balanced"},
+    "gp_loo_ard": GP_LOO | {"ard_steps": 50},
+    "gp_loo_balanced": recommended.box_learner(),
 }
 STRATEGIES = {
     "input_synthesis": {"kind": "input_synthesis", "measure": "entropy", "starts": 256, "steps": 50,
                         "learning_rate": 0.05, "min_distance": 0.02},
     "entropy": {"kind": "uncertainty", "measure": "entropy"},
     "random": {"kind": "random"},
-    "input_synthesis_bi": recommended.box_synthesis(),
-    "input_synthesis_bi_screen8": recommended.box_synthesis() | {"screen": 8},
-    "input_synthesis_bi_rescore": recommended.box_synthesis() | {"rescore": True},
+    "input_synthesis_bi": SYNTHESIS_BI,
+    "input_synthesis_bi_screen8": SYNTHESIS_BI | {"screen": 8},
+    "input_synthesis_bi_rescore": recommended.box_synthesis(),
     "pool_bi": recommended.box_pool(),
     "input_synthesis_straddle": {"kind": "input_synthesis", "measure": "straddle", "starts": 256, "steps": 50,
                                  "learning_rate": 0.05, "min_distance": 0.02},
@@ -84,7 +93,7 @@ ARMS = tuple(f"{s}-{learner}" for learner in LEARNERS for s in STRATEGIES
 #: The final table's arms (`--final`): the recommended box-task configuration (`qsynth.recommended`)
 #: {synthesis, pool, random}, today's default {input synthesis, entropy, random} with the MLP
 #: ensemble, and the peers.
-RECOMMENDED = ("input_synthesis_bi-gp_loo", "pool_bi-gp_loo", "random-gp_loo")
+RECOMMENDED = ("input_synthesis_bi_rescore-gp_loo_balanced", "pool_bi-gp_loo_balanced", "random-gp_loo_balanced")
 TODAY = ("input_synthesis-mlp", "entropy-mlp", "random-mlp")
 FINAL = RECOMMENDED + TODAY + PEERS
 SEED_SIZE = 4
@@ -292,7 +301,7 @@ def verdicts(report: dict) -> str:
 
 
 #: Line colour by learner (peers by name).
-COLOURS = {"mlp": "tab:blue", "mlp_prior": "tab:purple", "gp": "tab:green", "gp_loo": "tab:brown",
+COLOURS = {"mlp": "tab:blue", "mlp_prior": "tab:purple", "gp": "tab:green", "gp_loo": "tab:brown", "gp_loo_balanced": "tab:orange",
            "svc": "tab:grey", "adaptive": "black"}
 
 

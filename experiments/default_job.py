@@ -16,8 +16,9 @@ Variants (each the built-in `qsynth/configs/default.toml` with these changes, no
 * `--learner default | prior | bootstrap | bootstrap_prior`: the default job's MLP(32, 32) × 5
   ensemble until 2026-12-03 (`ENSEMBLE`) as it was, with randomized prior functions (`prior_scale = 3`), with online bagging
   (`bootstrap = true`: each member weighs each label by a Poisson(1) draw), or with both;
-  `--learner gp`: the recommended box learner instead (`qsynth.recommended.box_learner()`: the
-  exact GP, Matérn-5/2, lengthscale by leave-one-out), or `--learner gp_likelihood`, the same GP
+  `--learner gp`: the box learner recommended when these runs were made (`GP_LOO`: the exact
+  GP, Matérn-5/2, lengthscale by leave-one-out; `qsynth.recommended.box_learner()` until
+  2026-12-07), or `--learner gp_likelihood`, the same GP
   with its lengthscale by marginal likelihood, or `--learner gp_shortest`, the recommended
   pool learner (`qsynth.recommended.pool_learner()`: the same GP at the top of the LOO curve's
   first hill, `lengthscale_peak = "shortest"`).
@@ -66,8 +67,11 @@ ENSEMBLE = {"model": "mlp", "hidden": [32, 32], "members": 5, "learning_rate": 0
 #: Learner changes to try (each on top of `ENSEMBLE`).
 LEARNER_CHANGES = {"default": {}, "prior": {"prior_scale": 3.0}, "bootstrap": {"bootstrap": True},
                    "bootstrap_prior": {"bootstrap": True, "prior_scale": 3.0}}
-#: Learners that replace the ensemble outright (the recommended box learner: `qsynth.recommended`).
+#: Learners that replace the ensemble outright: `gp`, the box learner recommended when these
+#: runs were made (2026-12-01 to 12-07: the plain leave-one-out lengthscale), and the pool learner
+#: (`qsynth.recommended.pool_learner()`).
 LEARNER_REPLACEMENTS = ("gp", "gp_likelihood", "gp_shortest")
+GP_LOO = {"model": "gp", "kernel": "matern52", "lengthscale_by": "loo"}
 
 
 def variant_table(variant: str, learner: str = "default") -> dict:
@@ -78,8 +82,8 @@ def variant_table(variant: str, learner: str = "default") -> dict:
     if learner in LEARNER_REPLACEMENTS:
         from qsynth import recommended
 
-        table["learner"] = {"gp": recommended.box_learner(),
-                            "gp_likelihood": recommended.box_learner() | {"lengthscale_by": "likelihood"},
+        table["learner"] = {"gp": GP_LOO,
+                            "gp_likelihood": GP_LOO | {"lengthscale_by": "likelihood"},
                             "gp_shortest": recommended.pool_learner()}[learner]
     else:
         table["learner"] = ENSEMBLE | LEARNER_CHANGES[learner]

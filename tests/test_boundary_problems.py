@@ -68,7 +68,7 @@ def test_the_recommended_box_configuration_parses_and_is_the_suites():
                            "oracle": {"kind": "function", "function": "qsynth.experiments.boundaries:polygon"},
                            "learner": recommended.box_learner(),
                            "strategies": [recommended.box_synthesis(), recommended.box_pool(), recommended.box_random()]})
-    assert config.learner.model == "gp" and config.learner.lengthscale_by == "loo"
+    assert config.learner.model == "gp" and config.learner.lengthscale_by == "loo_balanced"
     from qsynth.strategies import build_strategy
 
     built = [build_strategy(s) for s in config.strategies]  # (every field checked)
@@ -78,7 +78,12 @@ def test_the_recommended_box_configuration_parses_and_is_the_suites():
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
     import boundaries
 
-    assert boundaries.LEARNERS["gp_loo"] == recommended.box_learner()
-    assert boundaries.STRATEGIES["input_synthesis_bi"] == recommended.box_synthesis()
+    assert boundaries.LEARNERS["gp_loo_balanced"] == recommended.box_learner()
+    assert boundaries.STRATEGIES["input_synthesis_bi_rescore"] == recommended.box_synthesis()
+    assert boundaries.RECOMMENDED == ("input_synthesis_bi_rescore-gp_loo_balanced", "pool_bi-gp_loo_balanced",
+                                      "random-gp_loo_balanced")
+    # the archived rows' arms keep what they ran
+    assert boundaries.LEARNERS["gp_loo"] == {"model": "gp", "kernel": "matern52", "lengthscale_by": "loo"}
+    assert "rescore" not in boundaries.STRATEGIES["input_synthesis_bi"]
     assert boundaries.STRATEGIES["pool_bi"] == recommended.box_pool()
     assert set(boundaries.RECOMMENDED) <= set(boundaries.ARMS) and set(boundaries.FINAL) <= set(boundaries.ARMS)

@@ -163,9 +163,9 @@ def test_the_default_job_variants_change_only_the_learner_and_the_synthesis_arms
                     assert new == old
     from qsynth import recommended
 
-    assert job.variant_table("bi", "gp")["learner"] == recommended.box_learner()
+    assert job.variant_table("bi", "gp")["learner"] == {"model": "gp", "kernel": "matern52", "lengthscale_by": "loo"}
     assert job.variant_table("bi", "gp_shortest")["learner"] == recommended.pool_learner() == \
-        {**recommended.box_learner(), "lengthscale_peak": "shortest"}
+        {**job.variant_table("bi", "gp")["learner"], "lengthscale_peak": "shortest"}
     assert job.variant_table("bi", "gp_shortest") == today  # the built-in config since 2026-12-03
     assert job.variant_table("today", "default")["learner"] == job.ENSEMBLE  # the one before
     accuracy = {"synthesis-epig": np.array([0.95, 0.97]), "random": np.array([0.94, 0.97]),
