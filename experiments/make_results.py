@@ -327,6 +327,8 @@ TABLES: dict[str, Callable[[Path], str]] = {
         "answerability_digits-fallback-pairs-seeds20-29", "the pool-fallback command in experiments/answerability_digits.py"),
     "boundaries_tuning": lambda runs: _script("boundaries").table(
         results_file("boundaries-seeds0-4", "python experiments/boundaries.py --seeds 0 1 2 3 4")) + "\n",
+    "boundaries_tuning_balanced_rescore": lambda runs: _script("boundaries").table(
+        results_file("boundaries-tuning-seeds0-9", "the seeds 0-9 command in docs/results.md")) + "\n",
     "boundaries_final": lambda runs: _script("boundaries").table(
         results_file("boundaries-seeds100-109", "python experiments/boundaries.py --final")) + "\n",
     "batch_spread_tuning": lambda runs: _script("batch_spread").table(

@@ -3,15 +3,19 @@
 
 Box tasks (a simulator's or a function's parameter box, binary success labels): chosen on the
 boundary suite's tuning seeds 0–4 (`experiments/boundaries.py`; docs/results.md, "Boundaries"),
-then confirmed once on seeds 100–109:
+then confirmed once on seeds 100–109; the lengthscale criterion and `rescore` chosen on seeds
+0–9 and confirmed on 100–109 (2026-12-07):
 
 * `box_learner()`: the exact GP (Matérn-5/2 on the ±1 label) with its lengthscale chosen at
-  every fit by the leave-one-out probit likelihood of the labels — its uncertainty grows with
-  the distance from the labels (`tests/test_distance_aware.py`), which the MLP ensemble's
-  does not, and LOO kept it steady where the marginal likelihood swung (4-D);
+  every fit by the leave-one-out probit likelihood of the labels, each class weighed alike
+  (`loo_balanced`) — its uncertainty grows with the distance from the labels
+  (`tests/test_distance_aware.py`), which the MLP ensemble's does not; LOO kept it steady where
+  the marginal likelihood swung (4-D), and weighing the classes alike keeps a rare success
+  region (the projectile's thin band) from being smoothed away;
 * `box_synthesis()`: input synthesis climbing `boundary_information` (the information an answer
   gives about the classes of target inputs still in doubt: EPIG's quantity, weighed by doubt),
-  256 starts × 50 steps, its batches by the distance rule (the believer did no better there);
+  256 starts × 50 steps, the query picked by the measure over fresh targets (`rescore`), its
+  batches by the distance rule (the believer did no better there);
 * `box_pool()`: pool sampling ranking the same measure (targets drawn from the pool), its
   batches by the kriging believer (`batch = "believer"`: chosen on the batch experiment's
   seeds 0–4 and confirmed on 100–104, `experiments/batch_spread.py`; with one query per round it
