@@ -238,38 +238,6 @@ def test_a_checkpoint_from_before_the_inverse_factor_still_loads():
     np.testing.assert_allclose(learner.latent(state.params, probe)[1], np.sqrt(var), rtol=1e-4)
 
 
-def test_lengthscale_by_loo_picks_the_brute_force_leave_one_out_choice():
-    """lengthscale_by = "loo": the lengthscale whose refits without each label classify it best
-    (Σ log Φ(yᵢ μ₋ᵢ/σ₋ᵢ)), found by refitting n times per candidate in float64."""
-    rng = np.random.default_rng(4)
-    x = rng.uniform(0, 1, (25, 2))
-    y = (x[:, 0] + 0.3 * np.sin(6 * x[:, 1]) > 0.5).astype(np.int32)
-    grid = (0.05, 0.1, 0.2, 0.4, 0.8)
-    learner = GPConfig(lengthscale_grid=grid, lengthscale_by="loo").build((2,))
-    buf = LabeledBuffer.empty((2,))
-    buf.add(x.astype(np.float32), y, 0)
-    chosen = float(learner.fit(jax.random.key(0), None, buf).params["lengthscale"])
-    t, r = 2.0 * y - 1.0, learner.config.noise + 1e-6
-
-    def criterion(ell):
-        total = 0.0
-        s2 = t @ np.linalg.solve(_matern52(x, x, ell) + r * np.eye(len(x)), t) / len(x)  # the fit's signal
-        for i in range(len(x)):
-            keep = np.arange(len(x)) != i
-            k = _matern52(x[keep], x[keep], ell) + r * np.eye(keep.sum())
-            ks = _matern52(x[i:i + 1], x[keep], ell)[0]
-            mean = ks @ np.linalg.solve(k, t[keep])
-            var = s2 * (1.0 + r - ks @ np.linalg.solve(k, ks))
-            total += math.log(max(0.5 * math.erfc(-t[i] * mean / math.sqrt(var) / math.sqrt(2)), 1e-300))
-        return total
-
-    assert chosen == pytest.approx(max(grid, key=criterion), rel=1e-6)
-    by_likelihood = GPConfig(lengthscale_grid=grid).build((2,)).fit(jax.random.key(0), None, buf)
-    assert float(by_likelihood.params["lengthscale"]) != pytest.approx(chosen)  # (here the two criteria differ)
-    with pytest.raises(ValueError, match="needs target = 'label'"):
-        GPConfig(target="value", success=(0.0, 1.0), lengthscale_by="loo")
-
-
 def _loo_log_probits(x, t, ell, r):
     """Each label's log Φ(tᵢ μ₋ᵢ/σ₋ᵢ) `[n]`, refitting without it, in float64."""
     s2 = t @ np.linalg.solve(_matern52(x, x, ell) + r * np.eye(len(x)), t) / len(x)  # the fit's signal
@@ -282,6 +250,25 @@ def _loo_log_probits(x, t, ell, r):
         var = s2 * (1.0 + r - ks @ np.linalg.solve(k, ks))
         out[i] = math.log(max(0.5 * math.erfc(-t[i] * mean / math.sqrt(var) / math.sqrt(2)), 1e-300))
     return out
+
+
+def test_lengthscale_by_loo_picks_the_brute_force_leave_one_out_choice():
+    """lengthscale_by = "loo": the lengthscale whose refits without each label classify it best
+    (Σ log Φ(yᵢ μ₋ᵢ/σ₋ᵢ)), found by refitting n times per candidate in float64."""
+    rng = np.random.default_rng(4)
+    x = rng.uniform(0, 1, (25, 2))
+    y = (x[:, 0] + 0.3 * np.sin(6 * x[:, 1]) > 0.5).astype(np.int32)
+    grid = (0.05, 0.1, 0.2, 0.4, 0.8)
+    learner = GPConfig(lengthscale_grid=grid, lengthscale_by="loo").build((2,))
+    buf = LabeledBuffer.empty((2,))
+    buf.add(x.astype(np.float32), y, 0)
+    chosen = float(learner.fit(jax.random.key(0), None, buf).params["lengthscale"])
+    t, r = 2.0 * y - 1.0, learner.config.noise + 1e-6
+    assert chosen == pytest.approx(max(grid, key=lambda ell: _loo_log_probits(x, t, ell, r).sum()), rel=1e-6)
+    by_likelihood = GPConfig(lengthscale_grid=grid).build((2,)).fit(jax.random.key(0), None, buf)
+    assert float(by_likelihood.params["lengthscale"]) != pytest.approx(chosen)  # (here the two criteria differ)
+    with pytest.raises(ValueError, match="needs target = 'label'"):
+        GPConfig(target="value", success=(0.0, 1.0), lengthscale_by="loo")
 
 
 def test_lengthscale_by_loo_balanced_weighs_each_class_alike():
