@@ -104,7 +104,8 @@ class GaussianProcessLearner:
         if self.num_classes < 2:
             raise ValueError(f"learner.model 'gp' needs at least two classes, the problem has {self.num_classes}")
         if self.num_classes > 2 and self.config.lengthscale_by.startswith("loo"):
-            raise ValueError(f"learner.lengthscale_by = 'loo' (the probit likelihood of held-out labels) is for two "
+            raise ValueError(f"learner.lengthscale_by = {self.config.lengthscale_by!r} (the probit likelihood of "
+                             f"held-out labels) is for two "
                              f"classes; the problem has {self.num_classes}: use lengthscale_by = 'likelihood'")
         if self.num_classes > 2 and self.config.target != "label":
             raise ValueError(f"learner.target = 'value' is for two classes (success / failure); the problem has "

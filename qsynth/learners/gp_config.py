@@ -89,7 +89,8 @@ class GPConfig:
         if self.lengthscale_peak not in ("highest", "shortest"):
             raise ValueError(f"learner.lengthscale_peak must be 'highest' or 'shortest', got {self.lengthscale_peak!r}")
         if self.lengthscale_by.startswith("loo") and self.target != "label":
-            raise ValueError("learner.lengthscale_by = 'loo' scores held-out labels: it needs target = 'label'")
+            raise ValueError(f"learner.lengthscale_by = {self.lengthscale_by!r} scores held-out labels: "
+                             "it needs target = 'label'")
         if not (isinstance(self.ard_steps, int) and 0 <= self.ard_steps <= 1000):
             raise ValueError(f"learner.ard_steps must be an integer from 0 to 1000, got {self.ard_steps!r}")
         if self.ard_steps and (self.kernel == "nngp" or self.lengthscale is not None):
