@@ -535,11 +535,11 @@ class LatentSynthesis(_Ascent):
                           refusal_cost=self.refusal_cost)
         target_key = jax.random.fold_in(key, 1)  # (the starts' draws stay those of a run without targets)
 
-        def prior_decodes(n: int) -> np.ndarray:
-            return np.asarray(decode(gen, np.asarray(gen.sample_prior(jax.random.fold_in(target_key, 1), n))),
+        def prior_decodes(salt: int, n: int) -> np.ndarray:  # (salt 1: the ascent's targets; 2: the rescore's)
+            return np.asarray(decode(gen, np.asarray(gen.sample_prior(jax.random.fold_in(target_key, salt), n))),
                               np.float32)
 
-        params = self._target_params(ctx, _rng(target_key), prior_decodes)
+        params = self._target_params(ctx, _rng(target_key), functools.partial(prior_decodes, 1))
         if self.screen > 1:
             z0 = best_starts(spec, params, gen.params, z0, self.starts, arrays, cost_arrays)
         res = ascend(spec, params, gen.params, z0, answerability=arrays, cost=cost_arrays)
@@ -555,11 +555,8 @@ class LatentSynthesis(_Ascent):
                 return zc, _encoder(self.name, gen).encode(pool)
             return decode(gen, zc), pool
 
-        def fresh_decodes(n: int) -> np.ndarray:  # (the rescore's targets: other prior draws than the ascent's)
-            return np.asarray(decode(gen, np.asarray(gen.sample_prior(jax.random.fold_in(target_key, 2), n))),
-                              np.float32)
-
-        judged = self._judged(ctx, _rng(jax.random.fold_in(key, 2)), fresh_decodes, decode(gen, z))
+        judged = None if not self.rescore else \
+            self._judged(ctx, _rng(jax.random.fold_in(key, 2)), functools.partial(prior_decodes, 2), decode(gen, z))
         return self._queries(ctx, batch_size, z, before, after, functools.partial(decode, gen), path_x,
                              match_points, model, cost, params, reference, encode, judged), state
 
